@@ -1,0 +1,320 @@
+// Package waitq is the FIFO waiter queue behind lock.Mutex, sem.Weighted,
+// rw.RWMutex and the in-process side of filelock.
+//
+// A Queue hands out tokens from a capacity. A mutex is a Queue of capacity 1;
+// a reader/writer lock is one where a reader takes one token and a writer
+// takes the whole capacity.
+//
+// The uncontended path is one compare-and-swap on a state word. Once a caller
+// has had to wait, every later caller queues behind it and tokens are handed
+// over in FIFO order by the releaser (no barging), with head-of-line
+// blocking: a waiter that does not fit stops the grant loop, so a large
+// request is never starved by small ones.
+package waitq
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+)
+
+// MaxCapacity is the largest capacity a Queue supports.
+const MaxCapacity = 1<<61 - 1
+
+var (
+	// ErrClosed is returned by Acquire on a closed Queue, and to waiters
+	// that were queued when it was closed.
+	ErrClosed = errors.New("waitq: closed")
+	// ErrTooLarge is returned by Acquire for a request larger than the
+	// capacity, and to waiters whose request no longer fits after the
+	// capacity shrank.
+	ErrTooLarge = errors.New("waitq: request exceeds capacity")
+)
+
+// Bits of the state word: used<<usedShift | closedBit | waitingBit.
+const (
+	waitingBit = 1 << 0 // the FIFO is not empty; all callers go through mu
+	closedBit  = 1 << 1
+	usedShift  = 2
+)
+
+// Results delivered on a waiter's channel.
+const (
+	granted uint8 = iota + 1
+	closed
+	tooLarge
+)
+
+// A Queue is a FIFO-fair pool of tokens.
+//
+// Its capacity is base+extra, where base is passed by the caller on every
+// call (it must be the same constant for the lifetime of the Queue) and
+// extra is set by SetExtra. This lets a zero Queue serve as a mutex (base 1)
+// or a reader/writer lock (base MaxReaders) without initialization.
+//
+// A Queue must not be copied after first use.
+type Queue struct {
+	// state is used<<usedShift | closedBit | waitingBit. While waitingBit is
+	// set it changes only under mu.
+	state atomic.Int64
+	extra atomic.Int64 // changed only under mu
+
+	mu    sync.Mutex
+	ring  []entry // circular FIFO; cancelled waiters leave tombstones
+	head  int     // index of the front entry in ring
+	count int     // entries in ring, tombstones included
+	front uint64  // ticket of ring[head]; tickets grow by one per enqueue
+	live  int     // waiters in ring that are not tombstones
+}
+
+type entry struct {
+	n  int64
+	ch chan uint8 // buffered(1); nil marks a cancelled waiter
+}
+
+// TryAcquire takes n tokens if they are free and nobody is queued. It never
+// waits and never takes tokens from queued waiters.
+func (q *Queue) TryAcquire(n, base int64) bool {
+	for {
+		s := q.state.Load()
+		if s&(waitingBit|closedBit) != 0 || s>>usedShift+n > base+q.extra.Load() {
+			return false
+		}
+		if q.state.CompareAndSwap(s, s+n<<usedShift) {
+			return true
+		}
+	}
+}
+
+// Acquire takes n tokens (0 <= n <= MaxCapacity), waiting in FIFO order
+// until they are granted or ctx is done. It returns nil when the tokens are
+// held; otherwise nothing is held and the error is the context's (see
+// ctxerr.From), ErrClosed or ErrTooLarge.
+func (q *Queue) Acquire(ctx context.Context, n, base int64) error {
+	if err := ctxerr.From(ctx); err != nil {
+		return err
+	}
+	if q.TryAcquire(n, base) {
+		return nil
+	}
+	return q.acquireSlow(ctx, n, base)
+}
+
+func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
+	q.mu.Lock()
+	for {
+		s := q.state.Load()
+		if s&closedBit != 0 {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		if n > base+q.extra.Load() {
+			q.mu.Unlock()
+			return ErrTooLarge
+		}
+		if s&waitingBit != 0 {
+			break
+		}
+		if s>>usedShift+n <= base+q.extra.Load() {
+			if q.state.CompareAndSwap(s, s+n<<usedShift) {
+				q.mu.Unlock()
+				return nil
+			}
+			continue
+		}
+		if q.state.CompareAndSwap(s, s|waitingBit) {
+			break
+		}
+	}
+	ch := make(chan uint8, 1)
+	ticket := q.push(entry{n: n, ch: ch})
+	q.mu.Unlock()
+
+	select {
+	case r := <-ch:
+		switch r {
+		case closed:
+			return ErrClosed
+		case tooLarge:
+			return ErrTooLarge
+		}
+		// Granted. A ctx that ended meanwhile still fails the call
+		// (the pre-check's promise holds for the whole wait), so the
+		// tokens go back.
+		select {
+		case <-ctx.Done():
+			q.Release(n, base)
+			return ctxerr.From(ctx)
+		default:
+			return nil
+		}
+	case <-ctx.Done():
+		q.mu.Lock()
+		if ticket >= q.front {
+			// Still queued: leave a tombstone and let those behind
+			// us through if we were blocking them.
+			q.ring[(q.head+int(ticket-q.front))%len(q.ring)].ch = nil
+			q.live--
+			q.grantLocked(q.state.Load()>>usedShift, base)
+			q.mu.Unlock()
+			return ctxerr.From(ctx)
+		}
+		// Already dequeued: the result is in ch.
+		r := <-ch
+		if r == granted {
+			q.releaseLocked(n, base)
+		}
+		q.mu.Unlock()
+		return ctxerr.From(ctx)
+	}
+}
+
+// Release returns n tokens and grants queued waiters that now fit. It
+// reports false, changing nothing, if fewer than n tokens are held.
+func (q *Queue) Release(n, base int64) bool {
+	for {
+		s := q.state.Load()
+		if s&waitingBit != 0 {
+			q.mu.Lock()
+			ok := q.releaseLocked(n, base)
+			q.mu.Unlock()
+			return ok
+		}
+		if s>>usedShift < n {
+			return false
+		}
+		if q.state.CompareAndSwap(s, s-n<<usedShift) {
+			return true
+		}
+	}
+}
+
+// releaseLocked is Release with q.mu held.
+func (q *Queue) releaseLocked(n, base int64) bool {
+	for {
+		s := q.state.Load()
+		if s>>usedShift < n {
+			return false
+		}
+		if s&waitingBit != 0 {
+			// Only holders of mu change state now.
+			q.grantLocked(s>>usedShift-n, base)
+			return true
+		}
+		if q.state.CompareAndSwap(s, s-n<<usedShift) {
+			return true
+		}
+	}
+}
+
+// grantLocked hands tokens to the waiters at the front of the FIFO that fit,
+// given that used tokens are held, and stores the new state. It must be
+// called with q.mu held and waitingBit set.
+func (q *Queue) grantLocked(used, base int64) {
+	capacity := base + q.extra.Load()
+	for q.count > 0 {
+		e := &q.ring[q.head]
+		switch {
+		case e.ch == nil:
+		case e.n > capacity:
+			e.ch <- tooLarge
+			q.live--
+		case used+e.n <= capacity:
+			used += e.n
+			e.ch <- granted
+			q.live--
+		default:
+			q.state.Store(used<<usedShift | q.state.Load()&closedBit | waitingBit)
+			return
+		}
+		q.pop()
+	}
+	q.state.Store(used<<usedShift | q.state.Load()&closedBit)
+}
+
+// Close fails every queued waiter and every later Acquire with ErrClosed.
+// Tokens already held stay held and may be released.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		s := q.state.Load()
+		if q.state.CompareAndSwap(s, s|closedBit) {
+			break
+		}
+	}
+	for q.count > 0 {
+		if e := q.ring[q.head]; e.ch != nil {
+			e.ch <- closed
+			q.live--
+		}
+		q.pop()
+	}
+	for {
+		s := q.state.Load()
+		if q.state.CompareAndSwap(s, s&^waitingBit) {
+			return
+		}
+	}
+}
+
+// SetExtra sets the capacity above base to extra, then grants queued
+// waiters that now fit and fails those that can never fit. Tokens already
+// held are never revoked: after a shrink, more tokens than the capacity may
+// be in use until they are released.
+func (q *Queue) SetExtra(extra, base int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.extra.Store(extra)
+	if s := q.state.Load(); s&waitingBit != 0 {
+		q.grantLocked(s>>usedShift, base)
+	}
+}
+
+// Extra returns the capacity above base.
+func (q *Queue) Extra() int64 { return q.extra.Load() }
+
+// Used returns the number of tokens held.
+func (q *Queue) Used() int64 { return q.state.Load() >> usedShift }
+
+// Closed reports whether Close has been called.
+func (q *Queue) Closed() bool { return q.state.Load()&closedBit != 0 }
+
+// Waiters returns the number of callers queued in Acquire.
+func (q *Queue) Waiters() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.live
+}
+
+// push appends e and returns its ticket.
+func (q *Queue) push(e entry) uint64 {
+	if q.count == len(q.ring) {
+		ring := make([]entry, max(4, 2*len(q.ring)))
+		n := copy(ring, q.ring[q.head:])
+		copy(ring[n:], q.ring[:q.head])
+		q.ring, q.head = ring, 0
+	}
+	q.ring[(q.head+q.count)%len(q.ring)] = e
+	q.count++
+	q.live++
+	return q.front + uint64(q.count) - 1
+}
+
+// pop removes the front entry. A queue that empties after a burst gives its
+// large ring back to the garbage collector.
+func (q *Queue) pop() {
+	q.ring[q.head] = entry{}
+	q.head = (q.head + 1) % len(q.ring)
+	q.count--
+	q.front++
+	if q.count == 0 {
+		q.head = 0
+		if len(q.ring) > 1024 {
+			q.ring = nil
+		}
+	}
+}

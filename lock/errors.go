@@ -1,0 +1,27 @@
+package lock
+
+import "errors"
+
+// Sentinel errors shared by every package of the module. Errors returned by
+// the module wrap them with detail; test for them with errors.Is.
+var (
+	// ErrNotAcquired reports that an attempt to take a lock did not succeed
+	// because another holder has it (for example a try without waiting, or a
+	// remote lock whose retries ran out).
+	ErrNotAcquired = errors.New("lock: not acquired")
+
+	// ErrNotHeld reports a release or extension of a lock the caller does
+	// not hold (any more).
+	ErrNotHeld = errors.New("lock: not held")
+
+	// ErrLockLost reports that a lock which was held has been lost, for
+	// example a lease that expired or was taken over before it was renewed.
+	ErrLockLost = errors.New("lock: lost")
+
+	// ErrClosed reports an operation on a primitive that has been closed.
+	ErrClosed = errors.New("lock: closed")
+
+	// ErrInvalidArgument reports bad input: a weight larger than a
+	// semaphore's size, a negative weight or TTL, an empty or unsafe name.
+	ErrInvalidArgument = errors.New("lock: invalid argument")
+)

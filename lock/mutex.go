@@ -1,0 +1,90 @@
+package lock
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/codomyrmex/concurrency/internal/race"
+	"github.com/codomyrmex/concurrency/internal/waitq"
+)
+
+// A Mutex is a mutual exclusion lock whose Lock can be cancelled through a
+// context. The zero value is an unlocked mutex. A Mutex must not be copied
+// after first use.
+//
+// An uncontended Lock and Unlock are one compare-and-swap each. Once a
+// goroutine has had to wait, the mutex is handed over in FIFO order: later
+// callers queue behind the waiters instead of barging, so no waiter starves.
+//
+// As with sync.Mutex, a locked Mutex is not associated with a goroutine: one
+// goroutine may Lock it and another Unlock it. In the terminology of the Go
+// memory model, the n'th call to Unlock synchronizes before the m'th
+// successful call to Lock for any n < m. A failed Lock or TryLock does not
+// synchronize with anything.
+type Mutex struct {
+	_ noCopy
+	q waitq.Queue
+}
+
+// Lock locks m, waiting in FIFO order while it is held. It returns nil when
+// m is locked by the caller. If ctx is done first, including before the
+// call, m is not locked and the error satisfies errors.Is(err, ctx.Err()).
+func (m *Mutex) Lock(ctx context.Context) error {
+	if race.Enabled {
+		race.Disable()
+	}
+	err := m.q.Acquire(ctx, 1, 1)
+	if race.Enabled {
+		race.Enable()
+		if err == nil {
+			race.Acquire(unsafe.Pointer(m))
+		}
+	}
+	return err
+}
+
+// TryLock locks m if it is free and no goroutine is waiting for it, and
+// reports whether it did. It never waits and never takes m from a waiter.
+func (m *Mutex) TryLock() bool {
+	if race.Enabled {
+		race.Disable()
+	}
+	ok := m.q.TryAcquire(1, 1)
+	if race.Enabled {
+		race.Enable()
+		if ok {
+			race.Acquire(unsafe.Pointer(m))
+		}
+	}
+	return ok
+}
+
+// Unlock unlocks m, handing it to the longest waiter if there is one. It
+// panics if m is not locked.
+func (m *Mutex) Unlock() {
+	if race.Enabled {
+		race.Release(unsafe.Pointer(m))
+		race.Disable()
+	}
+	ok := m.q.Release(1, 1)
+	if race.Enabled {
+		race.Enable()
+	}
+	if !ok {
+		panic("lock: unlock of unlocked Mutex")
+	}
+}
+
+// Locked reports whether m is locked at the moment of the call. It is meant
+// for tests and introspection; the answer may be stale by the time it is
+// used.
+func (m *Mutex) Locked() bool { return m.q.Used() != 0 }
+
+// Waiters returns the number of goroutines waiting in Lock.
+func (m *Mutex) Waiters() int { return m.q.Waiters() }
+
+// noCopy lets go vet's copylocks check report copies of a lock.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
