@@ -30,15 +30,9 @@ type Mutex struct {
 // m is locked by the caller. If ctx is done first, including before the
 // call, m is not locked and the error satisfies errors.Is(err, ctx.Err()).
 func (m *Mutex) Lock(ctx context.Context) error {
-	if race.Enabled {
-		race.Disable()
-	}
 	err := m.q.Acquire(ctx, 1, 1)
-	if race.Enabled {
-		race.Enable()
-		if err == nil {
-			race.Acquire(unsafe.Pointer(m))
-		}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(m))
 	}
 	return err
 }
@@ -46,15 +40,9 @@ func (m *Mutex) Lock(ctx context.Context) error {
 // TryLock locks m if it is free and no goroutine is waiting for it, and
 // reports whether it did. It never waits and never takes m from a waiter.
 func (m *Mutex) TryLock() bool {
-	if race.Enabled {
-		race.Disable()
-	}
 	ok := m.q.TryAcquire(1, 1)
-	if race.Enabled {
-		race.Enable()
-		if ok {
-			race.Acquire(unsafe.Pointer(m))
-		}
+	if race.Enabled && ok {
+		race.Acquire(unsafe.Pointer(m))
 	}
 	return ok
 }
@@ -64,12 +52,8 @@ func (m *Mutex) TryLock() bool {
 func (m *Mutex) Unlock() {
 	if race.Enabled {
 		race.Release(unsafe.Pointer(m))
-		race.Disable()
 	}
 	ok := m.q.Release(1, 1)
-	if race.Enabled {
-		race.Enable()
-	}
 	if !ok {
 		panic("lock: unlock of unlocked Mutex")
 	}

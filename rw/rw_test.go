@@ -1,0 +1,273 @@
+package rw_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/rw"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var _ lock.Locker = (*rw.RWMutex)(nil)
+
+// TestExclusion: writers exclude everyone, readers share; a plain map is
+// written by writers and read by readers under -race.
+func TestExclusion(t *testing.T) {
+	var mu rw.RWMutex
+	data := map[int]int{}
+	var readers, writers atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Go(func() {
+			for i := range 400 {
+				if (g+i)%4 == 0 {
+					if err := mu.Lock(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					if writers.Add(1) != 1 || readers.Load() != 0 {
+						t.Error("writer not alone")
+					}
+					data[g]++
+					writers.Add(-1)
+					mu.Unlock()
+					continue
+				}
+				if err := mu.RLock(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+				readers.Add(1)
+				if writers.Load() != 0 {
+					t.Error("reader with a writer")
+				}
+				_ = data[g]
+				readers.Add(-1)
+				mu.RUnlock()
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, v := range data {
+		total += v
+	}
+	if total != 12*100 {
+		t.Fatalf("writes = %d, want %d", total, 12*100)
+	}
+}
+
+// TestWriterNotStarved: readers flood the lock without pause; a writer still
+// gets in, every time, well within its deadline.
+func TestWriterNotStarved(t *testing.T) {
+	var mu rw.RWMutex
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if mu.RLock(ctx) == nil {
+					mu.RUnlock()
+				}
+			}
+		})
+	}
+	for range 50 {
+		wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := mu.Lock(wctx)
+		cancel()
+		if err != nil {
+			stop()
+			wg.Wait()
+			t.Fatalf("writer starved by readers: %v", err)
+		}
+		mu.Unlock()
+	}
+	stop()
+	wg.Wait()
+}
+
+// TestReadersBehindCancelledWriter is pitfall 3 of the notes.
+func TestReadersBehindCancelledWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu rw.RWMutex
+		mu.RLock(context.Background())
+		wctx, cancel := context.WithCancel(context.Background())
+		werr := make(chan error, 1)
+		go func() { werr <- mu.Lock(wctx) }()
+		synctest.Wait()
+		var admitted atomic.Int32
+		for range 3 {
+			go func() {
+				if mu.RLock(context.Background()) == nil {
+					admitted.Add(1)
+				}
+			}()
+		}
+		synctest.Wait()
+		if admitted.Load() != 0 {
+			t.Fatal("readers overtook a queued writer")
+		}
+		cancel()
+		synctest.Wait()
+		if err := <-werr; !errors.Is(err, context.Canceled) {
+			t.Fatalf("writer: %v", err)
+		}
+		if admitted.Load() != 3 {
+			t.Fatalf("%d of 3 readers admitted after the writer gave up", admitted.Load())
+		}
+		for range 4 {
+			mu.RUnlock()
+		}
+		if !mu.TryLock() {
+			t.Fatal("lock not free after all readers left")
+		}
+		mu.Unlock()
+	})
+}
+
+// TestDowngrade: no writer slips in between the write and the read lock, and
+// queued readers are admitted with the downgrader.
+func TestDowngrade(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu rw.RWMutex
+		mu.Lock(context.Background())
+		value := 1
+		var order []string
+		var omu sync.Mutex
+		note := func(s string) { omu.Lock(); order = append(order, s); omu.Unlock() }
+		go func() {
+			mu.RLock(context.Background())
+			note("reader")
+			mu.RUnlock()
+		}()
+		synctest.Wait()
+		go func() {
+			mu.Lock(context.Background())
+			value = 3
+			note("writer")
+			mu.Unlock()
+		}()
+		synctest.Wait()
+		value = 2
+		mu.Downgrade()
+		synctest.Wait()
+		if value != 2 {
+			t.Fatalf("a writer slipped in during Downgrade: value %d", value)
+		}
+		omu.Lock()
+		if len(order) != 1 || order[0] != "reader" {
+			t.Fatalf("after Downgrade: %v, want the queued reader admitted", order)
+		}
+		omu.Unlock()
+		mu.RUnlock()
+		synctest.Wait()
+		if value != 3 || len(order) != 2 {
+			t.Fatalf("writer did not run after the last reader: %v", order)
+		}
+	})
+}
+
+func TestTryAndMisuse(t *testing.T) {
+	var mu rw.RWMutex
+	if !mu.TryRLock() || !mu.TryRLock() {
+		t.Fatal("TryRLock on a free or read-locked mutex failed")
+	}
+	if mu.TryLock() {
+		t.Fatal("TryLock succeeded with readers")
+	}
+	mu.RUnlock()
+	mu.RUnlock()
+	if !panics(mu.RUnlock) || !panics(mu.Unlock) || !panics(mu.Downgrade) {
+		t.Fatal("misuse of an unlocked RWMutex did not panic")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if mu.Lock(ctx) == nil || mu.RLock(ctx) == nil {
+		t.Fatal("a done ctx locked a free RWMutex")
+	}
+	l := mu.RLocker()
+	if err := l.Lock(context.Background()); err != nil || mu.TryLock() {
+		t.Fatal("RLocker().Lock did not take a read lock")
+	}
+	l.Unlock()
+	if !mu.TryLock() {
+		t.Fatal("RLocker().Unlock did not release")
+	}
+	mu.Unlock()
+}
+
+// FuzzRWMutex drives non-blocking operations against a model.
+func FuzzRWMutex(f *testing.F) {
+	f.Add([]byte{1, 1, 3, 0, 3, 3, 0, 4, 2, 3, 5})
+	f.Add([]byte{0, 2, 0, 4, 3, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		var mu rw.RWMutex
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		readers, writer := 0, false
+		for _, op := range ops {
+			switch op % 6 {
+			case 0:
+				want := !writer && readers == 0
+				if mu.TryLock() != want {
+					t.Fatalf("TryLock != %v (readers %d writer %v)", want, readers, writer)
+				}
+				writer = writer || want
+			case 1:
+				want := !writer
+				if mu.TryRLock() != want {
+					t.Fatalf("TryRLock != %v", want)
+				}
+				if want {
+					readers++
+				}
+			case 2:
+				if !writer {
+					if !panics(mu.Unlock) && readers == 0 {
+						t.Fatal("Unlock without writer did not panic")
+					}
+					continue
+				}
+				mu.Unlock()
+				writer = false
+			case 3:
+				if readers == 0 {
+					if !writer && !panics(mu.RUnlock) {
+						t.Fatal("RUnlock without readers did not panic")
+					}
+					continue
+				}
+				mu.RUnlock()
+				readers--
+			case 4:
+				if !writer {
+					if readers == 0 && !panics(mu.Downgrade) {
+						t.Fatal("Downgrade without writer did not panic")
+					}
+					continue
+				}
+				mu.Downgrade()
+				writer, readers = false, 1
+			case 5:
+				if mu.Lock(done) == nil || mu.RLock(done) == nil {
+					t.Fatal("done ctx succeeded")
+				}
+			}
+		}
+	})
+}
+
+func panics(f func()) (p bool) {
+	defer func() { p = recover() != nil }()
+	f()
+	return false
+}

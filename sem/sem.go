@@ -1,0 +1,186 @@
+// Package sem provides a weighted semaphore whose waits can be cancelled
+// through a context, that serves waiters first-in first-out, and that can be
+// resized, inspected and closed.
+//
+// It is a drop-in for golang.org/x/sync/semaphore with these differences:
+// a request larger than the size fails at once with an error instead of
+// blocking until its context ends; a negative weight is an error, not a
+// panic, in Acquire; the semaphore can grow and shrink ([Weighted.Resize]),
+// be shut down ([Weighted.Close]) and report its size, free tokens and queue
+// length.
+//
+// # Cancellation contract
+//
+// Acquire follows the module-wide contract documented in package lock: if ctx
+// is done before Acquire returns, including before the call, it fails with an
+// error that satisfies errors.Is(err, ctx.Err()) and carries
+// context.Cause(ctx); the caller holds nothing; tokens granted to a waiter
+// whose ctx ended at the same moment go to the next waiters; cancelling the
+// waiter at the head of the queue wakes those behind it that now fit. No
+// goroutine or timer is started per call.
+package sem
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/race"
+	"github.com/codomyrmex/concurrency/internal/waitq"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// MaxSize is the largest size a Weighted supports.
+const MaxSize = waitq.MaxCapacity
+
+var (
+	// ErrClosed is returned by Acquire once the semaphore is closed. It
+	// wraps lock.ErrClosed.
+	ErrClosed = fmt.Errorf("sem: %w", lock.ErrClosed)
+
+	// ErrTooLarge is returned by Acquire for a weight larger than the
+	// semaphore's size, including to a waiter whose weight no longer fits
+	// after Resize shrank it. It wraps lock.ErrInvalidArgument.
+	ErrTooLarge = fmt.Errorf("sem: weight exceeds size: %w", lock.ErrInvalidArgument)
+
+	errNegative = fmt.Errorf("sem: negative weight: %w", lock.ErrInvalidArgument)
+)
+
+// Weighted provides a way to bound concurrent access to a resource. Callers
+// request access with a given weight.
+//
+// Waiters are served in FIFO order with head-of-line blocking: a waiter that
+// does not fit stops those behind it, so a large request is never starved by
+// a stream of small ones, and a Release wakes waiters only as far as they
+// fit. TryAcquire never takes tokens while anyone is queued.
+//
+// In the terminology of the Go memory model, a Release synchronizes before
+// any Acquire or TryAcquire that it makes possible.
+//
+// The zero value is a semaphore of size 0; use NewWeighted. A Weighted must
+// not be copied after first use.
+type Weighted struct {
+	_ noCopy
+	q waitq.Queue
+}
+
+// NewWeighted creates a semaphore with the given size: the combined weight
+// that may be held at once. It panics if size is negative or over MaxSize.
+func NewWeighted(size int64) *Weighted {
+	checkSize(size)
+	s := new(Weighted)
+	s.q.SetExtra(size, 0)
+	return s
+}
+
+// Acquire acquires the semaphore with a weight of n, blocking until the
+// tokens are granted or ctx is done. On success it returns nil. On failure
+// it holds nothing and returns the context's error (see the package
+// documentation), ErrClosed, ErrTooLarge if n exceeds the size, or an error
+// wrapping lock.ErrInvalidArgument if n is negative.
+//
+// A weight of 0 succeeds at once (unless ctx is done or the semaphore is
+// closed), even with waiters queued: it takes nothing, so it cannot overtake
+// anyone.
+func (s *Weighted) Acquire(ctx context.Context, n int64) error {
+	if n < 0 {
+		return errNegative
+	}
+	var err error
+	if n == 0 {
+		err = s.acquireZero(ctx)
+	} else {
+		err = s.q.Acquire(ctx, n, 0)
+	}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(s))
+	}
+	switch err {
+	case waitq.ErrClosed:
+		return ErrClosed
+	case waitq.ErrTooLarge:
+		return ErrTooLarge
+	}
+	return err
+}
+
+func (s *Weighted) acquireZero(ctx context.Context) error {
+	if err := ctxerr.From(ctx); err != nil {
+		return err
+	}
+	if s.q.Closed() {
+		return waitq.ErrClosed
+	}
+	return nil
+}
+
+// TryAcquire acquires the semaphore with a weight of n without blocking and
+// reports whether it did. It fails if the tokens are not free, if anyone is
+// queued in Acquire, if the semaphore is closed, or if n is negative.
+func (s *Weighted) TryAcquire(n int64) bool {
+	if n < 0 {
+		return false
+	}
+	ok := s.q.TryAcquire(n, 0)
+	if race.Enabled && ok {
+		race.Acquire(unsafe.Pointer(s))
+	}
+	return ok
+}
+
+// Release releases the semaphore with a weight of n and grants queued
+// waiters that now fit. It panics, changing nothing, if n is negative or
+// more than the weight held.
+func (s *Weighted) Release(n int64) {
+	if n < 0 {
+		panic("sem: negative weight in Release")
+	}
+	if race.Enabled {
+		race.ReleaseMerge(unsafe.Pointer(s))
+	}
+	ok := s.q.Release(n, 0)
+	if !ok {
+		panic("sem: released more than held")
+	}
+}
+
+// Resize sets the size of the semaphore, then grants queued waiters that now
+// fit and fails with ErrTooLarge those whose weight exceeds the new size.
+// Tokens already held are never revoked: after a shrink below the weight in
+// use, Available is 0 and no Acquire succeeds until enough is released.
+// Resize panics if size is negative or over MaxSize.
+func (s *Weighted) Resize(size int64) {
+	checkSize(size)
+	s.q.SetExtra(size, 0)
+}
+
+// Close shuts the semaphore down: every queued Acquire and every later one
+// fails with ErrClosed and TryAcquire fails. Tokens held stay held and may
+// still be released. Close is idempotent.
+func (s *Weighted) Close() {
+	s.q.Close()
+}
+
+// Size returns the current size of the semaphore.
+func (s *Weighted) Size() int64 { return s.q.Extra() }
+
+// Available returns the weight that could be acquired now if nobody were
+// queued: the size minus the weight held, or 0 if more is held than the size
+// after a shrink. The answer may be stale by the time it is used.
+func (s *Weighted) Available() int64 { return max(0, s.q.Extra()-s.q.Used()) }
+
+// Waiters returns the number of callers queued in Acquire.
+func (s *Weighted) Waiters() int { return s.q.Waiters() }
+
+func checkSize(size int64) {
+	if size < 0 || size > MaxSize {
+		panic(fmt.Sprintf("sem: size %d out of range [0, MaxSize]", size))
+	}
+}
+
+// noCopy lets go vet's copylocks check report copies of a Weighted.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
