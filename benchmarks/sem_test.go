@@ -1,0 +1,103 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codomyrmex/concurrency/sem"
+	"golang.org/x/sync/semaphore"
+)
+
+type weighted interface {
+	Acquire(ctx context.Context, n int64) error
+	Release(n int64)
+}
+
+var semImpls = []struct {
+	name string
+	new  func(n int64) weighted
+}{
+	{"sem.Weighted", func(n int64) weighted { return sem.NewWeighted(n) }},
+	{"x-sync-semaphore", func(n int64) weighted { return semaphore.NewWeighted(n) }},
+}
+
+func BenchmarkSemUncontended(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=sem.Weighted", func(b *testing.B) {
+		s := sem.NewWeighted(4)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Acquire(ctx, 1)
+			s.Release(1)
+		}
+	})
+	b.Run("impl=x-sync-semaphore", func(b *testing.B) {
+		s := semaphore.NewWeighted(4)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Acquire(ctx, 1)
+			s.Release(1)
+		}
+	})
+}
+
+// BenchmarkSemContended: 4×GOMAXPROCS goroutines take one token each from a
+// semaphore of size 1 or 4 around a short section.
+func BenchmarkSemContended(b *testing.B) {
+	ctx := context.Background()
+	for _, size := range []int64{1, 4} {
+		for _, impl := range semImpls {
+			b.Run(fmt.Sprintf("size=%d/impl=%s", size, impl.name), func(b *testing.B) {
+				s := impl.new(size)
+				b.ReportAllocs()
+				b.SetParallelism(4)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						s.Acquire(ctx, 1)
+						work(50)
+						s.Release(1)
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkSemBigWaiter: a request for the whole semaphore (size 8), with a
+// 50 ms budget, while 6 goroutines churn single tokens without yielding.
+// Reports the fraction of big requests that timed out.
+func BenchmarkSemBigWaiter(b *testing.B) {
+	for _, impl := range semImpls {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			s := impl.new(8)
+			stop, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Go(func() {
+					for stop.Err() == nil {
+						if s.Acquire(stop, 1) == nil {
+							work(50)
+							s.Release(1)
+						}
+					}
+				})
+			}
+			timeouts := 0
+			for b.Loop() {
+				ctx, c := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				if s.Acquire(ctx, 8) == nil {
+					s.Release(8)
+				} else {
+					timeouts++
+				}
+				c()
+			}
+			cancel()
+			wg.Wait()
+			b.ReportMetric(float64(timeouts)/float64(b.N), "timeouts/op")
+		})
+	}
+}
