@@ -84,18 +84,36 @@ func NewWeighted(size int64) *Weighted {
 // closed), even with waiters queued: it takes nothing, so it cannot overtake
 // anyone.
 func (s *Weighted) Acquire(ctx context.Context, n int64) error {
+	if n <= 0 {
+		return s.acquireNonPositive(ctx, n)
+	}
+	if err := s.q.Acquire(ctx, n, 0); err != nil {
+		return semError(err)
+	}
+	if race.Enabled {
+		race.Acquire(unsafe.Pointer(s))
+	}
+	return nil
+}
+
+func (s *Weighted) acquireNonPositive(ctx context.Context, n int64) error {
 	if n < 0 {
 		return errNegative
 	}
-	var err error
-	if n == 0 {
-		err = s.acquireZero(ctx)
-	} else {
-		err = s.q.Acquire(ctx, n, 0)
+	if err := ctxerr.From(ctx); err != nil {
+		return err
 	}
-	if race.Enabled && err == nil {
+	if s.q.Closed() {
+		return ErrClosed
+	}
+	if race.Enabled {
 		race.Acquire(unsafe.Pointer(s))
 	}
+	return nil
+}
+
+// semError maps the queue's errors to the package's.
+func semError(err error) error {
 	switch err {
 	case waitq.ErrClosed:
 		return ErrClosed
@@ -103,16 +121,6 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 		return ErrTooLarge
 	}
 	return err
-}
-
-func (s *Weighted) acquireZero(ctx context.Context) error {
-	if err := ctxerr.From(ctx); err != nil {
-		return err
-	}
-	if s.q.Closed() {
-		return waitq.ErrClosed
-	}
-	return nil
 }
 
 // TryAcquire acquires the semaphore with a weight of n without blocking and
@@ -130,17 +138,13 @@ func (s *Weighted) TryAcquire(n int64) bool {
 }
 
 // Release releases the semaphore with a weight of n and grants queued
-// waiters that now fit. It panics, changing nothing, if n is negative or
-// more than the weight held.
+// waiters that now fit. It panics ("sem: released more than held"),
+// changing nothing, if n is negative or more than the weight held.
 func (s *Weighted) Release(n int64) {
-	if n < 0 {
-		panic("sem: negative weight in Release")
-	}
 	if race.Enabled {
 		race.ReleaseMerge(unsafe.Pointer(s))
 	}
-	ok := s.q.Release(n, 0)
-	if !ok {
+	if n < 0 || !s.q.Release(n, 0) {
 		panic("sem: released more than held")
 	}
 }

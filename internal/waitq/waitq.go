@@ -81,7 +81,7 @@ type entry struct {
 func (q *Queue) TryAcquire(n, base int64) bool {
 	for {
 		s := q.load()
-		if s&(waitingBit|closedBit) != 0 || s>>usedShift+n > base+q.loadExtra() {
+		if s&(waitingBit|closedBit) != 0 || !q.fits(s>>usedShift+n, base) {
 			return false
 		}
 		if q.cas(s, s+n<<usedShift) {
@@ -95,16 +95,21 @@ func (q *Queue) TryAcquire(n, base int64) bool {
 // held; otherwise nothing is held and the error is the context's (see
 // ctxerr.From), ErrClosed or ErrTooLarge.
 func (q *Queue) Acquire(ctx context.Context, n, base int64) error {
-	if err := ctxerr.From(ctx); err != nil {
-		return err
-	}
-	if q.TryAcquire(n, base) {
+	// Fast path, small enough to be inlined: one free, unqueued attempt.
+	if s := q.load(); s&(waitingBit|closedBit) == 0 && q.fits(s>>usedShift+n, base) &&
+		ctx.Err() == nil && q.cas(s, s+n<<usedShift) {
 		return nil
 	}
 	return q.acquireSlow(ctx, n, base)
 }
 
 func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
+	if err := ctxerr.From(ctx); err != nil {
+		return err
+	}
+	if q.TryAcquire(n, base) {
+		return nil
+	}
 	q.mu.Lock()
 	for {
 		s := q.load()
@@ -119,7 +124,7 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		if s&waitingBit != 0 {
 			break
 		}
-		if s>>usedShift+n <= base+q.loadExtra() {
+		if q.fits(s>>usedShift+n, base) {
 			if q.cas(s, s+n<<usedShift) {
 				q.mu.Unlock()
 				return nil
@@ -134,25 +139,26 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 	ticket := q.push(entry{n: n, ch: ch})
 	q.mu.Unlock()
 
+	done := ctx.Done()
+	if done == nil { // the context can never be cancelled
+		return result(<-ch)
+	}
 	select {
 	case r := <-ch:
-		switch r {
-		case closed:
-			return ErrClosed
-		case tooLarge:
-			return ErrTooLarge
+		if r != granted {
+			return result(r)
 		}
-		// Granted. A ctx that ended meanwhile still fails the call
-		// (the pre-check's promise holds for the whole wait), so the
+		// A ctx that ended meanwhile still fails the call (the
+		// pre-check's promise holds for the whole wait), so the
 		// tokens go back.
 		select {
-		case <-ctx.Done():
+		case <-done:
 			q.Release(n, base)
 			return ctxerr.From(ctx)
 		default:
 			return nil
 		}
-	case <-ctx.Done():
+	case <-done:
 		q.mu.Lock()
 		if ticket >= q.front {
 			// Still queued: leave a tombstone and let those behind
@@ -173,9 +179,35 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 	}
 }
 
+// result maps what a waiter received to what Acquire returns.
+func result(r uint8) error {
+	switch r {
+	case closed:
+		return ErrClosed
+	case tooLarge:
+		return ErrTooLarge
+	}
+	return nil
+}
+
+// fits reports whether want tokens fit in the capacity. The capacity above
+// base is loaded only when base alone is not enough, which keeps it off the
+// mutex fast path.
+func (q *Queue) fits(want, base int64) bool {
+	return want <= base || want <= base+q.loadExtra()
+}
+
 // Release returns n tokens and grants queued waiters that now fit. It
 // reports false, changing nothing, if fewer than n tokens are held.
 func (q *Queue) Release(n, base int64) bool {
+	// Fast path, small enough to be inlined.
+	if s := q.load(); s&waitingBit == 0 && s>>usedShift >= n && q.cas(s, s-n<<usedShift) {
+		return true
+	}
+	return q.releaseSlow(n, base)
+}
+
+func (q *Queue) releaseSlow(n, base int64) bool {
 	for {
 		s := q.load()
 		if s&waitingBit != 0 {
