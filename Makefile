@@ -4,6 +4,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 200ms
 COUNT     ?= 6
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 .PHONY: test bench fuzz lint cover
 
@@ -17,7 +18,8 @@ test:
 # The contention benchmarks of every primitive against its peers, read with
 # benchstat (ratios to the first implementation of each benchmark).
 bench:
-	cd benchmarks && $(GO) run ./cmd/benchcmp -count=$(COUNT) -benchtime=$(BENCHTIME)
+	cd benchmarks && $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -count=$(COUNT) . | tee bench.txt
+	cd benchmarks && $(GO) run $(BENCHSTAT) -col /impl bench.txt
 
 # Bounded fuzzing of every fuzz target, FUZZTIME each.
 fuzz:
