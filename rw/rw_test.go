@@ -271,3 +271,49 @@ func panics(f func()) (p bool) {
 	f()
 	return false
 }
+
+// TestCancelRacingUnlock: cancellations of queued readers and writers race
+// the Unlock that admits them; nothing is left held or queued.
+func TestCancelRacingUnlock(t *testing.T) {
+	var mu rw.RWMutex
+	for i := range 2000 {
+		mu.Lock(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		res := make(chan error, 2)
+		go func() {
+			if err := mu.RLock(ctx); err != nil {
+				res <- err
+				return
+			}
+			mu.RUnlock()
+			res <- nil
+		}()
+		go func() {
+			if err := mu.Lock(ctx); err != nil {
+				res <- err
+				return
+			}
+			mu.Unlock()
+			res <- nil
+		}()
+		for mu.Waiters() < 2 {
+			time.Sleep(time.Microsecond)
+		}
+		if i%2 == 0 {
+			go cancel()
+		} else {
+			cancel()
+		}
+		mu.Unlock()
+		for range 2 {
+			if err := <-res; err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		if !mu.TryLock() {
+			t.Fatal("lock left held after the round")
+		}
+		mu.Unlock()
+	}
+}

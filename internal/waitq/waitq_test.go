@@ -3,6 +3,7 @@ package waitq
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -390,4 +391,47 @@ func TestBigWaiterNotStarved(t *testing.T) {
 	}
 	stop()
 	wg.Wait()
+}
+
+// TestNoLostWakeup races a release against a waiter that is between its
+// failed fast path and its enqueue; the waiter must never be left asleep
+// with the tokens free.
+func TestNoLostWakeup(t *testing.T) {
+	q := newQueue(1)
+	for range 5000 {
+		q.Acquire(context.Background(), 1, 0)
+		got := make(chan error, 1)
+		go func() { got <- q.Acquire(context.Background(), 1, 0) }()
+		q.Release(1, 0) // races the waiter's enqueue
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("waiter asleep with the token free: used %d waiters %d", q.Used(), q.Waiters())
+		}
+		q.Release(1, 0)
+	}
+}
+
+// TestNoGoroutinePerWaiter: cancelled waits leave no goroutine behind.
+func TestNoGoroutinePerWaiter(t *testing.T) {
+	q := newQueue(1)
+	q.Acquire(context.Background(), 1, 0)
+	before := runtime.NumGoroutine()
+	for range 1000 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Microsecond)
+		if err := q.Acquire(ctx, 1, 0); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("goroutines %d -> %d after 1000 cancelled waits", before, after)
+	}
+	if q.Waiters() != 0 {
+		t.Fatalf("%d waiters left", q.Waiters())
+	}
+	q.Release(1, 0)
 }
