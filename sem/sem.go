@@ -84,8 +84,8 @@ func NewWeighted(size int64) *Weighted {
 // closed), even with waiters queued: it takes nothing, so it cannot overtake
 // anyone.
 func (s *Weighted) Acquire(ctx context.Context, n int64) error {
-	if n <= 0 {
-		return s.acquireNonPositive(ctx, n)
+	if n <= 0 || n > MaxSize {
+		return s.acquireOutOfRange(ctx, n)
 	}
 	if err := s.q.Acquire(ctx, n, 0); err != nil {
 		return semError(err)
@@ -96,9 +96,14 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 	return nil
 }
 
-func (s *Weighted) acquireNonPositive(ctx context.Context, n int64) error {
+// acquireOutOfRange handles the weights the queue must never see: negative
+// ones, weights over MaxSize (which could overflow its arithmetic) and 0.
+func (s *Weighted) acquireOutOfRange(ctx context.Context, n int64) error {
 	if n < 0 {
 		return errNegative
+	}
+	if n > MaxSize {
+		return ErrTooLarge
 	}
 	if err := ctxerr.From(ctx); err != nil {
 		return err
@@ -127,7 +132,7 @@ func semError(err error) error {
 // reports whether it did. It fails if the tokens are not free, if anyone is
 // queued in Acquire, if the semaphore is closed, or if n is negative.
 func (s *Weighted) TryAcquire(n int64) bool {
-	if n < 0 {
+	if n < 0 || n > MaxSize {
 		return false
 	}
 	ok := s.q.TryAcquire(n, 0)

@@ -3,6 +3,7 @@ package sem_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,6 +68,17 @@ func TestBadInput(t *testing.T) {
 	}
 	if err := s.Acquire(context.Background(), -1); !errors.Is(err, lock.ErrInvalidArgument) {
 		t.Fatalf("Acquire(-1) = %v", err)
+	}
+	for _, n := range []int64{sem.MaxSize, sem.MaxSize + 1, math.MaxInt64} {
+		if err := s.Acquire(context.Background(), n); !errors.Is(err, sem.ErrTooLarge) {
+			t.Fatalf("Acquire(%d) = %v, want ErrTooLarge", n, err)
+		}
+		if s.TryAcquire(n) {
+			t.Fatalf("TryAcquire(%d) succeeded", n)
+		}
+		if !panics(func() { s.Release(n) }) {
+			t.Fatalf("Release(%d) did not panic", n)
+		}
 	}
 	if s.TryAcquire(-1) || s.TryAcquire(4) {
 		t.Fatal("TryAcquire accepted a bad weight")
