@@ -178,8 +178,11 @@ func TestDowngrade(t *testing.T) {
 
 func TestTryAndMisuse(t *testing.T) {
 	var mu rw.RWMutex
-	if !mu.TryRLock() || !mu.TryRLock() {
-		t.Fatal("TryRLock on a free or read-locked mutex failed")
+	if !mu.TryRLock() {
+		t.Fatal("TryRLock on a free mutex failed")
+	}
+	if !mu.TryRLock() {
+		t.Fatal("TryRLock on a read-locked mutex failed")
 	}
 	if mu.TryLock() {
 		t.Fatal("TryLock succeeded with readers")
