@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -98,6 +99,37 @@ func BenchmarkSemBigWaiter(b *testing.B) {
 			cancel()
 			wg.Wait()
 			b.ReportMetric(float64(timeouts)/float64(b.N), "timeouts/op")
+		})
+	}
+}
+
+// BenchmarkSemBlockedAcquire: every Acquire blocks (the token is released
+// by another goroutine only after the acquirer had time to queue), so
+// allocs/op is the cost of one blocked acquire.
+func BenchmarkSemBlockedAcquire(b *testing.B) {
+	ctx := context.Background()
+	for _, impl := range semImpls {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			s := impl.new(1)
+			s.Acquire(ctx, 1)
+			ping := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range ping {
+					for range 20 { // let the acquirer queue
+						runtime.Gosched()
+					}
+					s.Release(1)
+				}
+			}()
+			b.ReportAllocs()
+			for b.Loop() {
+				ping <- struct{}{}
+				s.Acquire(ctx, 1)
+			}
+			close(ping)
+			<-done
 		})
 	}
 }
