@@ -1,0 +1,45 @@
+// Package telemetry is the one place where the module talks to
+// OpenTelemetry: it owns the instrumentation scopes, the instruments, the
+// attribute names and the mapping of the module's errors to error.type.
+//
+// Packages lock, sem and rw do not depend on OpenTelemetry, so importing
+// them costs nothing. To observe them, wrap a lock with [NewMutex],
+// [NewRWMutex] or [NewWeighted]; package manager records through the same
+// instruments when given [WithTracerProvider] or [WithMeterProvider].
+//
+// # What is recorded
+//
+// Spans are started only for acquisitions that have to wait: the wrappers
+// first try to take the lock without blocking, and only when that fails do
+// they start a span named "acquire {kind}" (for example "acquire mutex")
+// with the lock name as the attribute lock.name. An uncontended acquisition
+// starts no span. A failed wait sets the span status to Error and the
+// attribute error.type (see [ErrorType]).
+//
+// Metrics, all with the attributes lock.name and lock.kind (and lock.mode
+// for reader/writer locks):
+//
+//	lock.wait.duration   histogram, s     time from the call to its outcome (0 when uncontended); also lock.outcome, error.type
+//	lock.hold.duration   histogram, s     time from acquisition to release of exclusive holds
+//	lock.acquisitions    counter          acquisition attempts by lock.outcome and error.type
+//	lock.contentions     counter          acquisitions that had to wait
+//	lock.waiters         up-down counter  callers waiting now
+//	lock.holders         up-down counter  holders now (tokens, for a semaphore)
+//	lock.lease.renewals  counter          lease renewals by lock.outcome (remote locks)
+//	lock.lease.lost      counter          leases lost while held (remote locks)
+//
+// Durations use the explicit bucket boundaries [DurationBoundaries], from
+// one microsecond to ten seconds.
+//
+// # Providers and cost
+//
+// Every constructor takes [WithTracerProvider] and [WithMeterProvider] and
+// falls back to the global providers (otel.GetTracerProvider and
+// otel.GetMeterProvider) for those not given, so an SDK installed later is
+// picked up. When both providers are the no-op ones of
+// go.opentelemetry.io/otel/trace/noop and go.opentelemetry.io/otel/metric/noop,
+// the wrappers record nothing and their uncontended paths cost one
+// predictable branch; with any other provider the uncontended paths start no
+// span, allocate nothing and read the clock only when the hold-duration
+// histogram is enabled.
+package telemetry

@@ -1,0 +1,99 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"go.opentelemetry.io/otel"
+)
+
+// A Mutex is a [lock.Mutex] that records its acquisitions under a name,
+// in the scope [ScopeLock] with kind [KindMutex]. It has the methods and
+// the contract of lock.Mutex.
+//
+// Lock first tries the mutex without waiting; only if that fails does it
+// start a span and time the wait.
+type Mutex struct {
+	mu    *lock.Mutex
+	r     *Recorder // nil: telemetry off
+	since time.Time // when the current hold began; zero if not timed
+}
+
+var _ lock.Locker = (*Mutex)(nil)
+
+// NewMutex returns mu instrumented under name; a nil mu means a new
+// lock.Mutex. Use the returned Mutex, not mu, for every Lock and Unlock.
+// Errors creating the instruments go to otel.Handle; the instruments that
+// could not be created record nothing.
+func NewMutex(name string, mu *lock.Mutex, opts ...Option) *Mutex {
+	if mu == nil {
+		mu = new(lock.Mutex)
+	}
+	return &Mutex{mu: mu, r: recorder(ScopeLock, KindMutex, name, "", opts)}
+}
+
+func recorder(scope, kind, name, mode string, opts []Option) *Recorder {
+	in, err := New(scope, opts...)
+	if err != nil {
+		handle(err)
+	}
+	return in.Recorder(kind, name, mode)
+}
+
+// handle reports an error creating instruments to the global error handler.
+func handle(err error) { otel.Handle(err) }
+
+// Lock locks m; see lock.Mutex.Lock.
+func (m *Mutex) Lock(ctx context.Context) error {
+	if m.r == nil {
+		return m.mu.Lock(ctx)
+	}
+	if ctx.Err() == nil && m.mu.TryLock() {
+		m.r.Acquired(ctx, 1)
+		if m.r.HoldTimed(ctx) {
+			m.since = time.Now()
+		}
+		return nil
+	}
+	return m.lockSlow(ctx)
+}
+
+func (m *Mutex) lockSlow(ctx context.Context) error {
+	now, err := wait(ctx, m.r, 1, m.mu.Lock)
+	if err == nil {
+		m.since = now
+	}
+	return err
+}
+
+// TryLock locks m if it is free and nobody waits; see lock.Mutex.TryLock.
+// A failed TryLock is not recorded.
+func (m *Mutex) TryLock() bool {
+	if !m.mu.TryLock() {
+		return false
+	}
+	if m.r != nil {
+		ctx := context.Background()
+		m.r.Acquired(ctx, 1)
+		if m.r.HoldTimed(ctx) {
+			m.since = time.Now()
+		}
+	}
+	return true
+}
+
+// Unlock unlocks m; see lock.Mutex.Unlock.
+func (m *Mutex) Unlock() {
+	if m.r == nil {
+		m.mu.Unlock()
+		return
+	}
+	held := time.Duration(-1)
+	if !m.since.IsZero() {
+		held = time.Since(m.since)
+		m.since = time.Time{}
+	}
+	m.mu.Unlock()
+	m.r.Released(context.Background(), 1, held)
+}

@@ -1,0 +1,165 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/rw"
+)
+
+// An RWMutex is an [rw.RWMutex] that records its acquisitions under a name,
+// in the scope [ScopeRW] with kind [KindRWMutex] and lock.mode "read" or
+// "write". It has the methods and the contract of rw.RWMutex. Hold
+// durations are recorded for write holds only: a read hold has no owner to
+// time it.
+type RWMutex struct {
+	mu    *rw.RWMutex
+	w, r  *Recorder // nil: telemetry off
+	since time.Time // when the current write hold began; zero if not timed
+}
+
+var _ lock.Locker = (*RWMutex)(nil)
+
+// NewRWMutex returns mu instrumented under name; a nil mu means a new
+// rw.RWMutex. Use the returned RWMutex, not mu, for every call. Errors
+// creating the instruments go to otel.Handle.
+func NewRWMutex(name string, mu *rw.RWMutex, opts ...Option) *RWMutex {
+	if mu == nil {
+		mu = new(rw.RWMutex)
+	}
+	in, err := New(ScopeRW, opts...)
+	if err != nil {
+		handle(err)
+	}
+	return &RWMutex{
+		mu: mu,
+		w:  in.Recorder(KindRWMutex, name, ModeWrite),
+		r:  in.Recorder(KindRWMutex, name, ModeRead),
+	}
+}
+
+// Lock locks m for writing; see rw.RWMutex.Lock.
+func (m *RWMutex) Lock(ctx context.Context) error {
+	if m.w == nil {
+		return m.mu.Lock(ctx)
+	}
+	if ctx.Err() == nil && m.mu.TryLock() {
+		m.w.Acquired(ctx, 1)
+		if m.w.HoldTimed(ctx) {
+			m.since = time.Now()
+		}
+		return nil
+	}
+	now, err := wait(ctx, m.w, 1, m.mu.Lock)
+	if err == nil {
+		m.since = now
+	}
+	return err
+}
+
+// wait is the slow path of an instrumented acquisition of weight n: it
+// records a failure without a wait if ctx is already done, and otherwise
+// the wait. On success it returns the time the hold began.
+func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (time.Time, error) {
+	if ctx.Err() != nil {
+		err := acquire(ctx) // fails at once
+		r.Failed(ctx, err)
+		return time.Time{}, err
+	}
+	start := time.Now()
+	wctx, w := r.Begin(ctx, n)
+	err := acquire(wctx)
+	now := time.Now()
+	w.End(ctx, err, now.Sub(start))
+	return now, err
+}
+
+// TryLock locks m for writing if it is free and nobody waits; see
+// rw.RWMutex.TryLock. A failed TryLock is not recorded.
+func (m *RWMutex) TryLock() bool {
+	if !m.mu.TryLock() {
+		return false
+	}
+	if m.w != nil {
+		ctx := context.Background()
+		m.w.Acquired(ctx, 1)
+		if m.w.HoldTimed(ctx) {
+			m.since = time.Now()
+		}
+	}
+	return true
+}
+
+// Unlock unlocks m for writing; see rw.RWMutex.Unlock.
+func (m *RWMutex) Unlock() {
+	if m.w == nil {
+		m.mu.Unlock()
+		return
+	}
+	held := m.endHold()
+	m.mu.Unlock()
+	m.w.Released(context.Background(), 1, held)
+}
+
+func (m *RWMutex) endHold() time.Duration {
+	if m.since.IsZero() {
+		return -1
+	}
+	held := time.Since(m.since)
+	m.since = time.Time{}
+	return held
+}
+
+// RLock locks m for reading; see rw.RWMutex.RLock.
+func (m *RWMutex) RLock(ctx context.Context) error {
+	if m.r == nil {
+		return m.mu.RLock(ctx)
+	}
+	if ctx.Err() == nil && m.mu.TryRLock() {
+		m.r.Acquired(ctx, 1)
+		return nil
+	}
+	_, err := wait(ctx, m.r, 1, m.mu.RLock)
+	return err
+}
+
+// TryRLock locks m for reading if no writer holds it and nobody waits; see
+// rw.RWMutex.TryRLock. A failed TryRLock is not recorded.
+func (m *RWMutex) TryRLock() bool {
+	if !m.mu.TryRLock() {
+		return false
+	}
+	m.r.Acquired(context.Background(), 1)
+	return true
+}
+
+// RUnlock undoes a single RLock or Downgrade; see rw.RWMutex.RUnlock.
+func (m *RWMutex) RUnlock() {
+	m.mu.RUnlock()
+	m.r.Released(context.Background(), 1, -1)
+}
+
+// Downgrade turns the caller's write lock into a read lock atomically; see
+// rw.RWMutex.Downgrade. It is recorded as the release of the write hold and
+// an uncontended read acquisition.
+func (m *RWMutex) Downgrade() {
+	if m.w == nil {
+		m.mu.Downgrade()
+		return
+	}
+	held := m.endHold()
+	m.mu.Downgrade()
+	ctx := context.Background()
+	m.w.Released(ctx, 1, held)
+	m.r.Acquired(ctx, 1)
+}
+
+// RLocker returns the read side of m as a lock.Locker: its Lock calls
+// m.RLock and its Unlock m.RUnlock.
+func (m *RWMutex) RLocker() lock.Locker { return (*rlocker)(m) }
+
+type rlocker RWMutex
+
+func (r *rlocker) Lock(ctx context.Context) error { return (*RWMutex)(r).RLock(ctx) }
+func (r *rlocker) Unlock()                        { (*RWMutex)(r).RUnlock() }

@@ -1,0 +1,69 @@
+package telemetry
+
+import (
+	"context"
+
+	"github.com/codomyrmex/concurrency/sem"
+)
+
+// A Weighted is a [sem.Weighted] that records its acquisitions under a
+// name, in the scope [ScopeSem] with kind [KindSemaphore]. It has the
+// methods and the contract of sem.Weighted. lock.holders counts the tokens
+// held; hold durations are not recorded, since a Release need not match an
+// Acquire.
+type Weighted struct {
+	s *sem.Weighted
+	r *Recorder // nil: telemetry off
+}
+
+// NewWeighted returns s instrumented under name. Use the returned Weighted,
+// not s, for every Acquire and Release. Errors creating the instruments go
+// to otel.Handle.
+func NewWeighted(name string, s *sem.Weighted, opts ...Option) *Weighted {
+	return &Weighted{s: s, r: recorder(ScopeSem, KindSemaphore, name, "", opts)}
+}
+
+// Acquire acquires the semaphore with a weight of n; see
+// sem.Weighted.Acquire.
+func (s *Weighted) Acquire(ctx context.Context, n int64) error {
+	if s.r == nil {
+		return s.s.Acquire(ctx, n)
+	}
+	if ctx.Err() == nil && n > 0 && s.s.TryAcquire(n) {
+		s.r.Acquired(ctx, n)
+		return nil
+	}
+	if n <= 0 { // never waits
+		err := s.s.Acquire(ctx, n)
+		if err != nil {
+			s.r.Failed(ctx, err)
+		} else {
+			s.r.Acquired(ctx, 0)
+		}
+		return err
+	}
+	_, err := wait(ctx, s.r, n, func(ctx context.Context) error { return s.s.Acquire(ctx, n) })
+	return err
+}
+
+// TryAcquire acquires the semaphore with a weight of n if it can without
+// waiting; see sem.Weighted.TryAcquire. A failed TryAcquire is not
+// recorded.
+func (s *Weighted) TryAcquire(n int64) bool {
+	if !s.s.TryAcquire(n) {
+		return false
+	}
+	s.r.Acquired(context.Background(), n)
+	return true
+}
+
+// Release releases the semaphore with a weight of n; see
+// sem.Weighted.Release.
+func (s *Weighted) Release(n int64) {
+	s.s.Release(n)
+	s.r.Released(context.Background(), n, -1)
+}
+
+// Unwrap returns the instrumented semaphore, for Resize, Close and the
+// accessors.
+func (s *Weighted) Unwrap() *sem.Weighted { return s.s }
