@@ -1,0 +1,71 @@
+// Package filelock provides reader/writer locks on files that exclude other
+// processes on the host and other goroutines of the same process, with
+// waits that a context can cancel.
+//
+// [New] locks a file at a given path; [NewNamed] locks a validated name in a
+// private per-user directory ([DefaultDir]). A [Lock] satisfies
+// [lock.Locker] and adds shared holds (RLock, RUnlock) and attempts that
+// never wait (TryLock, TryRLock), which report "held elsewhere" as an error
+// wrapping [lock.ErrNotAcquired], distinct from real failures.
+//
+// # Semantics
+//
+// Locks are flock(2) locks by default, so they exclude, and are excluded by,
+// flock(1), github.com/gofrs/flock, Go's cmd/go/internal/lockedfile,
+// Python's filelock and every other flock user on the same file. [WithOFD]
+// selects Linux open-file-description locks instead, which flock users do
+// not see. Either way the lock belongs to an open file, not to a process:
+// it is not dropped when some other descriptor of the file is closed, it is
+// not inherited by child processes (descriptors are close-on-exec), and the
+// kernel drops it when the holder exits or is killed. A stopped holder keeps
+// it: waiters time out, they never break a lock.
+//
+// In front of the kernel lock each process keeps, per file, one FIFO queue
+// of its goroutines. So goroutines of one process never hold a file at once
+// (whichever Locks they use), they are served in arrival order, and the race
+// detector sees the order of their holds. Processes are not queued: when a
+// lock is released, whichever waiter asks first gets it.
+//
+// # Waiting
+//
+// The kernel lock is only ever requested without blocking, so no thread
+// blocks in the kernel and a wait can always be cancelled. The one goroutine
+// per file that waits for another process is woken by inotify events on the
+// file: a holder that exits or closes the file makes one, and Unlock makes
+// one (a one-byte read). Jittered exponential backoff polling, from 1 ms to
+// 50-100 ms, backs this up and replaces it where inotify is not available.
+// Cancellation wakes a waiter at once.
+//
+// # Cancellation contract
+//
+// Lock and RLock follow the cancellation contract of package lock (see the
+// package documentation of github.com/codomyrmex/concurrency/lock):
+//
+//   - If ctx is done before the call returns, the call fails with an error
+//     that satisfies errors.Is(err, ctx.Err()) and carries context.Cause(ctx)
+//     (errors.Is(err, context.Cause(ctx)) also holds). A ctx that is already
+//     done fails the call even when the lock is free.
+//   - A call that fails holds nothing. A grant that races with the
+//     cancellation is handed on to the next waiter, never leaked.
+//   - Cancelling the waiter at the head of a queue wakes the waiters behind
+//     it that can now proceed.
+//   - No goroutine, timer or context.AfterFunc outlives the call.
+//
+// # Security
+//
+// Lock files are opened with O_NOFOLLOW and O_CLOEXEC and created with mode
+// 0600; the lock directory of NewNamed is created with mode 0700. A lock
+// file that is a symbolic link, not a regular file, owned by another user or
+// writable by group or others is refused with [ErrUnsafe]. Names are
+// checked by [ValidateName], so none can leave the lock directory. Lock
+// files are never removed, and their contents are never trusted: the holder
+// information of [WithHolderInfo] is for people only.
+//
+// # Limits
+//
+// Only Linux is supported; elsewhere New and NewNamed fail with
+// [ErrNotSupported]. So do lock files on NFS, SMB/CIFS, FUSE, 9P, Ceph and
+// AFS unless [WithNetworkFS] is given, because locks there may not exclude
+// other hosts, or may hang in the kernel. Locks never exclude processes on
+// other hosts reliably.
+package filelock

@@ -1,0 +1,218 @@
+package filelock
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/waitq"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// maxReaders is the capacity of a file's in-process queue: a shared hold
+// takes one token and an exclusive hold takes all of them.
+const maxReaders = 1 << 30
+
+// errWouldBlock is returned by the try operations of a file.
+var errWouldBlock = fmt.Errorf("filelock: would block: %w", lock.ErrNotAcquired)
+
+// A fileID identifies a file (an inode) on the host.
+type fileID struct{ dev, ino uint64 }
+
+// A file is the state shared by every Lock on one file in this process: one
+// descriptor and its kernel lock, and the FIFO queue that admits holders in
+// front of it.
+//
+// Only admitted callers touch the kernel lock, so two goroutines never both
+// hold the file, and at most one goroutine at a time waits for the kernel
+// lock: an exclusive holder-to-be, or the first shared one.
+type file struct {
+	id   fileID
+	sys  sysFile // the descriptor and its kernel lock
+	refs int     // Locks using this file; guarded by files.mu
+
+	// q admits holders in FIFO order: a shared hold takes 1 token, an
+	// exclusive one takes maxReaders.
+	q waitq.Queue
+	// gate is a mutex held by the shared holder-to-be that waits for the
+	// kernel lock, so that the others wait behind it.
+	gate waitq.Queue
+	// mu guards readers, the number of shared holds in this process. The
+	// kernel shared lock is held while readers > 0.
+	mu      sync.Mutex
+	readers int
+
+	// Addresses for race annotations, used as sync.RWMutex uses its
+	// semaphores: rsem orders a writer before the next holder, wsem orders
+	// readers before the next writer.
+	rsem, wsem byte
+}
+
+// files maps each open file to its shared state.
+var files struct {
+	mu sync.Mutex
+	m  map[fileID]*file
+}
+
+// register returns the shared state for the file opened as s, taking over s
+// or closing it if the file is already open in this process.
+func register(s sysFile, id fileID) (*file, error) {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if f := files.m[id]; f != nil {
+		if f.sys.ofd != s.ofd {
+			s.close()
+			return nil, fmt.Errorf("filelock: %s: file already locked with the other backend in this process (see WithOFD): %w",
+				s.path, lock.ErrInvalidArgument)
+		}
+		f.refs++
+		return f, s.close()
+	}
+	if files.m == nil {
+		files.m = make(map[fileID]*file)
+	}
+	f := &file{id: id, sys: s, refs: 1}
+	files.m[id] = f
+	return f, nil
+}
+
+// unregister drops one reference to f, closing it with the last one.
+func (f *file) unregister() error {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if f.refs--; f.refs > 0 {
+		return nil
+	}
+	delete(files.m, f.id)
+	return f.sys.close()
+}
+
+// lock takes f exclusively, waiting until ctx is done.
+func (f *file) lock(ctx context.Context) error {
+	if err := f.q.Acquire(ctx, maxReaders, maxReaders); err != nil {
+		return err
+	}
+	if err := f.kernelLock(ctx, true); err != nil {
+		f.q.Release(maxReaders, maxReaders)
+		return err
+	}
+	return nil
+}
+
+// tryLock takes f exclusively if that needs no wait.
+func (f *file) tryLock() error {
+	if !f.q.TryAcquire(maxReaders, maxReaders) {
+		return errWouldBlock
+	}
+	if ok, err := f.sys.try(true); !ok {
+		f.q.Release(maxReaders, maxReaders)
+		if err == nil {
+			err = errWouldBlock
+		}
+		return err
+	}
+	return nil
+}
+
+// unlock releases an exclusive hold.
+func (f *file) unlock() {
+	f.sys.unlock()
+	f.q.Release(maxReaders, maxReaders)
+}
+
+// rlock takes a shared hold on f, waiting until ctx is done.
+func (f *file) rlock(ctx context.Context) error {
+	if err := f.q.Acquire(ctx, 1, maxReaders); err != nil {
+		return err
+	}
+	if f.joinReaders() {
+		return nil
+	}
+	if err := f.gate.Acquire(ctx, 1, 1); err != nil {
+		f.q.Release(1, maxReaders)
+		return err
+	}
+	var err error
+	if !f.joinReaders() {
+		// readers is 0 and stays 0 while we hold the gate.
+		if err = f.kernelLock(ctx, false); err == nil {
+			f.mu.Lock()
+			f.readers = 1
+			f.mu.Unlock()
+		}
+	}
+	f.gate.Release(1, 1)
+	if err != nil {
+		f.q.Release(1, maxReaders)
+	}
+	return err
+}
+
+// tryRLock takes a shared hold on f if that needs no wait.
+func (f *file) tryRLock() error {
+	if !f.q.TryAcquire(1, maxReaders) {
+		return errWouldBlock
+	}
+	if f.joinReaders() {
+		return nil
+	}
+	if !f.gate.TryAcquire(1, 1) {
+		// Another reader is waiting for the kernel lock.
+		f.q.Release(1, maxReaders)
+		return errWouldBlock
+	}
+	var err error
+	if !f.joinReaders() {
+		var ok bool
+		if ok, err = f.sys.try(false); ok {
+			f.mu.Lock()
+			f.readers = 1
+			f.mu.Unlock()
+		} else if err == nil {
+			err = errWouldBlock
+		}
+	}
+	f.gate.Release(1, 1)
+	if err != nil {
+		f.q.Release(1, maxReaders)
+	}
+	return err
+}
+
+// joinReaders adds a shared hold if the kernel shared lock is already held.
+func (f *file) joinReaders() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.readers == 0 {
+		return false
+	}
+	f.readers++
+	return true
+}
+
+// runlock releases a shared hold, and the kernel lock with the last one.
+func (f *file) runlock() {
+	f.mu.Lock()
+	if f.readers--; f.readers == 0 {
+		f.sys.unlock()
+	}
+	f.mu.Unlock()
+	f.q.Release(1, maxReaders)
+}
+
+// kernelLock takes the kernel lock, waiting until ctx is done. If ctx ends
+// while the lock is being taken, the lock is released again.
+func (f *file) kernelLock(ctx context.Context, excl bool) error {
+	if ok, err := f.sys.try(excl); ok || err != nil {
+		return err
+	}
+	if err := f.sys.wait(ctx, excl); err != nil {
+		return err
+	}
+	if err := ctxerr.From(ctx); err != nil {
+		f.sys.unlock()
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package filelock
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/codomyrmex/concurrency/internal/race"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// A Lock is a reader/writer lock on a file that excludes other processes on
+// the host and other goroutines of this process. Make one with [New] or
+// [NewNamed], and Close it when done.
+//
+// All Locks on one file in a process share one descriptor, its kernel lock
+// and one FIFO queue of waiters, so goroutines exclude each other whether
+// they use one Lock or several, and are served in arrival order; between
+// processes the kernel decides. A Lock may be used by many goroutines at
+// once. It is not reentrant: a goroutine that holds it and calls Lock or
+// RLock again waits for itself until its context is done.
+//
+// As with sync.RWMutex, a hold is not tied to a goroutine: one goroutine may
+// Lock and another Unlock. Within this process the n'th Unlock synchronizes
+// before the m'th successful Lock or RLock for n < m, and every RUnlock
+// before it synchronizes before the next successful Lock, on any Lock of the
+// same file. A failed call synchronizes with nothing. The race detector
+// sees these edges: they are annotated on addresses in the state shared by
+// the Locks on the file, which lives as long as one of them is open.
+//
+// A shared hold is never upgraded: Lock while holding RLock waits (the
+// flock(2) conversion would drop the shared lock before taking the
+// exclusive one). Release the shared hold first.
+type Lock struct {
+	f       *file
+	path    string
+	holder  bool
+	purpose string
+
+	// Holds through this Lock, and calls in progress, for misuse checks.
+	excl   atomic.Bool
+	shared atomic.Int64
+	calls  atomic.Int64
+	closed atomic.Bool
+}
+
+var _ lock.Locker = (*Lock)(nil)
+
+// New returns a Lock on the file at path, creating the file with mode 0600
+// if it does not exist; it does not lock it. The file is opened with
+// O_NOFOLLOW and O_CLOEXEC and stays open until Close. New refuses, with an
+// error wrapping [ErrUnsafe], a path whose last component is a symbolic
+// link, a file that is not a regular file, is owned by another user or is
+// writable by group or others. It refuses with [ErrNotSupported] a file on
+// a network or user-space filesystem (see [WithNetworkFS]) and any platform
+// but Linux.
+//
+// The file is never removed by this package: removing a lock file while
+// others have it open would split its holders across two files.
+func New(path string, opts ...Option) (*Lock, error) {
+	c := newConfig(opts)
+	if path == "" {
+		return nil, fmt.Errorf("filelock: empty path: %w", lock.ErrInvalidArgument)
+	}
+	return newLock("", path, false, &c)
+}
+
+func newLock(dir, name string, private bool, c *config) (*Lock, error) {
+	s, id, err := openSys(dir, name, private, c)
+	if err != nil {
+		return nil, err
+	}
+	path := s.path
+	f, err := register(s, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Lock{f: f, path: path, holder: c.holder, purpose: c.purpose}, nil
+}
+
+// Path returns the path of the lock file.
+func (l *Lock) Path() string { return l.path }
+
+// Lock takes l exclusively, waiting in FIFO order behind the goroutines of
+// this process that wait for the same file, then for other processes to
+// release it. It returns nil if and only if l is now held. If ctx is done
+// first, including before the call, l is not held and the error satisfies
+// errors.Is(err, ctx.Err()); a release that races with the cancellation is
+// passed on, never kept.
+func (l *Lock) Lock(ctx context.Context) error {
+	err := l.enter()
+	if err == nil {
+		err = l.f.lock(ctx)
+		l.acquired(err)
+	}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(&l.f.rsem))
+		race.Acquire(unsafe.Pointer(&l.f.wsem))
+	}
+	return err
+}
+
+// TryLock takes l exclusively if it can do so without waiting. It returns
+// nil if and only if l is now held. If l is held, or goroutines of this
+// process wait for it, the error wraps [lock.ErrNotAcquired]; any other
+// error is a real failure.
+func (l *Lock) TryLock() error {
+	err := l.enter()
+	if err == nil {
+		err = l.f.tryLock()
+		l.acquired(err)
+	}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(&l.f.rsem))
+		race.Acquire(unsafe.Pointer(&l.f.wsem))
+	}
+	return err
+}
+
+// Unlock releases an exclusive hold taken through l, waking the next
+// waiter. It panics if l is not held exclusively.
+func (l *Lock) Unlock() {
+	if race.Enabled {
+		race.Release(unsafe.Pointer(&l.f.rsem))
+	}
+	if !l.excl.CompareAndSwap(true, false) {
+		panic("filelock: Unlock of unlocked Lock " + l.path)
+	}
+	if l.holder {
+		l.f.sys.clearHolder()
+	}
+	l.f.unlock()
+}
+
+// RLock takes a shared hold on l, waiting in FIFO order behind the
+// goroutines of this process that wait for the same file, then for other
+// processes to release an exclusive hold. Shared holds exclude exclusive
+// ones but not each other. It returns as Lock does.
+func (l *Lock) RLock(ctx context.Context) error {
+	err := l.enter()
+	if err == nil {
+		err = l.f.rlock(ctx)
+		l.racquired(err)
+	}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(&l.f.rsem))
+	}
+	return err
+}
+
+// TryRLock takes a shared hold on l if it can do so without waiting. It
+// returns as TryLock does.
+func (l *Lock) TryRLock() error {
+	err := l.enter()
+	if err == nil {
+		err = l.f.tryRLock()
+		l.racquired(err)
+	}
+	if race.Enabled && err == nil {
+		race.Acquire(unsafe.Pointer(&l.f.rsem))
+	}
+	return err
+}
+
+// RUnlock releases one shared hold taken through l. The kernel lock is
+// released with the last shared hold of the process. It panics if l has no
+// shared hold.
+func (l *Lock) RUnlock() {
+	if race.Enabled {
+		race.ReleaseMerge(unsafe.Pointer(&l.f.wsem))
+	}
+	for {
+		n := l.shared.Load()
+		if n == 0 {
+			panic("filelock: RUnlock of unlocked Lock " + l.path)
+		}
+		if l.shared.CompareAndSwap(n, n-1) {
+			break
+		}
+	}
+	l.f.runlock()
+}
+
+// Close releases the descriptor of l (shared with the other Locks on the
+// same file in this process, and closed with the last of them). It panics
+// if l is held or a call on l is in progress. Calls after Close fail with
+// an error wrapping [lock.ErrClosed]; Close itself returns one on the
+// second call.
+func (l *Lock) Close() error {
+	if !l.closed.CompareAndSwap(false, true) {
+		return l.errClosed()
+	}
+	if l.calls.Load() != 0 || l.excl.Load() || l.shared.Load() != 0 {
+		l.closed.Store(false)
+		panic("filelock: Close of Lock " + l.path + " while it is held or in use")
+	}
+	return l.f.unregister()
+}
+
+// enter registers a call in progress, unless l is closed.
+func (l *Lock) enter() error {
+	l.calls.Add(1)
+	if l.closed.Load() {
+		l.calls.Add(-1)
+		return l.errClosed()
+	}
+	return nil
+}
+
+// acquired records the outcome of an exclusive acquisition and ends the
+// call.
+func (l *Lock) acquired(err error) {
+	if err == nil {
+		l.excl.Store(true)
+		if l.holder {
+			l.f.sys.setHolder(l.purpose)
+		}
+	}
+	l.calls.Add(-1)
+}
+
+// racquired records the outcome of a shared acquisition and ends the call.
+func (l *Lock) racquired(err error) {
+	if err == nil {
+		l.shared.Add(1)
+	}
+	l.calls.Add(-1)
+}
+
+func (l *Lock) errClosed() error {
+	return fmt.Errorf("filelock: %s: %w", l.path, lock.ErrClosed)
+}

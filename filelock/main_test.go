@@ -1,0 +1,290 @@
+package filelock_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/lock"
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+// helperEnv selects a helper mode when the test binary is re-executed as
+// another process (see runHelper).
+const helperEnv = "FILELOCK_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode, os.Getenv("FILELOCK_TEST_ARGS")))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// Exit codes of the "try" helper.
+const (
+	exitAcquired    = 0
+	exitNotAcquired = 3
+)
+
+// runHelper runs one helper mode in a child process and returns its exit
+// code:
+//   - "try PATH": exits exitAcquired if TryLock succeeds, exitNotAcquired
+//     if it reports lock.ErrNotAcquired.
+//   - "hold PATH": locks, prints "locked", waits for stdin to close, unlocks.
+//   - "sleep": sleeps until stdin closes (an unrelated child process).
+//   - "count PATH COUNTER LOG G N": G goroutines each take the lock N times
+//     and increment the number in COUNTER, logging each hold interval
+//     (CLOCK_MONOTONIC nanoseconds) to LOG.
+func runHelper(mode, args string) int {
+	a := strings.Fields(args)
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "helper:", mode, err)
+		return 1
+	}
+	ctx := context.Background()
+	switch mode {
+	case "try":
+		l, err := filelock.New(a[0])
+		if err != nil {
+			return fail(err)
+		}
+		defer l.Close()
+		err = l.TryLock()
+		switch {
+		case err == nil:
+			l.Unlock()
+			return exitAcquired
+		case errors.Is(err, lock.ErrNotAcquired):
+			return exitNotAcquired
+		}
+		return fail(err)
+	case "hold":
+		l, err := filelock.New(a[0])
+		if err != nil {
+			return fail(err)
+		}
+		defer l.Close()
+		if err := l.Lock(ctx); err != nil {
+			return fail(err)
+		}
+		fmt.Println("locked")
+		io.Copy(io.Discard, os.Stdin)
+		l.Unlock()
+		return 0
+	case "sleep":
+		io.Copy(io.Discard, os.Stdin)
+		return 0
+	case "count":
+		g, _ := strconv.Atoi(a[3])
+		n, _ := strconv.Atoi(a[4])
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			log  strings.Builder
+			errs []error
+		)
+		shared, err := filelock.New(a[0])
+		if err != nil {
+			return fail(err)
+		}
+		defer shared.Close()
+		for i := range g {
+			wg.Go(func() {
+				// Half the goroutines share one Lock, half have their own.
+				l := shared
+				if i%2 == 1 {
+					own, err := filelock.New(a[0])
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+					defer own.Close()
+					l = own
+				}
+				var buf strings.Builder
+				for range n {
+					if err := l.Lock(ctx); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+					t0 := monotonic()
+					b, err := os.ReadFile(a[1])
+					if err == nil {
+						v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+						err = os.WriteFile(a[1], []byte(strconv.Itoa(v+1)), 0o600)
+					}
+					t1 := monotonic()
+					l.Unlock()
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						return
+					}
+					fmt.Fprintf(&buf, "%d %d\n", t0, t1)
+				}
+				mu.Lock()
+				log.WriteString(buf.String())
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fail(err)
+		}
+		if err := os.WriteFile(a[2], []byte(log.String()), 0o600); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	return fail(errors.New("unknown mode"))
+}
+
+// monotonic returns CLOCK_MONOTONIC in nanoseconds, comparable across
+// processes.
+func monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// helper is a child process running runHelper.
+type helper struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// startHelper starts the test binary in a helper mode. The helper is killed
+// and reaped when the test ends, if it has not exited by then.
+func startHelper(t *testing.T, mode string, args ...string) *helper {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FILELOCK_TEST_ARGS="+strings.Join(args, " "))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &helper{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			// Only our own child, by its PID.
+			cmd.Process.Signal(unix.SIGCONT)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return h
+}
+
+// expect reads a line from the helper's stdout and fails unless it is want.
+func (h *helper) expect(t *testing.T, want string) {
+	t.Helper()
+	line, err := h.out.ReadString('\n')
+	if strings.TrimSpace(line) != want {
+		t.Fatalf("helper said %q (%v), want %q", line, err, want)
+	}
+}
+
+// wait closes the helper's stdin and returns its exit code.
+func (h *helper) wait(t *testing.T) int {
+	t.Helper()
+	h.stdin.Close()
+	err := h.cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return h.cmd.ProcessState.ExitCode()
+}
+
+// tryOther reports the exit code of a "try" helper on path: whether another
+// process could lock it now.
+func tryOther(t *testing.T, path string) int {
+	t.Helper()
+	return startHelper(t, "try", path).wait(t)
+}
+
+// newLock returns a Lock on a fresh file in a temporary directory, closed
+// when the test ends.
+func newLock(t *testing.T, opts ...filelock.Option) *filelock.Lock {
+	t.Helper()
+	return openLock(t, filepath.Join(t.TempDir(), "lock"), opts...)
+}
+
+// openLock returns a Lock on path, closed when the test ends.
+func openLock(t *testing.T, path string, opts ...filelock.Option) *filelock.Lock {
+	t.Helper()
+	l, err := filelock.New(path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l
+}
+
+// rawLock takes a flock(2) lock on path through a descriptor of its own,
+// as another process would, and returns a function that closes it.
+func rawLock(t *testing.T, path string, how int) (release func()) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(fd, how|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		t.Fatalf("flock(%s): %v", path, err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { unix.Close(fd) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// notAcquired fails unless err reports a lock held elsewhere.
+func notAcquired(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("%s = %v, want lock.ErrNotAcquired", what, err)
+	}
+}
+
+// within runs f and fails if it takes longer than d.
+func within(t *testing.T, d time.Duration, what string, f func()) time.Duration {
+	t.Helper()
+	start := time.Now()
+	f()
+	el := time.Since(start)
+	if el > d {
+		t.Errorf("%s took %v, want at most %v", what, el, d)
+	}
+	return el
+}

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package filelock
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// sysFile is empty where locking is not supported: openSys fails, so no
+// file is ever registered and its methods are never called.
+type sysFile struct {
+	ofd  bool
+	path string
+}
+
+func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error) {
+	return sysFile{}, fileID{}, fmt.Errorf("filelock: %s/%s: %w", runtime.GOOS, runtime.GOARCH, ErrNotSupported)
+}
+
+func (s *sysFile) try(excl bool) (bool, error)               { return false, ErrNotSupported }
+func (s *sysFile) wait(ctx context.Context, excl bool) error { return ErrNotSupported }
+func (s *sysFile) unlock()                                   {}
+func (s *sysFile) setHolder(purpose string)                  {}
+func (s *sysFile) clearHolder()                              {}
+func (s *sysFile) close() error                              { return nil }
