@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codomyrmex/concurrency/benchmarks/internal/report"
+)
+
+// runContend runs a session and returns its exit code, stdout and stderr.
+func runContend(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr, false)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	if code, _, stderr := runContend(t, context.Background(), "-workers", "x"); code != exitUsage || !strings.Contains(stderr, "usage:") {
+		t.Fatalf("bad flag: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, _ := runContend(t, context.Background(), "-h"); code != exitOK {
+		t.Fatalf("-h: exit %d", code)
+	}
+	if code, stdout, _ := runContend(t, context.Background(), "-list"); code != exitOK || !strings.Contains(stdout, "lock.Mutex") {
+		t.Fatalf("-list: exit %d, %s", code, stdout)
+	}
+}
+
+// TestRunInProcess is a short end-to-end run of the in-process scenarios
+// with every output.
+func TestRunInProcess(t *testing.T) {
+	dir := t.TempDir()
+	html, bench := filepath.Join(dir, "r.html"), filepath.Join(dir, "r.txt")
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "mutex,sem,rw", "-workers", "1,3",
+		"-duration", "10ms", "-reps", "2", "-json", "-html", html, "-benchfmt", bench)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, stdout)
+	}
+	if len(r.Scenarios) != 3 || r.Interrupted {
+		t.Fatalf("%d scenarios, interrupted %v", len(r.Scenarios), r.Interrupted)
+	}
+	for _, s := range r.Scenarios {
+		if len(s.Runs) != len(s.Impls)*2*2 || len(s.Summary) != len(s.Impls)*2 {
+			t.Errorf("%s: %d runs, %d rows for %d impls", s.Name, len(s.Runs), len(s.Summary), len(s.Impls))
+		}
+		// Repetition 2 starts with a different implementation.
+		if s.Runs[0].Impl == s.Runs[2*len(s.Impls)].Impl {
+			t.Errorf("%s: implementations not interleaved", s.Name)
+		}
+		for _, row := range s.Summary {
+			if row.Reps != 2 || row.Throughput <= 0 || row.Jain <= 0 || row.Failure != "" {
+				t.Errorf("%s: row %+v", s.Name, row)
+			}
+			if row.Impl == s.Baseline && row.Ratio != 1 {
+				t.Errorf("%s: baseline ratio %v", s.Name, row.Ratio)
+			}
+		}
+	}
+	for _, f := range []string{html, bench} {
+		data, err := os.ReadFile(f)
+		if err != nil || len(data) == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	data, _ := os.ReadFile(bench)
+	if n := strings.Count(string(data), "BenchmarkContend/scenario="); n != 8*2*2 {
+		t.Errorf("%d benchmark lines, want 32", n)
+	}
+	data, _ = os.ReadFile(html)
+	if strings.Count(string(data), "<svg") != 6 {
+		t.Errorf("HTML has %d charts, want 6", strings.Count(string(data), "<svg"))
+	}
+	if !strings.Contains(stderr, "[1/32] mutex workers=1") {
+		t.Errorf("no progress lines on stderr: %s", stderr)
+	}
+}
+
+func TestRunTable(t *testing.T) {
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "mutex", "-impls", "lock.Mutex,chan",
+		"-baseline", "chan", "-workers", "2", "-duration", "5ms", "-reps", "1", "-section", "0")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"== mutex", "vs chan", "lock.Mutex", "1.00×", "critical section 0ns", "fairness"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "sync.Mutex") {
+		t.Errorf("-impls did not filter:\n%s", stdout)
+	}
+}
+
+// TestRunInterrupted cancels a long session: it stops promptly, prints
+// what it has, and exits 130.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	code, stdout, _ := runContend(t, ctx, "-scenarios", "mutex", "-duration", "10m", "-workers", "2")
+	if code != exitInterrupted || time.Since(start) > 10*time.Second {
+		t.Fatalf("exit %d after %v", code, time.Since(start))
+	}
+	if !strings.Contains(stdout, "INTERRUPTED") || !strings.Contains(stdout, "lock.Mutex") {
+		t.Fatalf("partial table missing:\n%s", stdout)
+	}
+}

@@ -1,0 +1,106 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes r as tables a newcomer can read: a heading per
+// scenario, one line per worker count and implementation, and a legend.
+func (r *Report) WriteTable(w io.Writer) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "contend: %s/%s, %d CPUs, GOMAXPROCS=%d, %s", r.Machine.GOOS, r.Machine.GOARCH, r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.GoVersion)
+	if r.Machine.CPU != "" {
+		fmt.Fprintf(b, ", %s", r.Machine.CPU)
+	}
+	fmt.Fprintf(b, "\n%v per run × %d repetitions, implementations interleaved; took %v\n", r.Config.Duration, r.Config.Reps, r.Elapsed.Round(1e8))
+	if r.Redis != "" {
+		fmt.Fprintf(b, "Redis: %s\n", r.Redis)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(b, "warning: %s\n", warn)
+	}
+	if r.Interrupted {
+		b.WriteString("INTERRUPTED: the results below are partial\n")
+	}
+	for i := range r.Scenarios {
+		r.Scenarios[i].writeTable(b)
+	}
+	b.WriteString(legend)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (s *Scenario) writeTable(b *strings.Builder) {
+	fmt.Fprintf(b, "\n== %s: %s; critical section %s", s.Name, s.About, Dur(s.Section))
+	if s.Procs > 1 {
+		fmt.Fprintf(b, "; workers spread over %d processes", s.Procs)
+	}
+	b.WriteString("\n")
+	for _, im := range s.Impls {
+		if im.Note != "" {
+			fmt.Fprintf(b, "   %s: %s\n", im.Name, im.Note)
+		}
+	}
+	for _, sk := range s.Skipped {
+		fmt.Fprintf(b, "   skipped %s\n", sk)
+	}
+	if len(s.Summary) == 0 {
+		b.WriteString("   (no runs)\n")
+		return
+	}
+	cmds := false
+	for _, row := range s.Summary {
+		cmds = cmds || row.Cmds.Known()
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	base := "vs baseline"
+	if s.Baseline != "" {
+		base = "vs " + s.Baseline
+	}
+	nameW := len("implementation")
+	for _, row := range s.Summary {
+		nameW = max(nameW, len(row.Impl))
+	}
+	fmt.Fprintf(tw, "workers\t  %-*s\tacq/s\t±\t%s\twait p50\tp99\tmax\tfairness\tallocs/acq\t", nameW, "implementation", base)
+	if cmds {
+		fmt.Fprint(tw, "cmds/acq\t")
+	}
+	fmt.Fprintln(tw)
+	last := 0
+	for _, row := range s.Summary {
+		workers := ""
+		if row.Workers != last {
+			workers, last = fmt.Sprint(row.Workers), row.Workers
+		}
+		if row.Reps == 0 {
+			fmt.Fprintf(tw, "%s\t  %-*s\t  FAILED: %s\n", workers, nameW, row.Impl, row.Failure)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%.0f%%\t%s\t%s\t%s\t%s\t%.3f\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), 50*row.Spread,
+			Ratio(row.Ratio), Dur(row.P50), Dur(row.P99), Dur(row.Max), row.Jain, Count(Maybe(row.Allocs)))
+		if cmds {
+			fmt.Fprintf(tw, "%s\t", Count(row.Cmds))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	for _, row := range s.Summary {
+		if row.Errors > 0 {
+			fmt.Fprintf(b, "   %s at %d workers: %d failed acquisitions, first: %s\n", row.Impl, row.Workers, row.Errors, row.Failure)
+		}
+	}
+}
+
+// legend explains the columns.
+const legend = `
+acq/s       acquisitions per second, all workers together (higher is better); mean of the repetitions
+±           half the spread between the slowest and fastest repetition, in % of acq/s
+vs X        acq/s as a multiple of the baseline implementation X at the same worker count
+wait        time from asking for the lock to holding it: median, 99th percentile, maximum
+fairness    Jain's index over the workers' acquisitions: 1 = equal shares, 1/workers = one worker got all
+allocs/acq  heap allocations per acquisition (whole process, runtime.MemStats)
+cmds/acq    Redis scenarios: commands per acquisition (INFO commandstats before and after each run)
+`

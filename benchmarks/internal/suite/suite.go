@@ -1,0 +1,63 @@
+// Package suite lists the contention scenarios that contend runs and, for
+// each, the implementations it compares: this module's primitive and its
+// peers. Adding an implementation is adding one entry to a scenario's list.
+package suite
+
+import (
+	"time"
+
+	"github.com/codomyrmex/concurrency/benchmarks/internal/harness"
+)
+
+// What a scenario needs from its environment.
+type Need int
+
+const (
+	NeedNothing Need = iota // in-process only
+	NeedDir                 // a directory for lock files
+	NeedRedis               // a Redis server
+)
+
+// A Scenario is one kind of contended resource with the implementations
+// compared on it.
+type Scenario struct {
+	Name     string        // short name used in flags and reports, e.g. "mutex"
+	About    string        // one line for a newcomer
+	Section  time.Duration // default critical section
+	Baseline string        // default implementation to compare with
+	Need     Need
+	// Processes is true when workers may run in separate OS processes.
+	Processes bool
+	Impls     []harness.Impl
+	// Skipped names peers left out of this build, with the reason.
+	Skipped []string
+}
+
+// All returns every scenario, in the order reports show them.
+func All() []Scenario {
+	return []Scenario{mutexScenario(), semScenario(), rwScenario()}
+}
+
+// Lookup finds an implementation by scenario and name.
+func Lookup(scenario, impl string) (harness.Impl, bool) {
+	for _, s := range All() {
+		if s.Name != scenario {
+			continue
+		}
+		for _, im := range s.Impls {
+			if im.Name == impl {
+				return im, true
+			}
+		}
+	}
+	return harness.Impl{}, false
+}
+
+// shared returns a constructor whose instance hands every worker the same
+// Locker, made fresh for each run by newLocker.
+func shared(newLocker func() harness.Locker) func(harness.Env, harness.Params) (harness.Instance, error) {
+	return func(harness.Env, harness.Params) (harness.Instance, error) {
+		l := newLocker()
+		return harness.LockerFunc(func(int) harness.Locker { return l }), nil
+	}
+}
