@@ -154,7 +154,7 @@ func (r *Recorder) Failed(ctx context.Context, err error) {
 }
 
 // A Wait is an acquisition in progress that had to wait, from
-// [Recorder.Begin] to [Wait.End].
+// [Recorder.Begin] or [Recorder.BeginCall] to [Wait.End].
 type Wait struct {
 	r    *Recorder
 	n    int64
@@ -169,10 +169,20 @@ func (r *Recorder) Begin(ctx context.Context, n int64) (context.Context, Wait) {
 	if r == nil {
 		return ctx, Wait{}
 	}
-	in := r.in
-	in.contentions.Add(ctx, 1, r.base.add...)
-	in.waiters.Add(ctx, 1, r.base.add...)
-	ctx, span := in.tracer.Start(ctx, r.spanName, r.spanOpts...)
+	r.in.contentions.Add(ctx, 1, r.base.add...)
+	return r.BeginCall(ctx, n)
+}
+
+// BeginCall is Begin for an acquisition that may or may not wait, such as
+// one that goes over the network or one of a lock that cannot be tried
+// without waiting: it counts a waiter and starts the span, but no
+// contention.
+func (r *Recorder) BeginCall(ctx context.Context, n int64) (context.Context, Wait) {
+	if r == nil {
+		return ctx, Wait{}
+	}
+	r.in.waiters.Add(ctx, 1, r.base.add...)
+	ctx, span := r.in.tracer.Start(ctx, r.spanName, r.spanOpts...)
 	return ctx, Wait{r: r, n: n, span: span}
 }
 

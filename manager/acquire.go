@@ -1,0 +1,276 @@
+package manager
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
+)
+
+// A Mode says how a lock is taken.
+type Mode uint8
+
+const (
+	// ModeWrite takes a lock exclusively.
+	ModeWrite Mode = iota
+	// ModeRead takes the read side of a lock, shared with other readers.
+	// A lock without a read side is taken exclusively.
+	ModeRead
+)
+
+func (m Mode) String() string {
+	if m == ModeRead {
+		return "read"
+	}
+	return "write"
+}
+
+// A Request names a lock and the mode to take it in.
+type Request struct {
+	Name string
+	Mode Mode
+}
+
+// Write returns a request for the lock called name, exclusively.
+func Write(name string) Request { return Request{Name: name, Mode: ModeWrite} }
+
+// Read returns a request for the read side of the lock called name.
+func Read(name string) Request { return Request{Name: name, Mode: ModeRead} }
+
+var (
+	// ErrNoLocks is returned for a call that names no lock. It wraps
+	// lock.ErrInvalidArgument.
+	ErrNoLocks = fmt.Errorf("manager: no lock names: %w", lock.ErrInvalidArgument)
+
+	// ErrUnknownName is wrapped by the AcquireError for a name that is not
+	// registered, in a Manager without WithOnDemand. It wraps
+	// lock.ErrInvalidArgument.
+	ErrUnknownName = fmt.Errorf("unknown lock name: %w", lock.ErrInvalidArgument)
+
+	errEmptyName = fmt.Errorf("empty lock name: %w", lock.ErrInvalidArgument)
+)
+
+// An AcquireError reports the lock that an acquisition failed on.
+type AcquireError struct {
+	Name string // the lock's name
+	Mode Mode   // the mode it was requested in
+	Err  error  // why: the lock's error, the context's, or ErrUnknownName
+}
+
+func (e *AcquireError) Error() string {
+	return fmt.Sprintf("manager: acquire %q (%s): %v", e.Name, e.Mode, e.Err)
+}
+
+func (e *AcquireError) Unwrap() error { return e.Err }
+
+// AcquireAll takes the locks called names exclusively, all or nothing. It
+// is Acquire with a Write request for each name.
+func (m *Manager) AcquireAll(ctx context.Context, names ...string) (*Held, error) {
+	h := newHeld(m, len(names))
+	for i, name := range names {
+		h.items[i] = item{name: name, mode: ModeWrite}
+	}
+	return m.acquire(ctx, h)
+}
+
+// Acquire takes the requested locks, all or nothing, in canonical order:
+// sorted by name as byte strings, each name once (in write mode if it is
+// requested in both modes). It blocks until all are held or one cannot be
+// taken.
+//
+// On success it returns a Held through which to release them. On failure
+// it holds nothing, having released what it took in reverse order, and
+// returns:
+//   - ErrNoLocks if reqs is empty, or an error wrapping
+//     lock.ErrInvalidArgument for an empty name, before taking anything;
+//   - an error wrapping the context's error (see package lock) if ctx is
+//     done before the call;
+//   - otherwise an *AcquireError naming the lock that failed, wrapping
+//     ErrUnknownName (checked before anything is taken), the context's
+//     error, or the lock's own error.
+func (m *Manager) Acquire(ctx context.Context, reqs ...Request) (*Held, error) {
+	h := newHeld(m, len(reqs))
+	for i, r := range reqs {
+		h.items[i] = item{name: r.Name, mode: r.Mode}
+	}
+	return m.acquire(ctx, h)
+}
+
+func (m *Manager) acquire(ctx context.Context, h *Held) (_ *Held, err error) {
+	if len(h.items) == 0 {
+		return nil, ErrNoLocks
+	}
+	h.canonicalize()
+	if h.items[0].name == "" {
+		return nil, fmt.Errorf("manager: acquire: %w", errEmptyName)
+	}
+	if err := ctxerr.From(ctx); err != nil {
+		return nil, fmt.Errorf("manager: acquire: %w", err)
+	}
+	if unknown := m.refAll(h.items); unknown != nil {
+		return nil, &AcquireError{Name: unknown.name, Mode: unknown.mode, Err: ErrUnknownName}
+	}
+	taken := 0
+	defer func() {
+		if taken < len(h.items) { // failed or panicked: give back what we took
+			h.releaseFrom(context.WithoutCancel(ctx), taken-1, m.clock(ctx, h))
+			m.unref(h.items)
+		}
+	}()
+	if m.order != nil {
+		m.order.acquiring(h)
+	}
+	var now time.Time
+	if m.timed(ctx, h) {
+		now = time.Now()
+	}
+	for i := range h.items {
+		it := &h.items[i]
+		if err := m.lock1(ctx, it, &now); err != nil {
+			return nil, &AcquireError{Name: it.name, Mode: it.mode, Err: err}
+		}
+		taken++
+	}
+	if m.order != nil {
+		m.order.acquired(h)
+	}
+	return h, nil
+}
+
+// canonicalize sorts h's items by name and merges duplicates, write mode
+// winning.
+func (h *Held) canonicalize() {
+	slices.SortFunc(h.items, func(a, b item) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.mode, b.mode))
+	})
+	h.items = slices.CompactFunc(h.items, func(a, b item) bool { return a.name == b.name })
+}
+
+// refAll takes a reference to the entry of every item and picks the side to
+// take; on an unknown name it takes none and returns that item.
+func (m *Manager) refAll(items []item) *item {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range items {
+		it := &items[i]
+		e := m.ref(it.name)
+		if e == nil {
+			for j := range items[:i] {
+				items[j].e.refs-- // registered (unknown names mean no on-demand): never evicted
+			}
+			for j := range items {
+				items[j].e = nil
+			}
+			return it
+		}
+		it.e = e
+		it.s = &e.write
+		if it.mode == ModeRead && e.read.l != nil {
+			it.s = &e.read
+		}
+	}
+	return nil
+}
+
+// timed reports whether acquiring or releasing h reads the clock.
+func (m *Manager) timed(ctx context.Context, h *Held) bool {
+	return m.stats || (m.in != nil && h.items[0].s.rec.HoldTimed(ctx))
+}
+
+// clock returns the time now if h's holds are timed.
+func (m *Manager) clock(ctx context.Context, h *Held) time.Time {
+	if m.timed(ctx, h) {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// lock1 takes one lock. now is the last time read, or zero if untimed; a
+// lock taken without waiting is deemed taken then.
+func (m *Manager) lock1(ctx context.Context, it *item, now *time.Time) error {
+	s, st := it.s, &it.e.st
+	if s.try != nil && ctx.Err() == nil && s.try() {
+		if m.stats {
+			st.acquisitions.Add(1)
+			st.holders.Add(1)
+		}
+		s.rec.Acquired(ctx, 1)
+		it.since = *now
+		return nil
+	}
+	if err := ctxerr.From(ctx); err != nil {
+		m.failed(st, err)
+		s.rec.Failed(ctx, err)
+		return err
+	}
+	end, err := m.wait(ctx, s, st)
+	if !now.IsZero() {
+		*now = end
+	}
+	it.since = *now
+	return err
+}
+
+// errPanicked is the outcome recorded for a Lock that panicked.
+var errPanicked = errors.New("manager: Lock panicked")
+
+// wait takes s when it could not be taken at once, timing and tracing the
+// wait, and returns when it ended.
+func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end time.Time, err error) {
+	if m.stats {
+		st.waiters.Add(1)
+		if s.try != nil {
+			st.contended.Add(1)
+		}
+	}
+	var wctx context.Context
+	var w telemetry.Wait
+	if s.try != nil {
+		wctx, w = s.rec.Begin(ctx, 1)
+	} else {
+		wctx, w = s.rec.BeginCall(ctx, 1)
+	}
+	start := time.Now()
+	panicked := true
+	defer func() {
+		if panicked { // keep the counts and the span right; the panic goes on
+			if m.stats {
+				st.waiters.Add(-1)
+			}
+			w.End(ctx, errPanicked, time.Since(start))
+		}
+	}()
+	err = s.l.Lock(wctx)
+	panicked = false
+	end = time.Now()
+	waited := end.Sub(start)
+	w.End(ctx, err, waited)
+	if m.stats {
+		st.waiters.Add(-1)
+		st.waited(waited)
+		if err != nil {
+			m.failed(st, err)
+		} else {
+			st.acquisitions.Add(1)
+			st.holders.Add(1)
+		}
+	}
+	return end, err
+}
+
+func (m *Manager) failed(st *counters, err error) {
+	if !m.stats {
+		return
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		st.cancellations.Add(1)
+	} else {
+		st.failures.Add(1)
+	}
+}

@@ -1,0 +1,59 @@
+// Package manager acquires sets of named locks all or nothing, in one
+// canonical order, and keeps statistics about each of them.
+//
+// A [Manager] is a registry of named locks of any kind: in-process locks
+// (lock.Mutex, rw.RWMutex), file locks and remote leases alike, anything
+// that satisfies lock.Locker. With [WithOnDemand], names that were never
+// registered get an in-process reader/writer lock created on first use and
+// freed once nobody holds or waits for it.
+//
+// [Manager.AcquireAll] and [Manager.Acquire] sort the names by their bytes,
+// merge duplicates and take the locks in that order, so two calls can never
+// deadlock on each other whatever order their names are given in. This
+// holds only if every path that takes more than one of these locks goes
+// through the Manager: a goroutine that already holds locks of the Manager
+// and asks for more can deadlock with another one, which is what the
+// optional order checker ([WithOrderCheck]) reports.
+//
+// If any lock cannot be taken (its Lock fails, or ctx ends), the locks
+// already taken are released in reverse order and the error, an
+// [*AcquireError], names the lock that failed and wraps its error, so
+// errors.Is(err, context.DeadlineExceeded) and the like work.
+//
+// # Optional methods of the locks
+//
+// The Manager uses these methods when a registered lock has them:
+//
+//   - TryLock() bool (and TryRLock() bool for the read side): an
+//     acquisition first tries the lock without waiting. Only one that fails
+//     counts as contended, is timed as a wait and gets a span. A lock
+//     without them (a file or Redis lock) is timed and traced on every
+//     acquisition and never counted as contended.
+//   - RLocker() lock.Locker, or RLock(ctx) error and RUnlock(): the lock has
+//     a read side, which [Read] requests take. A read request for a lock
+//     without one takes it exclusively.
+//   - Release(ctx) error (see [Releaser]): called instead of Unlock, so that
+//     [Held.Release] reports a failed release.
+//   - Done() <-chan struct{} (see [Leaser]): a lease that can be lost while
+//     held. If Done is closed at release, or Release reports an error
+//     wrapping lock.ErrLockLost, the loss is counted in [Stats].LostLeases
+//     and in the lock.lease.lost metric. No goroutine watches a hold, so a
+//     loss is counted when the hold is released, not when it happens.
+//
+// # Panics
+//
+// The Manager recovers no panics. If a lock's Lock panics during an
+// acquisition, the locks already taken are released in reverse order and
+// the panic continues; if a lock's Unlock or Release panics during
+// [Held.Release], the remaining locks are still released and the panic
+// continues. Either way the Manager's bookkeeping stays consistent.
+//
+// # Telemetry
+//
+// The Manager records through package telemetry, in the scope
+// "github.com/codomyrmex/concurrency/manager", with the providers given by
+// [WithTracerProvider] and [WithMeterProvider] or else the global ones:
+// a span "acquire {kind}" per acquisition that had to wait, and the wait,
+// hold, acquisition, contention, waiter, holder and lost-lease metrics per
+// lock name.
+package manager

@@ -1,0 +1,134 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// A Held is a set of locks taken by one Acquire or AcquireAll, to be
+// released once with [Held.Release].
+type Held struct {
+	m        *Manager
+	items    []item // in acquisition order
+	released atomic.Bool
+	gid      uint64 // acquiring goroutine, for the order checker
+	buf      [4]item
+}
+
+// An item is one lock of a Held.
+type item struct {
+	name  string
+	mode  Mode
+	e     *entry
+	s     *side     // the side taken
+	since time.Time // when the hold began; zero if untimed
+}
+
+func newHeld(m *Manager, n int) *Held {
+	h := &Held{m: m}
+	if n <= len(h.buf) {
+		h.items = h.buf[:n]
+	} else {
+		h.items = make([]item, n)
+	}
+	return h
+}
+
+var errReleased = fmt.Errorf("manager: release: already released: %w", lock.ErrNotHeld)
+
+// Names returns the names of the locks held, in the order they were taken.
+func (h *Held) Names() []string {
+	names := make([]string, len(h.items))
+	for i := range h.items {
+		names[i] = h.items[i].name
+	}
+	return names
+}
+
+// Release releases the locks in the reverse of the order they were taken.
+// Locks with a Release(ctx) error method (see [Releaser]) are released
+// with ctx, the others with Unlock. It releases every lock even if some
+// fail, and returns their errors joined, each naming its lock; an error
+// wrapping lock.ErrLockLost means that lock's critical section may not have
+// been exclusive.
+//
+// Release is meant to be called once. Later calls, and calls on a nil Held,
+// release nothing and return an error wrapping lock.ErrNotHeld. It is safe
+// to call concurrently with itself.
+func (h *Held) Release(ctx context.Context) error {
+	if h == nil || !h.released.CompareAndSwap(false, true) {
+		return errReleased
+	}
+	m := h.m
+	defer m.unref(h.items)
+	if m.order != nil {
+		m.order.released(h)
+	}
+	return h.releaseFrom(ctx, len(h.items)-1, m.clock(ctx, h))
+}
+
+// releaseFrom releases items i, i-1, ..., 0. If one of them panics, the
+// rest are still released and the panic goes on.
+func (h *Held) releaseFrom(ctx context.Context, i int, now time.Time) error {
+	defer func() {
+		if i >= 0 { // item i panicked
+			h.releaseFrom(ctx, i-1, now)
+		}
+	}()
+	var errs []error
+	for ; i >= 0; i-- {
+		if err := h.m.release1(ctx, &h.items[i], now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) release1(ctx context.Context, it *item, now time.Time) error {
+	s, st := it.s, &it.e.st
+	lost := false
+	if s.done != nil {
+		select {
+		case <-s.done.Done():
+			lost = true
+		default:
+		}
+	}
+	var err error
+	if s.rel != nil {
+		err = s.rel.Release(ctx)
+		lost = lost || errors.Is(err, lock.ErrLockLost)
+	} else {
+		s.l.Unlock()
+	}
+	held := time.Duration(-1)
+	if !now.IsZero() && !it.since.IsZero() {
+		held = now.Sub(it.since)
+	}
+	if m.stats {
+		st.holders.Add(-1)
+		if held >= 0 {
+			st.held(held)
+		}
+		if lost {
+			st.lost.Add(1)
+		}
+	}
+	s.rec.Released(ctx, 1, held)
+	if lost {
+		reason := err
+		if reason == nil {
+			reason = lock.ErrLockLost
+		}
+		s.rec.Lost(ctx, reason)
+	}
+	if err != nil {
+		return fmt.Errorf("manager: release %q: %w", it.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/rw"
+	"github.com/codomyrmex/concurrency/telemetry"
+	"go.opentelemetry.io/otel"
+)
+
+// A Releaser is a lock whose release can fail, such as a remote lease. The
+// Manager calls Release instead of Unlock and reports its error from
+// [Held.Release].
+type Releaser interface {
+	Release(ctx context.Context) error
+}
+
+// A Leaser is a lock that can be lost while held: Done is closed when the
+// current hold is lost.
+type Leaser interface {
+	Done() <-chan struct{}
+}
+
+// A Manager is a registry of named locks that acquires sets of them all or
+// nothing (see the package documentation). Its methods are safe for
+// concurrent use. Make one with [New].
+type Manager struct {
+	onDemand bool
+	stats    bool
+	in       *telemetry.Instrumentation // nil: telemetry off
+	order    *orderChecker              // nil: order checking off
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	retired counters // statistics of evicted on-demand entries
+}
+
+// An entry is one named lock. Its refs, under Manager.mu, count the
+// registration and every acquisition in flight (waiting or holding); an
+// entry is evicted only when they drop to zero, so a name never has two
+// live locks.
+type entry struct {
+	name       string
+	refs       int
+	registered bool
+	write      side
+	read       side // read.l == nil: no read side
+	st         counters
+}
+
+// A side is one way of taking a lock, with the optional methods the Manager
+// uses, resolved once.
+type side struct {
+	l    lock.Locker
+	try  func() bool // nil: cannot be tried
+	rel  Releaser    // nil: Unlock
+	done Leaser      // nil: cannot be lost
+	rec  *telemetry.Recorder
+}
+
+// New returns a Manager with no locks registered.
+func New(opts ...Option) *Manager {
+	var c config
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	m := &Manager{
+		onDemand: c.onDemand,
+		stats:    !c.noStats,
+		entries:  make(map[string]*entry),
+	}
+	in, err := telemetry.New(telemetry.ScopeManager, c.telemetry...)
+	if err != nil {
+		otel.Handle(err)
+	}
+	if !in.Off() {
+		m.in = in
+	}
+	if c.order != nil {
+		m.order = newOrderChecker(c.order)
+	}
+	return m
+}
+
+// Register adds l to m under name. A *rw.RWMutex, or any lock with an
+// RLocker() lock.Locker method or RLock(ctx) error and RUnlock() methods,
+// can then be taken for reading too; see the package documentation for the
+// other optional methods. Register returns an error wrapping
+// lock.ErrInvalidArgument if name is empty, l is nil or name is in use. A
+// registered lock stays in m for the Manager's lifetime.
+func (m *Manager) Register(name string, l lock.Locker) error {
+	if name == "" {
+		return fmt.Errorf("manager: register: empty name: %w", lock.ErrInvalidArgument)
+	}
+	if l == nil {
+		return fmt.Errorf("manager: register %q: nil lock: %w", name, lock.ErrInvalidArgument)
+	}
+	e := m.newEntry(name, l)
+	e.registered = true
+	e.refs = 1
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.entries[name]; ok {
+		return fmt.Errorf("manager: register %q: name in use: %w", name, lock.ErrInvalidArgument)
+	}
+	m.entries[name] = e
+	return nil
+}
+
+func (m *Manager) newEntry(name string, l lock.Locker) *entry {
+	kind := telemetry.KindLocker
+	e := &entry{name: name}
+	e.write = newSide(l)
+	switch l := l.(type) {
+	case *lock.Mutex:
+		kind = telemetry.KindMutex
+	case *rw.RWMutex:
+		kind = telemetry.KindRWMutex
+		e.read = side{l: l.RLocker(), try: l.TryRLock}
+	case interface{ RLocker() lock.Locker }:
+		e.read = newSide(l.RLocker())
+	case interface {
+		RLock(context.Context) error
+		RUnlock()
+	}:
+		e.read = newSide(readSide{l})
+	}
+	if t, ok := l.(interface{ TryRLock() bool }); ok && e.read.l != nil {
+		e.read.try = t.TryRLock
+	}
+	if m.in != nil {
+		if e.read.l == nil {
+			e.write.rec = m.in.Recorder(kind, name, "")
+		} else {
+			e.write.rec = m.in.Recorder(kind, name, telemetry.ModeWrite)
+			e.read.rec = m.in.Recorder(kind, name, telemetry.ModeRead)
+		}
+	}
+	return e
+}
+
+func newSide(l lock.Locker) side {
+	s := side{l: l}
+	if t, ok := l.(interface{ TryLock() bool }); ok {
+		s.try = t.TryLock
+	}
+	s.rel, _ = l.(Releaser)
+	s.done, _ = l.(Leaser)
+	return s
+}
+
+// readSide is the read side of a lock with RLock and RUnlock methods.
+type readSide struct {
+	l interface {
+		RLock(context.Context) error
+		RUnlock()
+	}
+}
+
+func (r readSide) Lock(ctx context.Context) error { return r.l.RLock(ctx) }
+func (r readSide) Unlock()                        { r.l.RUnlock() }
+
+// ref returns the entry for name with its refs incremented, creating it if
+// m creates locks on demand; nil if the name is unknown. m.mu is held.
+func (m *Manager) ref(name string) *entry {
+	e := m.entries[name]
+	if e == nil {
+		if !m.onDemand {
+			return nil
+		}
+		e = m.newEntry(name, new(rw.RWMutex))
+		m.entries[name] = e
+	}
+	e.refs++
+	return e
+}
+
+// unref drops the references of items taken by ref, evicting on-demand
+// entries nobody holds or waits for any more.
+func (m *Manager) unref(items []item) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range items {
+		e := items[i].e
+		if e == nil {
+			continue
+		}
+		e.refs--
+		if e.refs == 0 {
+			delete(m.entries, e.name)
+			m.retired.add(&e.st)
+		}
+	}
+}
