@@ -38,6 +38,10 @@ type Input struct {
 	Weight int64
 }
 
+// An Operation is one operation of a [History], in porcupine's form: its
+// Input is an [Input] and its Output an [Outcome].
+type Operation = porcupine.Operation
+
 // A History records acquire and release operations from a real concurrent
 // run, each with its call and return time from [Now], for [CheckMutex] or
 // [CheckSemaphore]. The zero value is empty and ready to use.
@@ -47,7 +51,7 @@ type Input struct {
 // once.
 type History struct {
 	mu  sync.Mutex
-	ops []porcupine.Operation
+	ops []Operation
 }
 
 // A Call is an operation that has been called and has not yet returned.
@@ -70,7 +74,7 @@ func (c Call) Return(out Outcome) {
 	if out == Ambiguous {
 		end = math.MaxInt64
 	}
-	op := porcupine.Operation{ClientId: c.in.Client, Input: c.in, Call: c.start, Output: out, Return: end}
+	op := Operation{ClientId: c.in.Client, Input: c.in, Call: c.start, Output: out, Return: end}
 	c.h.mu.Lock()
 	c.h.ops = append(c.h.ops, op)
 	c.h.mu.Unlock()
@@ -84,7 +88,7 @@ func (h *History) Len() int {
 }
 
 // Operations returns a copy of the operations recorded, in porcupine's form.
-func (h *History) Operations() []porcupine.Operation {
+func (h *History) Operations() []Operation {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.ops)

@@ -108,17 +108,17 @@ func describeOp(input, output any) string {
 // [MutexModel]. It returns nil if the history is linearizable, an error
 // wrapping ErrNotLinearizable if it is not, and one wrapping
 // ErrCheckTimeout if the check did not finish within timeout.
-func CheckMutex(ops []porcupine.Operation, timeout time.Duration) error {
+func CheckMutex(ops []Operation, timeout time.Duration) error {
 	return checkOps(MutexModel(), ops, timeout)
 }
 
 // CheckSemaphore checks ops, recorded by a [History] of one semaphore of
 // the given capacity, against [SemaphoreModel], as CheckMutex does.
-func CheckSemaphore(capacity int64, ops []porcupine.Operation, timeout time.Duration) error {
+func CheckSemaphore(capacity int64, ops []Operation, timeout time.Duration) error {
 	return checkOps(SemaphoreModel(capacity), ops, timeout)
 }
 
-func checkOps(model porcupine.Model, ops []porcupine.Operation, timeout time.Duration) error {
+func checkOps(model porcupine.Model, ops []Operation, timeout time.Duration) error {
 	switch porcupine.CheckOperationsTimeout(model, ops, timeout) {
 	case porcupine.Ok:
 		return nil
