@@ -116,3 +116,31 @@ func TestRunInterrupted(t *testing.T) {
 		t.Fatalf("partial table missing:\n%s", stdout)
 	}
 }
+
+// TestRunFileProcesses runs the file scenario with workers spread over two
+// worker processes (this test binary, re-executed; see TestMain), and
+// checks that the lock directory is gone afterwards.
+func TestRunFileProcesses(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "file", "-procs", "2", "-workers", "1,3",
+		"-duration", "20ms", "-reps", "1", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	s := r.Scenarios[0]
+	if s.Name != "file" || s.Procs != 2 || len(s.Runs) != 2*len(s.Impls) {
+		t.Fatalf("scenario %s, procs %d, %d runs", s.Name, s.Procs, len(s.Runs))
+	}
+	for _, run := range s.Runs {
+		if run.Error != "" || run.Sample.Ops == 0 || len(run.Sample.Counts) != run.Workers {
+			t.Errorf("%s at %d workers: %q, %d ops, counts %v", run.Impl, run.Workers, run.Error, run.Sample.Ops, run.Sample.Counts)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "contend-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
