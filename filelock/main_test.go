@@ -189,7 +189,7 @@ func startHelper(t *testing.T, mode string, args ...string) *helper {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &helper{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	h := &helper{cmd: cmd, stdin: stdin, out: newLineReader(stdout)}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			// Only our own child, by its PID.
@@ -200,6 +200,8 @@ func startHelper(t *testing.T, mode string, args ...string) *helper {
 	})
 	return h
 }
+
+func newLineReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 
 // expect reads a line from the helper's stdout and fails unless it is want.
 func (h *helper) expect(t *testing.T, want string) {

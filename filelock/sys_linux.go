@@ -119,6 +119,8 @@ func openFile(dirfd int, name, path string) (fd int, created bool, err error) {
 		return fd, false, nil
 	case err == unix.ELOOP:
 		return -1, false, fmt.Errorf("filelock: %s is a symbolic link: %w", path, ErrUnsafe)
+	case err == unix.EISDIR:
+		return -1, false, fmt.Errorf("filelock: %s is a directory: %w", path, ErrUnsafe)
 	case err == unix.EACCES:
 		return -1, false, fmt.Errorf("filelock: open %s: %w (a file of another user in a shared sticky directory cannot be opened under fs.protected_regular; use a private directory such as NewNamed's)", path, err)
 	}

@@ -1,0 +1,285 @@
+package filelock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Processes exclude each other, and so do goroutines within each: the
+// counter is exact and no two logged hold intervals overlap.
+func TestProcessesExclude(t *testing.T) {
+	t.Parallel()
+	const procs, goroutines, rounds = 4, 4, 100
+	dir := t.TempDir()
+	path, counter := filepath.Join(dir, "lock"), filepath.Join(dir, "counter")
+	if err := os.WriteFile(counter, []byte("0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var hs []*helper
+	for i := range procs {
+		log := filepath.Join(dir, "log"+strconv.Itoa(i))
+		hs = append(hs, startHelper(t, "count", path, counter, log, strconv.Itoa(goroutines), strconv.Itoa(rounds)))
+	}
+	for i, h := range hs {
+		if code := h.wait(t); code != 0 {
+			t.Fatalf("helper %d exited with %d", i, code)
+		}
+	}
+	b, err := os.ReadFile(counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), strconv.Itoa(procs*goroutines*rounds); got != want {
+		t.Errorf("counter = %s, want %s", got, want)
+	}
+	type interval struct{ start, end int64 }
+	var all []interval
+	for i := range procs {
+		b, err := os.ReadFile(filepath.Join(dir, "log"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			var iv interval
+			if _, err := fmt.Sscan(line, &iv.start, &iv.end); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			all = append(all, iv)
+		}
+	}
+	if len(all) != procs*goroutines*rounds {
+		t.Fatalf("%d intervals logged, want %d", len(all), procs*goroutines*rounds)
+	}
+	slices.SortFunc(all, func(a, b interval) int { return int(a.start - b.start) })
+	for i := 1; i < len(all); i++ {
+		if all[i].start < all[i-1].end {
+			t.Fatalf("holds overlap: [%d, %d] and [%d, %d]", all[i-1].start, all[i-1].end, all[i].start, all[i].end)
+		}
+	}
+}
+
+// A killed holder's lock is freed by the kernel, and the waiter is woken at
+// once (by inotify, not a poll).
+func TestHolderKilled(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	h := startHelper(t, "hold", l.Path())
+	h.expect(t, "locked")
+	notAcquired(t, "TryLock while another process holds", l.TryLock())
+	got := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got <- l.Lock(ctx)
+	}()
+	// Let the waiter back off to long polls.
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := h.cmd.Process.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	t.Logf("acquired %v after SIGKILL of the holder", el)
+	if el > 50*time.Millisecond {
+		t.Errorf("acquired %v after SIGKILL of the holder, want a prompt wake-up", el)
+	}
+	l.Unlock()
+	h.cmd.Wait()
+}
+
+// A stopped holder keeps its lock: waiters time out and never steal it.
+func TestHolderStopped(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	h := startHelper(t, "hold", l.Path())
+	h.expect(t, "locked")
+	if err := h.cmd.Process.Signal(unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := l.Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock with a stopped holder = %v, want context.DeadlineExceeded", err)
+	}
+	if err := l.RLock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RLock with a stopped holder = %v, want context.DeadlineExceeded", err)
+	}
+	notAcquired(t, "TryLock with a stopped holder", l.TryLock())
+	h.cmd.Process.Signal(unix.SIGCONT)
+	if code := h.wait(t); code != 0 {
+		t.Fatalf("holder exited with %d", code)
+	}
+	if err := l.TryLock(); err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+}
+
+// Opening and closing the lock file elsewhere in the process, with or
+// without this package, does not drop the lock.
+func TestStrayCloseKeepsLock(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	if err := l.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(l.Path()); err != nil {
+		t.Fatal(err)
+	}
+	other := openLock(t, l.Path())
+	notAcquired(t, "TryLock through another Lock", other.TryLock())
+	if code := tryOther(t, l.Path()); code != exitNotAcquired {
+		t.Fatalf("another process: exit %d, want %d (not acquired)", code, exitNotAcquired)
+	}
+	l.Unlock()
+	if code := tryOther(t, l.Path()); code != exitAcquired {
+		t.Fatalf("another process after Unlock: exit %d, want %d (acquired)", code, exitAcquired)
+	}
+}
+
+// A child process started while the lock is held does not keep it.
+func TestChildDoesNotInherit(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	if err := l.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	child := startHelper(t, "sleep")
+	l.Unlock()
+	if code := tryOther(t, l.Path()); code != exitAcquired {
+		t.Fatalf("another process after Unlock, with a child alive: exit %d, want %d (acquired)", code, exitAcquired)
+	}
+	if code := child.wait(t); code != 0 {
+		t.Fatalf("child exited with %d", code)
+	}
+}
+
+// flock(1) of util-linux and this package exclude each other both ways.
+func TestInteropFlockCommand(t *testing.T) {
+	t.Parallel()
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		t.Skip("flock(1) (util-linux) is not on PATH:", err)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("sh is not on PATH:", err)
+	}
+	l := newLock(t)
+	// exit status of flock -n: 0 if it got the lock, 1 if not.
+	probe := func(args ...string) int {
+		t.Helper()
+		cmd := exec.Command(flock, append(append([]string{"-n"}, args...), l.Path(), "true")...)
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode()
+	}
+	ctx := context.Background()
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := probe(); code != 1 {
+		t.Errorf("flock -n while we hold exclusively: exit %d, want 1", code)
+	}
+	if code := probe("-s"); code != 1 {
+		t.Errorf("flock -n -s while we hold exclusively: exit %d, want 1", code)
+	}
+	l.Unlock()
+	if err := l.RLock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := probe("-s"); code != 0 {
+		t.Errorf("flock -n -s while we hold shared: exit %d, want 0", code)
+	}
+	if code := probe(); code != 1 {
+		t.Errorf("flock -n while we hold shared: exit %d, want 1", code)
+	}
+	l.RUnlock()
+	if code := probe(); code != 0 {
+		t.Errorf("flock -n after we released: exit %d, want 0", code)
+	}
+
+	// flock(1) holds; we wait, and wake when it exits.
+	cmd := exec.Command(flock, l.Path(), sh, "-c", "echo locked; read x")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	h := &helper{cmd: cmd, stdin: stdin}
+	h.out = newLineReader(out)
+	h.expect(t, "locked")
+	notAcquired(t, "TryLock while flock(1) holds", l.TryLock())
+	notAcquired(t, "TryRLock while flock(1) holds", l.TryRLock())
+	got := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		got <- l.Lock(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	stdin.Close()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("acquired %v after flock(1) was told to exit", time.Since(start))
+	l.Unlock()
+}
+
+// Many concurrent waiters across processes hand over without loss: a
+// helper holds, we queue several goroutines, and all get through.
+func TestManyWaitersAfterProcess(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	h := startHelper(t, "hold", l.Path())
+	h.expect(t, "locked")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := l.Lock(ctx); err != nil {
+				errs <- err
+				return
+			}
+			l.Unlock()
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if code := h.wait(t); code != 0 {
+		t.Fatalf("holder exited with %d", code)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
