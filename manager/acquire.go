@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
@@ -126,13 +125,13 @@ func (m *Manager) acquire(ctx context.Context, h *Held) (_ *Held, err error) {
 	if m.order != nil {
 		m.order.acquiring(h)
 	}
-	var now time.Time
+	var t stamp
 	if m.timed(ctx, h) {
-		now = time.Now()
+		t = now()
 	}
 	for i := range h.items {
 		it := &h.items[i]
-		if err := m.lock1(ctx, it, &now); err != nil {
+		if err := m.lock1(ctx, it, &t); err != nil {
 			return nil, &AcquireError{Name: it.name, Mode: it.mode, Err: err}
 		}
 		taken++
@@ -184,16 +183,16 @@ func (m *Manager) timed(ctx context.Context, h *Held) bool {
 }
 
 // clock returns the time now if h's holds are timed.
-func (m *Manager) clock(ctx context.Context, h *Held) time.Time {
+func (m *Manager) clock(ctx context.Context, h *Held) stamp {
 	if m.timed(ctx, h) {
-		return time.Now()
+		return now()
 	}
-	return time.Time{}
+	return 0
 }
 
-// lock1 takes one lock. now is the last time read, or zero if untimed; a
-// lock taken without waiting is deemed taken then.
-func (m *Manager) lock1(ctx context.Context, it *item, now *time.Time) error {
+// lock1 takes one lock. t is the last time read, or zero if untimed; a lock
+// taken without waiting is deemed taken then.
+func (m *Manager) lock1(ctx context.Context, it *item, t *stamp) error {
 	s, st := it.s, &it.e.st
 	if s.try != nil && ctx.Err() == nil && s.try() {
 		if m.stats {
@@ -201,7 +200,7 @@ func (m *Manager) lock1(ctx context.Context, it *item, now *time.Time) error {
 			st.holders.Add(1)
 		}
 		s.rec.Acquired(ctx, 1)
-		it.since = *now
+		it.since = *t
 		return nil
 	}
 	if err := ctxerr.From(ctx); err != nil {
@@ -210,10 +209,10 @@ func (m *Manager) lock1(ctx context.Context, it *item, now *time.Time) error {
 		return err
 	}
 	end, err := m.wait(ctx, s, st)
-	if !now.IsZero() {
-		*now = end
+	if *t != 0 {
+		*t = end
 	}
-	it.since = *now
+	it.since = *t
 	return err
 }
 
@@ -222,7 +221,7 @@ var errPanicked = errors.New("manager: Lock panicked")
 
 // wait takes s when it could not be taken at once, timing and tracing the
 // wait, and returns when it ended.
-func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end time.Time, err error) {
+func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end stamp, err error) {
 	if m.stats {
 		st.waiters.Add(1)
 		if s.try != nil {
@@ -236,20 +235,20 @@ func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end time.Tim
 	} else {
 		wctx, w = s.rec.BeginCall(ctx, 1)
 	}
-	start := time.Now()
+	start := now()
 	panicked := true
 	defer func() {
 		if panicked { // keep the counts and the span right; the panic goes on
 			if m.stats {
 				st.waiters.Add(-1)
 			}
-			w.End(ctx, errPanicked, time.Since(start))
+			w.End(ctx, errPanicked, start.until(now()))
 		}
 	}()
 	err = s.l.Lock(wctx)
 	panicked = false
-	end = time.Now()
-	waited := end.Sub(start)
+	end = now()
+	waited := start.until(end)
 	w.End(ctx, err, waited)
 	if m.stats {
 		st.waiters.Add(-1)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -25,8 +24,8 @@ type item struct {
 	name  string
 	mode  Mode
 	e     *entry
-	s     *side     // the side taken
-	since time.Time // when the hold began; zero if untimed
+	s     *side // the side taken
+	since stamp // when the hold began; zero if untimed
 }
 
 func newHeld(m *Manager, n int) *Held {
@@ -74,22 +73,22 @@ func (h *Held) Release(ctx context.Context) error {
 
 // releaseFrom releases items i, i-1, ..., 0. If one of them panics, the
 // rest are still released and the panic goes on.
-func (h *Held) releaseFrom(ctx context.Context, i int, now time.Time) error {
+func (h *Held) releaseFrom(ctx context.Context, i int, t stamp) error {
 	defer func() {
 		if i >= 0 { // item i panicked
-			h.releaseFrom(ctx, i-1, now)
+			h.releaseFrom(ctx, i-1, t)
 		}
 	}()
 	var errs []error
 	for ; i >= 0; i-- {
-		if err := h.m.release1(ctx, &h.items[i], now); err != nil {
+		if err := h.m.release1(ctx, &h.items[i], t); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (m *Manager) release1(ctx context.Context, it *item, now time.Time) error {
+func (m *Manager) release1(ctx context.Context, it *item, t stamp) error {
 	s, st := it.s, &it.e.st
 	lost := false
 	if s.done != nil {
@@ -106,10 +105,7 @@ func (m *Manager) release1(ctx context.Context, it *item, now time.Time) error {
 	} else {
 		s.l.Unlock()
 	}
-	held := time.Duration(-1)
-	if !now.IsZero() && !it.since.IsZero() {
-		held = now.Sub(it.since)
-	}
+	held := it.since.until(t)
 	if m.stats {
 		st.holders.Add(-1)
 		if held >= 0 {

@@ -19,7 +19,7 @@
 // Metrics, all with the attributes lock.name and lock.kind (and lock.mode
 // for reader/writer locks):
 //
-//	lock.wait.duration   histogram, s     time from the call to its outcome (0 when uncontended); also lock.outcome, error.type
+//	lock.wait.duration   histogram, s     time from the call to the outcome of acquisitions that waited; also lock.outcome, error.type
 //	lock.hold.duration   histogram, s     time from acquisition to release of exclusive holds
 //	lock.acquisitions    counter          acquisition attempts by lock.outcome and error.type
 //	lock.contentions     counter          acquisitions that had to wait

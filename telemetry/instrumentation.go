@@ -73,7 +73,7 @@ func New(scope string, opts ...Option) (*Instrumentation, error) {
 	}
 	var err error
 	in.waitDuration, err = m.Float64Histogram("lock.wait.duration",
-		metric.WithDescription("Time from an acquisition call to its outcome, 0 when the lock was free."),
+		metric.WithDescription("Time acquisitions that had to wait took, from the call to the outcome."),
 		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(DurationBoundaries...))
 	check(err)
 	in.holdDuration, err = m.Float64Histogram("lock.hold.duration",

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 	"go.opentelemetry.io/otel"
@@ -17,7 +16,7 @@ import (
 type Mutex struct {
 	mu    *lock.Mutex
 	r     *Recorder // nil: telemetry off
-	since time.Time // when the current hold began; zero if not timed
+	since stamp     // when the current hold began; zero if not timed
 }
 
 var _ lock.Locker = (*Mutex)(nil)
@@ -52,7 +51,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	if ctx.Err() == nil && m.mu.TryLock() {
 		m.r.Acquired(ctx, 1)
 		if m.r.HoldTimed(ctx) {
-			m.since = time.Now()
+			m.since = now()
 		}
 		return nil
 	}
@@ -60,9 +59,9 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 func (m *Mutex) lockSlow(ctx context.Context) error {
-	now, err := wait(ctx, m.r, 1, m.mu.Lock)
+	t, err := wait(ctx, m.r, 1, m.mu.Lock)
 	if err == nil {
-		m.since = now
+		m.since = t
 	}
 	return err
 }
@@ -77,7 +76,7 @@ func (m *Mutex) TryLock() bool {
 		ctx := context.Background()
 		m.r.Acquired(ctx, 1)
 		if m.r.HoldTimed(ctx) {
-			m.since = time.Now()
+			m.since = now()
 		}
 	}
 	return true
@@ -89,11 +88,8 @@ func (m *Mutex) Unlock() {
 		m.mu.Unlock()
 		return
 	}
-	held := time.Duration(-1)
-	if !m.since.IsZero() {
-		held = time.Since(m.since)
-		m.since = time.Time{}
-	}
+	held := m.since.until(now())
+	m.since = 0
 	m.mu.Unlock()
 	m.r.Released(context.Background(), 1, held)
 }

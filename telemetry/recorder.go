@@ -136,10 +136,8 @@ func (r *Recorder) Acquired(ctx context.Context, n int64) {
 	if r == nil {
 		return
 	}
-	in := r.in
-	in.acquisitions.Add(ctx, 1, r.acquired.add...)
-	in.waitDuration.Record(ctx, 0, r.acquired.rec...)
-	in.holders.Add(ctx, n, r.base.add...)
+	r.in.acquisitions.Add(ctx, 1, r.acquired.add...)
+	r.in.holders.Add(ctx, n, r.base.add...)
 }
 
 // Failed records an acquisition that failed without waiting, for example
@@ -148,9 +146,7 @@ func (r *Recorder) Failed(ctx context.Context, err error) {
 	if r == nil {
 		return
 	}
-	opt := r.resultOption(err)
-	r.in.acquisitions.Add(ctx, 1, opt.add...)
-	r.in.waitDuration.Record(ctx, 0, opt.rec...)
+	r.in.acquisitions.Add(ctx, 1, r.resultOption(err).add...)
 }
 
 // A Wait is an acquisition in progress that had to wait, from

@@ -16,7 +16,7 @@ import (
 type RWMutex struct {
 	mu    *rw.RWMutex
 	w, r  *Recorder // nil: telemetry off
-	since time.Time // when the current write hold began; zero if not timed
+	since stamp     // when the current write hold began; zero if not timed
 }
 
 var _ lock.Locker = (*RWMutex)(nil)
@@ -47,13 +47,13 @@ func (m *RWMutex) Lock(ctx context.Context) error {
 	if ctx.Err() == nil && m.mu.TryLock() {
 		m.w.Acquired(ctx, 1)
 		if m.w.HoldTimed(ctx) {
-			m.since = time.Now()
+			m.since = now()
 		}
 		return nil
 	}
-	now, err := wait(ctx, m.w, 1, m.mu.Lock)
+	t, err := wait(ctx, m.w, 1, m.mu.Lock)
 	if err == nil {
-		m.since = now
+		m.since = t
 	}
 	return err
 }
@@ -61,18 +61,18 @@ func (m *RWMutex) Lock(ctx context.Context) error {
 // wait is the slow path of an instrumented acquisition of weight n: it
 // records a failure without a wait if ctx is already done, and otherwise
 // the wait. On success it returns the time the hold began.
-func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (time.Time, error) {
+func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (stamp, error) {
 	if ctx.Err() != nil {
 		err := acquire(ctx) // fails at once
 		r.Failed(ctx, err)
-		return time.Time{}, err
+		return 0, err
 	}
-	start := time.Now()
+	start := now()
 	wctx, w := r.Begin(ctx, n)
 	err := acquire(wctx)
-	now := time.Now()
-	w.End(ctx, err, now.Sub(start))
-	return now, err
+	end := now()
+	w.End(ctx, err, start.until(end))
+	return end, err
 }
 
 // TryLock locks m for writing if it is free and nobody waits; see
@@ -85,7 +85,7 @@ func (m *RWMutex) TryLock() bool {
 		ctx := context.Background()
 		m.w.Acquired(ctx, 1)
 		if m.w.HoldTimed(ctx) {
-			m.since = time.Now()
+			m.since = now()
 		}
 	}
 	return true
@@ -103,11 +103,11 @@ func (m *RWMutex) Unlock() {
 }
 
 func (m *RWMutex) endHold() time.Duration {
-	if m.since.IsZero() {
+	if m.since == 0 {
 		return -1
 	}
-	held := time.Since(m.since)
-	m.since = time.Time{}
+	held := m.since.until(now())
+	m.since = 0
 	return held
 }
 

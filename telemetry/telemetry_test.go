@@ -281,7 +281,7 @@ func TestMetrics(t *testing.T) {
 		return metricdata.Metrics{Name: name, Description: desc, Unit: "s", Data: h}
 	}
 	for _, want := range []metricdata.Metrics{
-		hist("lock.wait.duration", "Time from an acquisition call to its outcome, 0 when the lock was free.", acquired, timeout),
+		hist("lock.wait.duration", "Time acquisitions that had to wait took, from the call to the outcome.", acquired, timeout),
 		hist("lock.hold.duration", "Time a lock was held, from acquisition to release.", set()),
 	} {
 		metricdatatest.AssertEqual(t, want, got[want.Name], append(ignore, metricdatatest.IgnoreValue())...)
