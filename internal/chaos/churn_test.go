@@ -20,21 +20,22 @@ var (
 const stallTimeout = 10 * time.Second
 
 // churnContext returns the context for one acquire under cancellation
-// churn: already cancelled (5 %), a deadline within 300µs (50 %), cancelled
-// by another goroutine within 200µs (20 %), or not cancelled before
-// stallTimeout (25 %), when it fails with cause errStall. stop releases its resources; it must be called.
-func churnContext(rng *rand.Rand) (ctx context.Context, stop func()) {
-	jitter := func(max time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(max))) }
+// churn: already cancelled (5 %), a deadline within span (50 %), cancelled
+// by another goroutine within span (20 %), or not cancelled before
+// stallTimeout (25 %), when it fails with cause errStall. stop releases
+// its resources; it must be called.
+func churnContext(rng *rand.Rand, span time.Duration) (ctx context.Context, stop func()) {
+	jitter := func() time.Duration { return time.Duration(rng.Int64N(int64(span))) }
 	switch x := rng.IntN(100); {
 	case x < 5:
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(errChurn)
 		return ctx, func() {}
 	case x < 55:
-		return context.WithTimeout(context.Background(), jitter(300*time.Microsecond))
+		return context.WithTimeout(context.Background(), jitter())
 	case x < 75:
 		ctx, cancel := context.WithCancelCause(context.Background())
-		t := time.AfterFunc(jitter(200*time.Microsecond), func() { cancel(errChurn) })
+		t := time.AfterFunc(jitter(), func() { cancel(errChurn) })
 		return ctx, func() { t.Stop(); cancel(nil) }
 	default:
 		return context.WithTimeoutCause(context.Background(), stallTimeout, errStall)

@@ -188,7 +188,7 @@ func churnRound(tg target, store check.Store, seed uint64) *churnResult {
 						continue
 					}
 				} else {
-					ctx, stop := churnContext(rng)
+					ctx, stop := churnContext(rng, 300*time.Microsecond)
 					err := tg.acquire(ctx, w)
 					if err != nil {
 						call.Return(check.Failed)

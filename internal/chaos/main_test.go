@@ -12,7 +12,26 @@ import (
 // plan is the size of every scenario, read once from the environment.
 var plan chaos.Plan
 
+// helpers are the roles a re-executed test binary can play (see
+// chaos.StartHelper); each returns nil on success.
+var helpers = map[string]func() error{
+	"file-worker": fileWorker,
+	"file-victim": fileVictim,
+}
+
 func TestMain(m *testing.M) {
+	if role := os.Getenv(chaos.HelperEnv); role != "" {
+		run, ok := helpers[role]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "chaos: unknown helper role %q\n", role)
+			os.Exit(2)
+		}
+		if err := run(); err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: helper %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	var err error
 	if plan, err = chaos.PlanFromEnv(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,397 @@
+//go:build linux
+
+package chaos_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/chaos"
+	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// File-lock scenario: per round, fileWorkers processes of fileGoroutines
+// goroutines each make fileIterations attempts, while the test kills
+// (SIGKILL) and stops (SIGSTOP, then SIGCONT) victim processes that hold
+// the lock.
+const (
+	fileWorkers    = 4
+	fileGoroutines = 4
+	fileIterations = 100
+	fileKills      = 2 // per round
+	fileStops      = 2 // per round
+	fileStopFor    = 200 * time.Millisecond
+	fileSpan       = 5 * time.Millisecond // churn deadlines and cancellations
+	// exclusiveWeight is the weight of an exclusive hold; shared holds
+	// weigh 1.
+	exclusiveWeight = 1 << 20
+)
+
+// Files of a file-lock scenario directory.
+func lockPath(dir string) string          { return filepath.Join(dir, "lock") }
+func counterPath(dir string) string       { return filepath.Join(dir, "counter") }
+func logPath(dir, who string) string      { return filepath.Join(dir, "holds-"+who) }
+func workerLog(dir string, id int) string { return logPath(dir, fmt.Sprintf("worker-%d", id)) }
+func victimLog(dir string, id int) string { return logPath(dir, fmt.Sprintf("victim-%d", id)) }
+
+func TestFileLocksAcrossProcesses(t *testing.T) {
+	var sum chaos.Summary
+	var cancelled int64
+	for round := range plan.Rounds(1) {
+		r, problems := fileRound(t, round, fileIterations, false)
+		for _, p := range problems {
+			t.Error(p)
+		}
+		sum.Acquisitions += r.acquisitions
+		sum.Processes = max(sum.Processes, r.processes)
+		sum.Faults += r.kills + r.stops
+		sum.Overlaps += r.overlaps
+		sum.LostUpdates += r.lost
+		cancelled += r.cancelled
+		if t.Failed() {
+			break
+		}
+	}
+	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	t.Log(sum)
+}
+
+// TestFileScenarioCatchesMixedLocks shows that the scenario's oracles catch
+// a broken set-up: half the workers use OFD locks and half flock(2), which
+// do not see each other, so processes overlap.
+func TestFileScenarioCatchesMixedLocks(t *testing.T) {
+	r, problems := fileRound(t, 0, fileIterations/2, true)
+	if r.overlaps == 0 || len(problems) == 0 {
+		t.Fatalf("mixed OFD and flock workers passed: %+v", r)
+	}
+	t.Logf("caught: %d overlaps, %d lost updates; first problem: %s", r.overlaps, r.lost, problems[0])
+}
+
+type fileResult struct {
+	acquisitions, cancelled, kills, stops, lost int64
+	processes, overlaps                         int
+}
+
+// fileRound runs one round in a fresh directory, each worker making
+// iterations attempts per goroutine (odd-numbered workers with OFD locks
+// if mixOFD), and returns what it did and the violations it found. It
+// fails t only when the scenario itself cannot run.
+func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, problems []string) {
+	dir := t.TempDir()
+	workers := make([]*chaos.Proc, fileWorkers)
+	for i := range workers {
+		workers[i] = chaos.StartHelper(t, "file-worker",
+			setenv(envDir, dir), setenv(envID, i), setenv(envOFD, mixOFD && i%2 == 1),
+			setenv(envGoroutines, fileGoroutines), setenv(envIterations, iterations))
+	}
+	fail := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("round %d: ", round)+fmt.Sprintf(format, args...))
+	}
+
+	// Faults, while the workers contend. The test's own holds are checked
+	// with everybody else's.
+	var own check.Holds
+	mine, err := filelock.New(lockPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mine.Close()
+	killedAt := map[int]int64{} // victim → a Now() just before its SIGKILL
+	victims := fileKills + fileStops
+	for v := range victims {
+		victim := chaos.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v))
+		if _, err := victim.Expect("held", 30*time.Second); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if v%2 == 0 {
+			killedAt[v] = check.Now()
+			victim.Kill()
+			r.kills++
+			// The kernel released the dead holder's lock: it can be taken.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			err := mine.Lock(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("round %d: lock after killing its holder: %v", round, err)
+			}
+			start := check.Now()
+			own.Add(check.Interval{Owner: math.MaxUint64, Weight: exclusiveWeight, Start: start, End: check.Now()})
+			mine.Unlock()
+			continue
+		}
+		if err := victim.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		r.stops++
+		time.Sleep(fileStopFor)
+		// A stopped holder keeps the lock: nobody may take it.
+		if err := mine.TryLock(); !errors.Is(err, lock.ErrNotAcquired) {
+			fail("TryLock while the holder is stopped = %v, want ErrNotAcquired", err)
+			if err == nil {
+				mine.Unlock()
+			}
+		}
+		victim.Cont()
+		victim.CloseStdin()
+		if err := victim.Wait(30 * time.Second); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+
+	var totals workerTotals
+	for i, w := range workers {
+		if err := w.Wait(2 * time.Minute); err != nil {
+			t.Fatalf("round %d: worker %d: %v", round, i, err)
+		}
+	}
+	for i, w := range workers {
+		line, err := w.Expect("done ", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := totals.add(line); err != nil {
+			t.Fatalf("worker %d: %v", i, err)
+		}
+	}
+	if totals.torn+totals.contract+totals.stalls > 0 {
+		fail("%+v: shared holds saw writes, broken cancellation contract, or stalls", totals)
+	}
+
+	// Merge every process's holds. A worker's hold left open would be a
+	// bug: it is taken to last forever, so it overlaps anything later.
+	holds := own.Intervals()
+	var sections int64
+	for i := range fileWorkers {
+		ivs, err := check.ReadIntervalLog(workerLog(dir, i), math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, iv := range ivs {
+			if iv.Weight == exclusiveWeight {
+				sections++
+			}
+		}
+		holds = append(holds, ivs...)
+	}
+	for v := range victims {
+		ivs, err := check.ReadIntervalLog(victimLog(dir, v), killedAt[v])
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, ivs...)
+	}
+	if ex := check.OverCapacity(holds, exclusiveWeight); ex != nil {
+		r.overlaps = len(ex)
+		fail("%d holds overlapped, first: %v", len(ex), ex[0])
+	}
+	store, err := check.OpenFileStore(counterPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := check.CheckCount(store, sections); err != nil {
+		r.lost = check.LostUpdates(err)
+		fail("%v", err)
+	}
+	r.acquisitions = int64(len(holds))
+	r.cancelled = totals.cancelled
+	r.processes = fileWorkers + victims
+	return r, problems
+}
+
+// workerTotals adds up the "done" lines of helper workers.
+type workerTotals struct{ acquisitions, cancelled, torn, contract, stalls int64 }
+
+func (w *workerTotals) add(line string) error {
+	var a, c, t, k, s int64
+	if _, err := fmt.Sscanf(line, "done acquisitions=%d cancelled=%d torn=%d contract=%d stalls=%d", &a, &c, &t, &k, &s); err != nil {
+		return fmt.Errorf("bad line %q: %w", line, err)
+	}
+	w.acquisitions += a
+	w.cancelled += c
+	w.torn += t
+	w.contract += k
+	w.stalls += s
+	return nil
+}
+
+// fileWorker is the "file-worker" helper: goroutines that contend for the
+// lock under cancellation churn, exclusive holds incrementing the counter
+// file, shared ones checking it does not change, every hold logged.
+func fileWorker() error {
+	dir := os.Getenv(envDir)
+	id, err := envInt(envID)
+	if err != nil {
+		return err
+	}
+	goroutines, err := envInt(envGoroutines)
+	if err != nil {
+		return err
+	}
+	iterations, err := envInt(envIterations)
+	if err != nil {
+		return err
+	}
+	var opts []filelock.Option
+	if os.Getenv(envOFD) == "true" {
+		opts = append(opts, filelock.WithOFD())
+	}
+	log, err := check.CreateIntervalLog(workerLog(dir, id))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	store, err := check.OpenFileStore(counterPath(dir))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	var acquisitions, cancelled, torn, contract, stalls atomic.Int64
+	errs := make(chan error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			l, err := filelock.New(lockPath(dir), opts...)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer l.Close()
+			rng := rand.New(rand.NewPCG(uint64(id), uint64(g)))
+			owner := uint64(id*1000 + g)
+			for range iterations {
+				shared := rng.IntN(5) == 0
+				if rng.IntN(10) == 0 {
+					try := l.TryLock
+					if shared {
+						try = l.TryRLock
+					}
+					err := try()
+					if errors.Is(err, lock.ErrNotAcquired) {
+						continue
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				} else {
+					ctx, stop := churnContext(rng, fileSpan)
+					acquire := l.Lock
+					if shared {
+						acquire = l.RLock
+					}
+					if err := acquire(ctx); err != nil {
+						if ctx.Err() == nil || !errors.Is(err, ctx.Err()) || !errors.Is(err, context.Cause(ctx)) {
+							contract.Add(1)
+						}
+						if errors.Is(context.Cause(ctx), errStall) {
+							stalls.Add(1)
+						}
+						cancelled.Add(1)
+						stop()
+						continue
+					}
+					stop()
+				}
+				acquisitions.Add(1)
+				if err := fileHold(log, store, owner, shared, rng, &torn); err != nil {
+					errs <- err
+					return
+				}
+				if shared {
+					l.RUnlock()
+				} else {
+					l.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	fmt.Printf("done acquisitions=%d cancelled=%d torn=%d contract=%d stalls=%d\n",
+		acquisitions.Load(), cancelled.Load(), torn.Load(), contract.Load(), stalls.Load())
+	return nil
+}
+
+// fileHold is one critical section of a file worker: logged, and an
+// increment of the counter (exclusive) or two reads that must agree
+// (shared).
+func fileHold(log *check.IntervalLog, store check.Store, owner uint64, shared bool, rng *rand.Rand, torn *atomic.Int64) error {
+	weight := int64(exclusiveWeight)
+	if shared {
+		weight = 1
+	}
+	h, err := log.Begin(owner, weight, 0)
+	if err != nil {
+		return err
+	}
+	if shared {
+		before, err := store.Load()
+		if err != nil {
+			return err
+		}
+		pause(rng)
+		if after, err := store.Load(); err != nil || after != before {
+			torn.Add(1)
+		}
+	} else {
+		if err := check.Increment(store); err != nil {
+			return err
+		}
+		pause(rng)
+	}
+	_, err = h.End()
+	return err
+}
+
+// fileVictim is the "file-victim" helper: it takes the lock, logs the hold
+// and prints "held", then holds it until its standard input closes (unless
+// it is killed first).
+func fileVictim() error {
+	dir := os.Getenv(envDir)
+	id, err := envInt(envID)
+	if err != nil {
+		return err
+	}
+	log, err := check.CreateIntervalLog(victimLog(dir, id))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	l, err := filelock.New(lockPath(dir))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.Lock(ctx); err != nil {
+		return err
+	}
+	h, err := log.Begin(uint64(1_000_000+id), exclusiveWeight, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Println("held")
+	os.Stdin.Read(make([]byte, 1)) // until the test closes stdin
+	if _, err := h.End(); err != nil {
+		return err
+	}
+	l.Unlock()
+	return nil
+}
