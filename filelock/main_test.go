@@ -43,6 +43,9 @@ const (
 //   - "try PATH": exits exitAcquired if TryLock succeeds, exitNotAcquired
 //     if it reports lock.ErrNotAcquired.
 //   - "hold PATH": locks, prints "locked", waits for stdin to close, unlocks.
+//   - "serve PATH": reads commands from stdin: "lock" locks and prints
+//     "locked", "unlock" unlocks (keeping the file open) and prints the
+//     time (see monotonic).
 //   - "sleep": sleeps until stdin closes (an unrelated child process).
 //   - "count PATH COUNTER LOG G N": G goroutines each take the lock N times
 //     and increment the number in COUNTER, logging each hold interval
@@ -82,6 +85,26 @@ func runHelper(mode, args string) int {
 		fmt.Println("locked")
 		io.Copy(io.Discard, os.Stdin)
 		l.Unlock()
+		return 0
+	case "serve":
+		l, err := filelock.New(a[0])
+		if err != nil {
+			return fail(err)
+		}
+		defer l.Close()
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			switch in.Text() {
+			case "lock":
+				if err := l.Lock(ctx); err != nil {
+					return fail(err)
+				}
+				fmt.Println("locked")
+			case "unlock":
+				l.Unlock()
+				fmt.Println(monotonic())
+			}
+		}
 		return 0
 	case "sleep":
 		io.Copy(io.Discard, os.Stdin)
@@ -176,7 +199,9 @@ type helper struct {
 func startHelper(t *testing.T, mode string, args ...string) *helper {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FILELOCK_TEST_ARGS="+strings.Join(args, " "))
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FILELOCK_TEST_ARGS="+strings.Join(args, " "),
+		// Under -race a process otherwise sleeps a second at exit.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -283,3 +283,52 @@ func TestManyWaitersAfterProcess(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Unlock in another process, which keeps the file open, wakes a waiter at
+// once (through inotify) rather than at its next poll.
+func TestUnlockWakesOtherProcess(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	h := startHelper(t, "serve", l.Path())
+	var lat []time.Duration
+	for range 5 {
+		fmt.Fprintln(h.stdin, "lock")
+		h.expect(t, "locked")
+		got := make(chan int64)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := l.Lock(ctx); err != nil {
+				t.Error(err)
+				got <- 0
+				return
+			}
+			got <- monotonic()
+			l.Unlock()
+		}()
+		// Let the waiter back off to polls 50-100 ms apart.
+		time.Sleep(200 * time.Millisecond)
+		fmt.Fprintln(h.stdin, "unlock")
+		line, err := h.out.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		released, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquired := <-got
+		if acquired == 0 {
+			return
+		}
+		lat = append(lat, time.Duration(acquired-released))
+	}
+	slices.Sort(lat)
+	t.Logf("hand-over latencies: %v", lat)
+	if lat[len(lat)/2] > 10*time.Millisecond {
+		t.Errorf("median hand-over latency %v, want a wake-up well before the next poll", lat[len(lat)/2])
+	}
+	if code := h.wait(t); code != 0 {
+		t.Fatalf("helper exited with %d", code)
+	}
+}
