@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 	"go.opentelemetry.io/otel"
@@ -88,8 +89,11 @@ func (m *Mutex) Unlock() {
 		m.mu.Unlock()
 		return
 	}
-	held := m.since.until(now())
-	m.since = 0
+	held := time.Duration(-1)
+	if m.since != 0 {
+		held = m.since.until(now())
+		m.since = 0
+	}
 	m.mu.Unlock()
 	m.r.Released(context.Background(), 1, held)
 }
