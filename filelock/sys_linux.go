@@ -1,7 +1,6 @@
 package filelock
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,12 +21,7 @@ type sysFile struct {
 	fd       int
 	ofd      bool   // OFD locks instead of flock
 	path     string // for messages
-	procPath string // /proc/self/fd/<fd>, which reopens the same file
-
-	// w wakes the goroutine waiting for the kernel lock; created on the
-	// first wait. noWatch records that it could not be created.
-	w       *watcher
-	noWatch bool
+	procPath string // /proc/self/fd/<fd>, which leads to the same file
 }
 
 // openSys opens the lock file name in dir ("" for the working directory, or
@@ -294,11 +288,7 @@ func (s *sysFile) replace(text string) {
 
 // close closes the descriptor, dropping any kernel lock on it.
 func (s *sysFile) close() error {
-	err := unix.Close(s.fd)
-	if s.w != nil {
-		err = errors.Join(err, s.w.close())
-	}
-	if err != nil {
+	if err := unix.Close(s.fd); err != nil {
 		return &os.PathError{Op: "filelock: close", Path: s.path, Err: err}
 	}
 	return nil

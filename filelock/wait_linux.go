@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,40 +26,91 @@ const (
 // package makes IN_ACCESS (see sysFile.signal).
 const watchMask = unix.IN_ACCESS | unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_CLOSE_NOWRITE
 
-// A watcher is an inotify instance watching one lock file. It is read
-// through the runtime's network poller, so a waiting goroutine holds no
-// thread, and a deadline set from another goroutine wakes it.
+// maxWatchers bounds the inotify instances of the process, so that waits
+// on many files do not use up the user's instances (128 by default); waits
+// beyond it poll. Instances are kept for reuse, never closed: closing one
+// that has had a watch takes milliseconds (the kernel waits for an RCU
+// grace period), while removing a watch takes microseconds.
+const maxWatchers = 16
+
+// watchers is the pool of idle inotify instances.
+var watchers struct {
+	mu      sync.Mutex
+	idle    []*watcher
+	created int
+}
+
+// A watcher is an inotify instance that watches one lock file while a
+// goroutine waits for it. It is read through the runtime's network poller,
+// so the waiting goroutine holds no thread, and a deadline set from another
+// goroutine wakes it.
 type watcher struct {
 	f   *os.File
 	fd  int
 	rc  syscall.RawConn
+	wd  int // watch descriptor of the file being watched
 	buf [4096]byte
 }
 
-// newWatcher watches the file open as fd.
-func newWatcher(fd int, procPath string) (*watcher, error) {
-	ifd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+// getWatcher returns an idle watcher watching the file that procPath (a
+// /proc/self/fd link) leads to, or nil if there is none and no more may be
+// created, or inotify is not available.
+func getWatcher(procPath string) *watcher {
+	watchers.mu.Lock()
+	var w *watcher
+	if n := len(watchers.idle); n > 0 {
+		w = watchers.idle[n-1]
+		watchers.idle = watchers.idle[:n-1]
+	} else if watchers.created < maxWatchers {
+		var err error
+		if w, err = newWatcher(); err == nil {
+			watchers.created++
+		}
+	}
+	watchers.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	// Watching through /proc/self/fd watches the very file that is open,
+	// whatever its path now leads to.
+	wd, err := unix.InotifyAddWatch(w.fd, procPath, watchMask)
+	if err != nil {
+		w.put()
+		return nil
+	}
+	w.wd = wd
+	return w
+}
+
+// release stops watching and returns w to the pool.
+func (w *watcher) release() {
+	unix.InotifyRmWatch(w.fd, uint32(w.wd))
+	w.put()
+}
+
+func (w *watcher) put() {
+	watchers.mu.Lock()
+	watchers.idle = append(watchers.idle, w)
+	watchers.mu.Unlock()
+}
+
+func newWatcher() (*watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	// The watch is added through /proc/self/fd, so it is on the very file
-	// that is open, whatever its path now leads to.
-	if _, err := unix.InotifyAddWatch(ifd, procPath, watchMask); err != nil {
-		unix.Close(ifd)
-		return nil, err
-	}
-	f := os.NewFile(uintptr(ifd), "inotify")
+	f := os.NewFile(uintptr(fd), "inotify")
 	rc, err := f.SyscallConn()
+	if err == nil {
+		// This fails if the descriptor is not in the poller, where a
+		// read could not be interrupted.
+		err = f.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		// Not in the poller: a read could not be interrupted.
-		f.Close()
-		return nil, err
-	}
-	return &watcher{f: f, fd: ifd, rc: rc}, nil
+	return &watcher{f: f, fd: fd, rc: rc}, nil
 }
 
 // drain discards the events that arrived so far.
@@ -88,39 +140,30 @@ func (w *watcher) await(ctx context.Context, d time.Duration) {
 // interrupt wakes a goroutine in await.
 func (w *watcher) interrupt() { w.f.SetReadDeadline(time.Unix(1, 0)) }
 
-func (w *watcher) close() error { return w.f.Close() }
-
-// watch returns the file's watcher, creating it on first use, or nil if
-// inotify is not available (not built in, or out of instances).
-func (s *sysFile) watch() *watcher {
-	if s.w == nil && !s.noWatch {
-		w, err := newWatcher(s.fd, s.procPath)
-		s.w, s.noWatch = w, err != nil
-	}
-	return s.w
-}
-
 // wait takes the kernel lock, waiting until it is free or ctx is done. A
 // waiter is woken by inotify events on the file and, failing those, polls
 // with jittered exponential backoff. Only one goroutine at a time waits on
 // a file (see file).
 func (s *sysFile) wait(ctx context.Context, excl bool) error {
-	w := s.watch()
+	w := getWatcher(s.procPath)
 	var timer *time.Timer
 	if w == nil {
 		timer = time.NewTimer(time.Hour)
 		defer timer.Stop()
-	} else if ctx.Done() != nil {
-		done := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			w.interrupt()
-			close(done)
-		})
-		defer func() {
-			if !stop() {
-				<-done // the interrupt must not outlive the call
-			}
-		}()
+	} else {
+		defer w.release()
+		if ctx.Done() != nil {
+			done := make(chan struct{})
+			stop := context.AfterFunc(ctx, func() {
+				w.interrupt()
+				close(done)
+			})
+			defer func() {
+				if !stop() {
+					<-done // the interrupt must not outlive the call
+				}
+			}()
+		}
 	}
 	d := minPause
 	for {
