@@ -34,7 +34,10 @@
 // file: a holder that exits or closes the file makes one, and Unlock makes
 // one (a one-byte read). Jittered exponential backoff polling, from 1 ms to
 // 50-100 ms, backs this up and replaces it where inotify is not available.
-// Cancellation wakes a waiter at once.
+// Cancellation wakes a waiter at once. A process uses at most 16 inotify
+// instances, one per file being waited for; they are created on demand and
+// kept for reuse, never closed (closing one costs milliseconds), and waits
+// beyond them poll.
 //
 // # Cancellation contract
 //
