@@ -1,0 +1,191 @@
+package redislock
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// cleanupTimeout bounds the calls the package makes on its own behalf,
+// without a caller's context: releasing the key of an acquisition that was
+// abandoned or ended by Close, by a holder's context or by WithMaxHold, and
+// the release in Mutex.Unlock. A key whose release fails expires at its TTL.
+const cleanupTimeout = time.Second
+
+// A Client grants leases on locks kept in one Redis deployment. It is safe
+// for concurrent use; create one per Redis client and share it.
+//
+// Within a Client, goroutines that want the same lock queue locally in FIFO
+// order and only the one at the head talks to Redis. Waiters are woken by a
+// message the release publishes, through one subscription per Client.
+type Client struct {
+	rdb redis.UniversalClient
+	cfg config
+
+	ctx    context.Context // cancelled by Close, with cause errClosed
+	cancel context.CancelCauseFunc
+	done   <-chan struct{} // ctx.Done()
+	wg     sync.WaitGroup  // lease goroutines, cleanups and the subscriber
+	hub    hub
+
+	mu     sync.Mutex
+	closed bool
+	queues map[string]*localQueue // by lock key
+}
+
+// localQueue is the in-process FIFO of the goroutines that want one lock.
+type localQueue struct {
+	mu   lock.Mutex
+	refs int // callers between queue and unqueue; guarded by Client.mu
+}
+
+// New returns a Client that keeps locks in rdb, a standalone, Sentinel
+// failover or Cluster client from go-redis. The options set the defaults of
+// every lease; see Option.
+//
+// So that context deadlines bound each Redis call, rdb must be created with
+// ContextTimeoutEnabled set (go-redis otherwise ignores deadlines on socket
+// reads and waits for ReadTimeout): New reports a *redis.Client,
+// *redis.ClusterClient or *redis.Ring without it as an invalid argument. A
+// call whose context can be cancelled but has no deadline still waits at
+// most the client's ReadTimeout for a reply that is already due.
+//
+// New reports a nil rdb or an invalid option with an error wrapping
+// lock.ErrInvalidArgument. The Client does not own rdb: Close leaves it
+// open.
+func New(rdb redis.UniversalClient, opts ...Option) (*Client, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("redislock: nil Redis client: %w", lock.ErrInvalidArgument)
+	}
+	if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
+	}
+	if !contextTimeoutEnabled(rdb) {
+		return nil, fmt.Errorf("redislock: %T without ContextTimeoutEnabled ignores context deadlines: %w", rdb, lock.ErrInvalidArgument)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		rdb:    rdb,
+		cfg:    cfg,
+		queues: make(map[string]*localQueue),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.done = c.ctx.Done()
+	c.hub.c = c
+	return c, nil
+}
+
+// contextTimeoutEnabled reports whether rdb honours context deadlines, as
+// far as its type tells.
+func contextTimeoutEnabled(rdb redis.UniversalClient) bool {
+	switch r := rdb.(type) {
+	case *redis.Client:
+		return r.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return r.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return r.Options().ContextTimeoutEnabled
+	}
+	return true
+}
+
+// Close ends every lease the Client granted (releasing its key, closing its
+// Done channel, with lock.ErrClosed as the cause), fails the calls that are
+// waiting and every later call with an error wrapping lock.ErrClosed, closes
+// the shared subscription, and waits until every goroutine of the Client has
+// returned. It does not close the Redis client. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.cancel(errClosed)
+	c.mu.Unlock()
+	c.hub.close()
+	c.wg.Wait()
+	return nil
+}
+
+// errClosed is the error of calls on a closed Client.
+var errClosed = fmt.Errorf("redislock: client closed: %w", lock.ErrClosed)
+
+// track counts in a goroutine that Close must wait for; the goroutine
+// calls c.wg.Done when it returns. It reports false, counting nothing, once
+// the Client is closed.
+func (c *Client) track() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// goAsync runs f in a goroutine that Close waits for, or runs it now if the
+// Client is closed.
+func (c *Client) goAsync(f func()) {
+	if !c.track() {
+		f()
+		return
+	}
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// queue returns the local FIFO of a lock key, counting the caller in.
+func (c *Client) queue(key string) *localQueue {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queues[key]
+	if q == nil {
+		q = new(localQueue)
+		c.queues[key] = q
+	}
+	q.refs++
+	return q
+}
+
+// unqueue counts a caller of queue out, dropping the FIFO when nobody uses
+// it.
+func (c *Client) unqueue(key string, q *localQueue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q.refs--; q.refs == 0 {
+		delete(c.queues, key)
+	}
+}
+
+// release deletes the lock if token holds it, waking the waiters. It
+// reports whether token held it.
+func (c *Client) release(ctx context.Context, k keys, token string) (bool, error) {
+	n, err := releaseScript.Run(ctx, c.rdb, []string{k.lock}, token, k.lock).Int64()
+	return n == 1, err
+}
+
+// cleanup releases, in the background, a lock that token may hold after an
+// acquisition that failed or was given up with a call in flight.
+func (c *Client) cleanup(ctx context.Context, k keys, token string) {
+	ctx = context.WithoutCancel(ctx)
+	c.goAsync(func() {
+		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		defer cancel()
+		_, _ = c.release(ctx, k, token)
+	})
+}

@@ -1,0 +1,96 @@
+// Package redislock provides leases on locks kept in Redis: owned by a
+// random token, renewed by a watchdog, signalled when lost, numbered by a
+// fencing token, and handed to the next waiter by a notification rather
+// than by polling.
+//
+// A [Client] wraps a go-redis client (standalone, Sentinel failover or
+// Cluster). [Client.Obtain] returns a [Lease]; [Client.NewMutex] returns a
+// [Mutex] that satisfies lock.Locker.
+//
+//	c, err := redislock.New(rdb) // rdb with ContextTimeoutEnabled: true
+//	...
+//	lease, err := c.Obtain(ctx, "invoice:42")
+//	if err != nil { ... }
+//	defer lease.Release(context.WithoutCancel(ctx))
+//	work(lease.Context(), lease.Fence()) // stops when the lease is lost
+//
+// # Protocol
+//
+// The lock named name is the key prefix:{name}; its value is a token of 130
+// bits from crypto/rand, new for every acquisition. Acquire, extend and
+// release are Lua scripts (embedded, sent with EVALSHA, reloaded on
+// NOSCRIPT) that compare the token before acting, so a retried or stale
+// release or extend never touches a later holder's lock, and a retried
+// acquire that had in fact succeeded is recognised as ours. Expiries are
+// relative (PX, PEXPIRE), on the server's clock. The fencing counter is the
+// key prefix:{name}:fence, bumped by INCR in the acquire script for each
+// new grant and never expired; the braces keep both keys in one Redis
+// Cluster slot. Release publishes on the channel prefix:{name}, to which
+// waiting Clients subscribe.
+//
+// # Cancellation contract
+//
+// The rules of package lock hold, with what a remote lock adds:
+//
+//   - If ctx is done before Obtain, TryObtain or Mutex.Lock returns, the
+//     call fails with an error that satisfies errors.Is(err, ctx.Err()) and
+//     errors.Is(err, context.Cause(ctx)), and the caller holds nothing. An
+//     acquire whose outcome is unknown (the reply was lost, came too late,
+//     or ctx ended meanwhile) is undone by its token in the background, so
+//     it never leaves a lock that nobody holds.
+//   - Every Redis call carries the caller's context. go-redis honours its
+//     deadline only with ContextTimeoutEnabled, which [New] therefore
+//     requires. A context that is cancelled without a deadline stops every
+//     wait at once, but a call already on the wire still waits up to the
+//     client's ReadTimeout: give contexts deadlines, and keep ReadTimeout
+//     and WriteTimeout short (a second, say).
+//   - Obtain's ctx also bounds the hold: when it ends, the lease ends and is
+//     released. Mutex.Lock's ctx bounds only the wait.
+//   - No goroutine outlives its lease: Release stops the lease's goroutine
+//     and waits for it (unless Release's ctx ends first), and
+//     [Client.Close] ends every lease and waits for every goroutine of the
+//     Client, including background cleanups and the shared subscription.
+//
+// # What a Redis lock does not promise
+//
+// A lease is an efficiency lock: it keeps well-behaved processes from doing
+// the same work twice. It does not, on its own, make a critical section
+// exclusive, because the holder cannot know at every instant that it still
+// holds the lock:
+//
+//   - Failover: Redis replication is asynchronous. A lock written to a
+//     primary that fails before the replica copies it is absent on the
+//     promoted replica, and a second client acquires it. Sentinel and
+//     Cluster failovers do this; WAIT narrows the window but does not make
+//     Redis strongly consistent.
+//   - Restarts without persistence: a restarted server has no keys. The
+//     holder's next renewal notices (Done closes within one renewal
+//     interval), but until then another client may already hold the lock.
+//     The fencing counter restarts too, unless AOF with appendfsync always
+//     keeps it.
+//   - Process pauses: a GC pause, SIGSTOP, swapping or a slow network can
+//     stall the holder past its validity. The lease ends (Done closes), but
+//     code that was already past its last check runs on while another holder
+//     has the lock.
+//   - Clocks: Redis expires keys by its wall clock; a clock jump on the
+//     server shortens a lease. The local validity is measured on the
+//     monotonic clock from before each request was sent, minus a 1% drift
+//     margin, so only the server's clock can betray it.
+//
+// For correctness, give the protected resource the lease's fencing token
+// ([Lease.Fence]) with every write, and have the resource reject a token
+// lower than one it has already accepted ([FencedSet] does this for a Redis
+// key; a SQL store can do it with a conditional UPDATE). A stale holder's
+// late write is then refused whatever paused it. The token is monotonic as
+// long as Redis keeps its writes: a failover to a lagging replica or a
+// restart without persistence can hand out a token again.
+//
+// # Configuration
+//
+// A lease without options has a 30s TTL renewed every 10s by its watchdog
+// until it is released ([WithWatchdog] changes both); [WithTTL] gives a
+// fixed TTL that only [Lease.Extend] renews; [WithMaxHold] bounds the hold
+// time; [WithPrefix] sets the namespace. Every key has a TTL except the
+// fencing counters, so an eviction policy other than noeviction can evict
+// a held lock (volatile-*) or a fencing counter (allkeys-*).
+package redislock

@@ -1,0 +1,104 @@
+package redislock_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/redislock"
+)
+
+func TestNewBadInput(t *testing.T) {
+	_, rdb := mini(t)
+	var nilClient *redis.Client
+	plain := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr})
+	t.Cleanup(func() { _ = plain.Close() })
+	for _, tc := range []struct {
+		name string
+		rdb  redis.UniversalClient
+		opts []redislock.Option
+	}{
+		{"nil client", nil, nil},
+		{"typed nil client", nilClient, nil},
+		{"no ContextTimeoutEnabled", plain, nil},
+		{"zero TTL", rdb, []redislock.Option{redislock.WithTTL(0)}},
+		{"negative TTL", rdb, []redislock.Option{redislock.WithTTL(-time.Second)}},
+		{"TTL below 10ms", rdb, []redislock.Option{redislock.WithTTL(5 * time.Millisecond)}},
+		{"renewal not shorter than TTL", rdb, []redislock.Option{redislock.WithWatchdog(time.Second, time.Second)}},
+		{"renewal longer than TTL", rdb, []redislock.Option{redislock.WithWatchdog(time.Second, 2*time.Second)}},
+		{"zero watchdog TTL", rdb, []redislock.Option{redislock.WithWatchdog(0, 0)}},
+		{"negative max hold", rdb, []redislock.Option{redislock.WithMaxHold(-time.Second)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := redislock.New(tc.rdb, tc.opts...)
+			if !errors.Is(err, lock.ErrInvalidArgument) {
+				if c != nil {
+					_ = c.Close()
+				}
+				t.Fatalf("New = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+}
+
+func TestObtainBadInput(t *testing.T) {
+	_, rdb := mini(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 5*time.Second)
+	for _, tc := range []struct {
+		name, lock string
+		opts       []redislock.Option
+	}{
+		{"empty name", "", nil},
+		{"name defeating the hash tag", "}x", nil},
+		{"zero TTL", "a", []redislock.Option{redislock.WithTTL(0)}},
+		{"renewal longer than TTL", "a", []redislock.Option{redislock.WithWatchdog(100*time.Millisecond, 200*time.Millisecond)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.Obtain(ctx, tc.lock, tc.opts...); !errors.Is(err, lock.ErrInvalidArgument) {
+				t.Errorf("Obtain = %v, want ErrInvalidArgument", err)
+			}
+			if _, err := c.TryObtain(ctx, tc.lock, tc.opts...); !errors.Is(err, lock.ErrInvalidArgument) {
+				t.Errorf("TryObtain = %v, want ErrInvalidArgument", err)
+			}
+			if err := c.NewMutex(tc.lock, tc.opts...).Lock(ctx); !errors.Is(err, lock.ErrInvalidArgument) {
+				t.Errorf("Mutex.Lock = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+	if n := len(rdb.Keys(ctx, "*").Val()); n != 0 {
+		t.Fatalf("bad input left %d keys", n)
+	}
+}
+
+// Names with the characters that break naive key building or scripts stay
+// in their own keys, and the script cache does not grow with them.
+func TestBinarySafeNames(t *testing.T) {
+	_, rdb := real(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 10*time.Second)
+	names := []string{"a", "a:b", "{a}", "a}", "a{b", "'\"]]", "line\nbreak", "nul\x00byte", "*", "ü"}
+	leases := make([]*redislock.Lease, len(names))
+	for i, name := range names {
+		l, err := c.TryObtain(ctx, name)
+		if err != nil {
+			t.Fatalf("TryObtain(%q): %v", name, err)
+		}
+		leases[i] = l
+	}
+	for _, l := range leases {
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release(%q): %v", l.Name(), err)
+		}
+	}
+	if n := rdb.Keys(ctx, "lock:{*}").Val(); len(n) != 0 {
+		t.Fatalf("lock keys left: %q", n)
+	}
+	info := rdb.Info(ctx, "memory").Val()
+	if !containsLine(info, "number_of_cached_scripts:2") {
+		t.Fatalf("script cache is not the 2 scripts used (obtain, release):\n%s", info)
+	}
+}

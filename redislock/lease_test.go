@@ -1,0 +1,65 @@
+package redislock_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+func TestObtainRelease(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := testCtx(t, 10*time.Second)
+		c := newClient(t, rdb)
+		l, err := c.Obtain(ctx, "job")
+		if err != nil {
+			t.Fatalf("Obtain: %v", err)
+		}
+		if l.Err() != nil || l.Name() != "job" {
+			t.Fatalf("Err() = %v, Name() = %q", l.Err(), l.Name())
+		}
+		if v := l.Validity(); v <= 29*time.Second || v > 30*time.Second {
+			t.Fatalf("Validity() = %v, want just under 30s", v)
+		}
+		if pttl := rdb.PTTL(ctx, "lock:{job}").Val(); pttl <= 29*time.Second {
+			t.Fatalf("PTTL = %v, want about 30s", pttl)
+		}
+		if l.Fence() != 1 {
+			t.Fatalf("first Fence() = %d, want 1", l.Fence())
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		select {
+		case <-l.Done():
+		default:
+			t.Fatal("Done not closed after Release")
+		}
+		if !errors.Is(l.Err(), lock.ErrNotHeld) || l.Validity() != 0 {
+			t.Fatalf("after Release: Err() = %v, Validity() = %v", l.Err(), l.Validity())
+		}
+		if n := rdb.Exists(ctx, "lock:{job}").Val(); n != 0 {
+			t.Fatal("key left after Release")
+		}
+		if err := l.Release(ctx); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("second Release = %v, want ErrNotHeld", err)
+		}
+		if err := l.Extend(ctx); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("Extend after Release = %v, want ErrNotHeld", err)
+		}
+
+		l2, err := c.Obtain(ctx, "job")
+		if err != nil {
+			t.Fatalf("second Obtain: %v", err)
+		}
+		if l2.Fence() != 2 {
+			t.Fatalf("second Fence() = %d, want 2", l2.Fence())
+		}
+		if err := l2.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+	})
+}

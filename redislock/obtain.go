@@ -1,0 +1,225 @@
+package redislock
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// errLateReply marks an acquire whose reply came after the lease's local
+// validity had run out.
+var errLateReply = errors.New("redislock: acquire reply arrived after the lease's validity")
+
+// Obtain acquires the lock called name and returns its lease, waiting while
+// another holder has it. The options override the Client's defaults for
+// this lease.
+//
+// ctx bounds both the wait and the hold: if ctx ends before Obtain returns,
+// Obtain fails with an error satisfying errors.Is(err, ctx.Err()) and
+// errors.Is(err, context.Cause(ctx)), and the caller holds nothing (a grant
+// that raced with the end of ctx is released by its token in the
+// background). If ctx ends while the lease is held, the lease ends: it is
+// released and its Done channel closes. To bound only the wait, pass a
+// context derived from context.WithoutCancel, or use a Mutex.
+//
+// While the lock is held elsewhere, Obtain waits for the holder's release
+// (published by the release script, so it is seen within about a round
+// trip) or for the key's remaining TTL, whichever comes first, re-checking
+// at least every 2s. Goroutines of one Client waiting for the same lock
+// queue in FIFO order and only the first talks to Redis. A failed Redis
+// call is retried with jittered backoff until ctx ends.
+//
+// Errors: lock.ErrInvalidArgument for a bad name or option,
+// lock.ErrClosed once the Client is closed, and the context's error.
+func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
+	return c.obtain(ctx, ctx, name, true, opts)
+}
+
+// TryObtain is Obtain without waiting: it makes one attempt and fails with
+// an error wrapping lock.ErrNotAcquired if another holder has the lock or
+// another goroutine of this Client holds or waits for it. A failed Redis
+// call is returned as it is. ctx bounds the attempt and the hold, as for
+// Obtain.
+func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
+	return c.obtain(ctx, ctx, name, false, opts)
+}
+
+// obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.
+func (c *Client) obtain(ctx, holdCtx context.Context, name string, wait bool, opts []Option) (*Lease, error) {
+	cfg := c.cfg
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	k, err := cfg.keys(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctxerr.From(ctx); err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		return nil, errClosed
+	}
+	q := c.queue(k.lock)
+	if err := c.lockLocal(ctx, q, name, wait); err != nil {
+		c.unqueue(k.lock, q)
+		return nil, err
+	}
+	l, err := c.acquire(ctx, holdCtx, name, k, cfg, q, wait)
+	if err != nil {
+		q.mu.Unlock()
+		c.unqueue(k.lock, q)
+		return nil, err
+	}
+	return l, nil
+}
+
+func (c *Client) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// lockLocal takes the lock's place in the local FIFO.
+func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait bool) error {
+	if q.mu.TryLock() {
+		return nil
+	}
+	if !wait {
+		return fmt.Errorf("redislock: %q is held or awaited in this process: %w", name, lock.ErrNotAcquired)
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(c.ctx, func() { cancel(errClosed) })
+	defer stop()
+	if err := q.mu.Lock(lctx); err != nil {
+		if err := ctxerr.From(ctx); err != nil {
+			return err
+		}
+		return errClosed
+	}
+	return nil
+}
+
+// acquire takes the lock in Redis for a new token, with the local FIFO
+// place held.
+func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool) (*Lease, error) {
+	token := rand.Text() // 26 base32 characters, 130 random bits
+	var (
+		t        *topic // the subscription, once we have had to wait
+		inFlight bool   // some call may have taken the lock without telling us
+		backoff  = minBackoff
+	)
+	defer func() {
+		if t != nil {
+			c.hub.unsubscribe(t)
+		}
+	}()
+	fail := func(err error) (*Lease, error) {
+		if inFlight {
+			c.cleanup(ctx, k, token)
+		}
+		return nil, err
+	}
+	for {
+		start := time.Now() // before sending: the validity never outlasts the key
+		ok, n, err := c.tryAcquire(ctx, k, token, cfg.ttl)
+		if err != nil {
+			inFlight = true
+		} else if ok {
+			validUntil := start.Add(cfg.ttl - drift(cfg.ttl))
+			if err := ctxerr.From(ctx); err != nil {
+				inFlight = true
+				return fail(err)
+			}
+			if time.Until(validUntil) > 0 {
+				l, err := c.newLease(holdCtx, name, k, token, n, cfg, q, start, validUntil)
+				if err != nil {
+					inFlight = true
+					return fail(err)
+				}
+				return l, nil
+			}
+			inFlight, err = true, errLateReply
+		}
+		if err := ctxerr.From(ctx); err != nil {
+			return fail(err)
+		}
+		if !wait {
+			if err != nil {
+				return fail(fmt.Errorf("redislock: obtain %q: %w", name, err))
+			}
+			return fail(fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired))
+		}
+
+		var d time.Duration
+		switch {
+		case err != nil:
+			d, backoff = jitter(backoff), min(2*backoff, maxBackoff)
+		case t == nil:
+			// Subscribe, then try again at once: a release published
+			// before the server registered the subscription is missed.
+			if t, err = c.hub.subscribe(ctx, k.lock); err == nil {
+				continue
+			}
+			if errors.Is(err, lock.ErrClosed) || ctx.Err() != nil {
+				return fail(err)
+			}
+			d, backoff = jitter(backoff), min(2*backoff, maxBackoff)
+		default:
+			backoff = minBackoff
+			d = maxWait // also for a key without TTL (n == -1)
+			if n >= 0 {
+				// Wake just after the key expires if nobody releases it.
+				d = min(d, time.Duration(n)*time.Millisecond+jitter(2*time.Millisecond))
+			}
+		}
+		var wake chan struct{}
+		if t != nil {
+			wake = t.wake
+		}
+		if err := c.sleep(ctx, d, wake); err != nil {
+			return fail(err)
+		}
+	}
+}
+
+// tryAcquire runs the obtain script once. It reports whether token holds
+// the lock, and then the fencing token, otherwise the key's PTTL.
+func (c *Client) tryAcquire(ctx context.Context, k keys, token string, ttl time.Duration) (ok bool, n int64, err error) {
+	v, err := obtainScript.Run(ctx, c.rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
+	if err != nil {
+		return false, 0, err
+	}
+	if len(v) != 2 {
+		return false, 0, fmt.Errorf("redislock: obtain script replied %v", v)
+	}
+	return v[0] == 1, v[1], nil
+}
+
+// sleep waits for d, a value on wake, the end of ctx or Close.
+func (c *Client) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-wake:
+		return nil
+	case <-ctx.Done():
+		return ctxerr.From(ctx)
+	case <-c.done:
+		return errClosed
+	}
+}

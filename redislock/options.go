@@ -1,0 +1,114 @@
+package redislock
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// Defaults of the lease configuration.
+const (
+	// DefaultTTL is the lease TTL when no option sets one. Each renewal
+	// resets the key's TTL to it.
+	DefaultTTL = 30 * time.Second
+	// DefaultRenewInterval is how often the watchdog renews a lease when no
+	// option sets a TTL.
+	DefaultRenewInterval = 10 * time.Second
+	// DefaultPrefix is the namespace of the keys and channels a Client uses.
+	DefaultPrefix = "lock"
+
+	// minTTL is the shortest TTL accepted.
+	minTTL = 10 * time.Millisecond
+)
+
+// An Option configures a Client (given to New, it sets the default of every
+// lease the Client grants) or one acquisition (given to Obtain, TryObtain or
+// NewMutex, it overrides that default).
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is the lease configuration.
+type config struct {
+	prefix  string
+	ttl     time.Duration // the key's TTL after each acquire and renewal
+	renew   time.Duration // watchdog period; 0 for a fixed-TTL lease
+	maxHold time.Duration // 0: unlimited
+}
+
+func defaultConfig() config {
+	return config{prefix: DefaultPrefix, ttl: DefaultTTL, renew: DefaultRenewInterval}
+}
+
+// WithTTL gives leases a fixed TTL and no watchdog: the lease ends ttl after
+// it was requested unless Extend renews it. ttl must be at least 10ms; it
+// is rounded down to a whole millisecond.
+func WithTTL(ttl time.Duration) Option {
+	return optionFunc(func(c *config) { c.ttl, c.renew = ttl, 0 })
+}
+
+// WithWatchdog renews leases automatically: the key gets TTL ttl, and every
+// renewInterval (which must be shorter than ttl) the lease's goroutine
+// resets it, until the lease is released or lost. ttl must be at least
+// 10ms; it is rounded down to a whole millisecond. A failed renewal is
+// retried every renewInterval/4 while the lease is still valid. The default
+// is WithWatchdog(DefaultTTL, DefaultRenewInterval).
+func WithWatchdog(ttl, renewInterval time.Duration) Option {
+	return optionFunc(func(c *config) { c.ttl, c.renew = ttl, renewInterval })
+}
+
+// WithMaxHold bounds how long a lease may be held: d after it was granted,
+// the lease is released and ends with an error wrapping lock.ErrLockLost,
+// even if its watchdog could renew it. Zero (the default) means no bound.
+func WithMaxHold(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxHold = d })
+}
+
+// WithPrefix sets the namespace of the keys and channels: the lock named
+// name lives in the key prefix:{name}, its fencing counter in
+// prefix:{name}:fence, and waiters listen on the channel prefix:{name}.
+// The braces are a Redis Cluster hash tag that keeps the keys in one slot.
+// The default is DefaultPrefix.
+func WithPrefix(prefix string) Option {
+	return optionFunc(func(c *config) { c.prefix = prefix })
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.ttl < minTTL:
+		return fmt.Errorf("redislock: TTL %v is below %v: %w", c.ttl, minTTL, lock.ErrInvalidArgument)
+	case c.renew < 0:
+		return fmt.Errorf("redislock: renewal interval %v is negative: %w", c.renew, lock.ErrInvalidArgument)
+	case c.renew > 0 && c.renew >= c.ttl:
+		return fmt.Errorf("redislock: renewal interval %v is not shorter than the TTL %v: %w", c.renew, c.ttl, lock.ErrInvalidArgument)
+	case c.maxHold < 0:
+		return fmt.Errorf("redislock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
+	}
+	c.ttl = c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
+	return nil
+}
+
+// keys are the Redis names of one lock.
+type keys struct {
+	lock  string // the lock key, also the waiters' channel
+	fence string // the fencing counter
+}
+
+func (c *config) keys(name string) (keys, error) {
+	if name == "" {
+		return keys{}, fmt.Errorf("redislock: empty lock name: %w", lock.ErrInvalidArgument)
+	}
+	if strings.HasPrefix(name, "}") {
+		// "{}" is an empty hash tag, which Redis Cluster ignores; the
+		// lock and fence keys could then land in different slots.
+		return keys{}, fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
+	}
+	k := c.prefix + ":{" + name + "}"
+	return keys{lock: k, fence: k + ":fence"}, nil
+}
