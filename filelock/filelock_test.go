@@ -282,3 +282,31 @@ func TestOFD(t *testing.T) {
 		t.Fatal("OFD lock not released:", err)
 	}
 }
+
+// A failed attempt to take exclusively what is held shared leaves the
+// shared hold intact: flock(2) would drop it on a failed conversion, which
+// this package never attempts.
+func TestNoLossyUpgrade(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	ctx := context.Background()
+	if err := l.RLock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := rawLock(t, l.Path(), unix.LOCK_SH) // another shared holder
+	notAcquired(t, "TryLock while holding shared", l.TryLock())
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := l.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock while holding shared = %v, want context.DeadlineExceeded", err)
+	}
+	other()
+	// Our shared hold must still exclude another process's exclusive one.
+	if code := tryOther(t, l.Path()); code != exitNotAcquired {
+		t.Fatalf("another process took the lock exclusively while we hold it shared: exit %d", code)
+	}
+	l.RUnlock()
+	if code := tryOther(t, l.Path()); code != exitAcquired {
+		t.Fatalf("another process after RUnlock: exit %d, want %d (acquired)", code, exitAcquired)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -331,4 +332,69 @@ func TestUnlockWakesOtherProcess(t *testing.T) {
 	if code := h.wait(t); code != 0 {
 		t.Fatalf("helper exited with %d", code)
 	}
+}
+
+// Signals arriving during waits (SIGUSR1 to the process, SIGURG from
+// goroutine preemption) never surface as errors such as EINTR.
+func TestSignalsDoNotInterrupt(t *testing.T) {
+	t.Parallel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGUSR1)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	wg.Go(func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Kill(os.Getpid(), unix.SIGUSR1)
+			time.Sleep(50 * time.Microsecond)
+		}
+	})
+	for range 2 { // busy goroutines get preempted by SIGURG
+		wg.Go(func() {
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+
+	l := newLock(t)
+	ctx := context.Background()
+	for range 200 {
+		if err := l.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.Unlock()
+	}
+	h := startHelper(t, "hold", l.Path())
+	h.expect(t, "locked")
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := l.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock = %v, want context.DeadlineExceeded", err)
+	}
+	got := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		got <- l.RLock(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if code := h.wait(t); code != 0 {
+		t.Fatalf("holder exited with %d", code)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	l.RUnlock()
 }
