@@ -2,6 +2,7 @@ package redislock_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -13,7 +14,12 @@ import (
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // dial returns a go-redis client for addr, closed at the end of the test,
 // configured as the package documentation asks: context deadlines honoured

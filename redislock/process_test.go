@@ -1,0 +1,249 @@
+package redislock_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/redislock"
+)
+
+// The test binary re-executes itself as a helper process when helperEnv is
+// set; TestMain dispatches to runHelper. Helpers talk to redis-servers the
+// parent started, on addresses passed in the environment.
+const helperEnv = "REDISLOCK_TEST_HELPER"
+
+// helper starts the test binary as a helper process in mode, with env
+// added, and kills it at the end of the test if it is still running.
+func helper(t *testing.T, mode string, env ...string) (*exec.Cmd, *bufio.Scanner, func(string)) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode), env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	send := func(line string) { _, _ = fmt.Fprintln(stdin, line) }
+	return cmd, bufio.NewScanner(stdout), send
+}
+
+// runHelper is the main function of a helper process.
+func runHelper(mode string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("LOCK_ADDR"), ContextTimeoutEnabled: true, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	defer rdb.Close()
+	oracle := redis.NewClient(&redis.Options{Addr: os.Getenv("ORACLE_ADDR"), ContextTimeoutEnabled: true})
+	defer oracle.Close()
+	c, err := redislock.New(rdb)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer c.Close()
+	var run func() error
+	switch mode {
+	case "hammer":
+		run = func() error { return helperHammer(ctx, c, oracle) }
+	case "holder":
+		run = func() error { return helperHolder(ctx, c, oracle) }
+	default:
+		err = fmt.Errorf("unknown helper mode %q", mode)
+	}
+	if err == nil {
+		err = run()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	return 0
+}
+
+// helperHammer runs GOROUTINES × ITERATIONS critical sections on the lock
+// "hot", counting holders and a non-atomic counter on the oracle server.
+func helperHammer(ctx context.Context, c *redislock.Client, oracle *redis.Client) error {
+	goroutines, _ := strconv.Atoi(os.Getenv("GOROUTINES"))
+	iterations, _ := strconv.Atoi(os.Getenv("ITERATIONS"))
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		wg.Go(func() {
+			m := c.NewMutex("hot")
+			for range iterations {
+				if err := m.Lock(ctx); err != nil {
+					errs <- err
+					return
+				}
+				err := criticalSection(ctx, oracle)
+				m.Unlock()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// criticalSection counts itself in and out of the oracle's "holders"
+// (counting "overlaps" when it was not alone) and increments "counter"
+// with a non-atomic read-modify-write.
+func criticalSection(ctx context.Context, oracle *redis.Client) error {
+	if n, err := oracle.Incr(ctx, "holders").Result(); err != nil {
+		return err
+	} else if n != 1 {
+		oracle.Incr(ctx, "overlaps")
+	}
+	n, err := oracle.Get(ctx, "counter").Int()
+	if err == nil || errors.Is(err, redis.Nil) {
+		err = oracle.Set(ctx, "counter", n+1, 0).Err()
+	}
+	if derr := oracle.Decr(ctx, "holders").Err(); err == nil {
+		err = derr
+	}
+	return err
+}
+
+// helperHolder obtains "fenced" with a short watchdog lease, prints its
+// fencing token, and on the line "write" from stdin writes to the oracle's
+// "resource" with it, printing whether the lease was still held and the
+// write's outcome.
+func helperHolder(ctx context.Context, c *redislock.Client, oracle *redis.Client) error {
+	l, err := c.Obtain(ctx, "fenced", redislock.WithWatchdog(300*time.Millisecond, 100*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("fence %d\n", l.Fence())
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() || in.Text() != "write" {
+		return errors.New("no write command")
+	}
+	// A careless holder: it writes whatever its lease says.
+	held := l.Validity() > 0 // by the local clock, exact even before the goroutine has run
+	err = redislock.FencedSet(ctx, oracle, "resource", l.Fence(), "from the paused holder")
+	fmt.Printf("held=%v stale=%v\n", held, errors.Is(err, redislock.ErrStaleFence))
+	_ = l.Release(ctx)
+	return nil
+}
+
+// Processes and goroutines contend for one lock; a counter kept on a second
+// redis-server counts every critical section and sees no overlap.
+func TestContentionProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts helper processes")
+	}
+	lockSrv, rdb := real(t)
+	oracleSrv, oracle := real(t)
+	env := []string{"LOCK_ADDR=" + lockSrv.Addr(), "ORACLE_ADDR=" + oracleSrv.Addr(), "GOROUTINES=2", "ITERATIONS=40"}
+	const procs = 3
+	cmds := make([]*exec.Cmd, procs)
+	for i := range cmds {
+		cmds[i], _, _ = helper(t, "hammer", env...)
+	}
+	// This process takes part too, with its own Client.
+	ctx := testCtx(t, 60*time.Second)
+	m := newClient(t, rdb).NewMutex("hot")
+	for range 40 {
+		if err := m.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err := criticalSection(ctx, oracle)
+		m.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper %d: %v", i, err)
+		}
+	}
+	want := procs*2*40 + 40
+	if got, _ := oracle.Get(ctx, "counter").Int(); got != want {
+		t.Fatalf("counter = %d, want %d", got, want)
+	}
+	if n, _ := oracle.Get(ctx, "overlaps").Int(); n != 0 {
+		t.Fatalf("%d overlapping critical sections", n)
+	}
+}
+
+// A holder process stopped past its lease loses it; the next holder gets a
+// higher fencing token, and the resumed holder's write is rejected.
+func TestPausedHolderProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a helper process")
+	}
+	lockSrv, rdb := real(t)
+	oracleSrv, oracle := real(t)
+	cmd, out, send := helper(t, "holder", "LOCK_ADDR="+lockSrv.Addr(), "ORACLE_ADDR="+oracleSrv.Addr())
+	if !out.Scan() {
+		t.Fatal("helper printed no fence")
+	}
+	staleFence, err := strconv.ParseInt(strings.TrimPrefix(out.Text(), "fence "), 10, 64)
+	if err != nil {
+		t.Fatalf("helper said %q", out.Text())
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t, 10*time.Second)
+	start := time.Now()
+	l, err := newClient(t, rdb).Obtain(ctx, "fenced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Acquired when the stopped holder's key expired, not before.
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("acquired %v after stopping the holder, before its TTL", d)
+	}
+	if l.Fence() <= staleFence {
+		t.Fatalf("fence %d after %d", l.Fence(), staleFence)
+	}
+	if err := redislock.FencedSet(ctx, oracle, "resource", l.Fence(), "from the new holder"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	send("write")
+	if !out.Scan() {
+		t.Fatal("helper printed no result")
+	}
+	if got := out.Text(); got != "held=false stale=true" {
+		t.Fatalf("resumed holder: %s, want its lease lost and its write rejected", got)
+	}
+	if v := oracle.HGet(ctx, "resource", "value").Val(); v != "from the new holder" {
+		t.Fatalf("resource = %q", v)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	_ = l.Release(ctx)
+}
