@@ -97,3 +97,6 @@ func (m *Mutex) Unlock() {
 	m.mu.Unlock()
 	m.r.Released(context.Background(), 1, held)
 }
+
+// Unwrap returns the instrumented lock, for its Locked and Waiters methods.
+func (m *Mutex) Unwrap() *lock.Mutex { return m.mu }

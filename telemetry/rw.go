@@ -130,14 +130,18 @@ func (m *RWMutex) TryRLock() bool {
 	if !m.mu.TryRLock() {
 		return false
 	}
-	m.r.Acquired(context.Background(), 1)
+	if m.r != nil {
+		m.r.Acquired(context.Background(), 1)
+	}
 	return true
 }
 
 // RUnlock undoes a single RLock or Downgrade; see rw.RWMutex.RUnlock.
 func (m *RWMutex) RUnlock() {
 	m.mu.RUnlock()
-	m.r.Released(context.Background(), 1, -1)
+	if m.r != nil {
+		m.r.Released(context.Background(), 1, -1)
+	}
 }
 
 // Downgrade turns the caller's write lock into a read lock atomically; see
@@ -163,3 +167,6 @@ type rlocker RWMutex
 
 func (r *rlocker) Lock(ctx context.Context) error { return (*RWMutex)(r).RLock(ctx) }
 func (r *rlocker) Unlock()                        { (*RWMutex)(r).RUnlock() }
+
+// Unwrap returns the instrumented lock, for its Waiters method.
+func (m *RWMutex) Unwrap() *rw.RWMutex { return m.mu }

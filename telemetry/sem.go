@@ -16,7 +16,7 @@ type Weighted struct {
 	r *Recorder // nil: telemetry off
 }
 
-// NewWeighted returns s instrumented under name. Use the returned Weighted,
+// NewWeighted returns s, which must not be nil, instrumented under name. Use the returned Weighted,
 // not s, for every Acquire and Release. Errors creating the instruments go
 // to otel.Handle.
 func NewWeighted(name string, s *sem.Weighted, opts ...Option) *Weighted {
@@ -53,7 +53,9 @@ func (s *Weighted) TryAcquire(n int64) bool {
 	if !s.s.TryAcquire(n) {
 		return false
 	}
-	s.r.Acquired(context.Background(), n)
+	if s.r != nil {
+		s.r.Acquired(context.Background(), n)
+	}
 	return true
 }
 
@@ -61,7 +63,9 @@ func (s *Weighted) TryAcquire(n int64) bool {
 // sem.Weighted.Release.
 func (s *Weighted) Release(n int64) {
 	s.s.Release(n)
-	s.r.Released(context.Background(), n, -1)
+	if s.r != nil {
+		s.r.Released(context.Background(), n, -1)
+	}
 }
 
 // Unwrap returns the instrumented semaphore, for Resize, Close and the
