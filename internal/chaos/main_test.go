@@ -15,8 +15,9 @@ var plan chaos.Plan
 // helpers are the roles a re-executed test binary can play (see
 // chaos.StartHelper); each returns nil on success.
 var helpers = map[string]func() error{
-	"file-worker": fileWorker,
-	"file-victim": fileVictim,
+	"file-worker":  fileWorker,
+	"file-victim":  fileVictim,
+	"redis-worker": redisWorker,
 }
 
 func TestMain(m *testing.M) {

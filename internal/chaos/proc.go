@@ -128,6 +128,19 @@ func (p *Proc) Expect(prefix string, timeout time.Duration) (string, error) {
 	}
 }
 
+// Lines returns the lines of output that start with prefix, so far.
+func (p *Proc) Lines(prefix string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, l := range p.lines {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // Signal sends sig to the helper unless it has been waited for.
 func (p *Proc) Signal(sig syscall.Signal) error {
 	select {
@@ -151,9 +164,19 @@ func (p *Proc) Kill() {
 	<-p.exited
 }
 
+// Send writes line and a newline to the helper's standard input.
+func (p *Proc) Send(line string) error {
+	_, err := io.WriteString(p.stdin, line+"\n")
+	return err
+}
+
 // CloseStdin closes the helper's standard input, which helpers read as
 // "finish now".
 func (p *Proc) CloseStdin() error { return p.stdin.Close() }
+
+// Done returns a channel that is closed once the helper has exited and been
+// waited for.
+func (p *Proc) Done() <-chan struct{} { return p.exited }
 
 // Wait waits up to timeout for the helper to exit and returns nil if it
 // exited with status 0. Otherwise it kills it and returns an error with

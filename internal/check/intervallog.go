@@ -58,7 +58,15 @@ func (l *IntervalLog) Begin(owner uint64, weight, token int64) (LoggedHold, erro
 // End records the end of the hold, stamped with [Now], and returns the
 // interval. Call it right before the release.
 func (h LoggedHold) End() (Interval, error) {
-	h.iv.End = Now()
+	return h.EndAt(Now(), h.iv.Weight)
+}
+
+// EndAt records the end of the hold at end, a [Now] reading, with weight in
+// place of the weight given to Begin, and returns the interval. Weight 0
+// marks a hold that turned out to carry no guarantee, such as a lease found
+// lost when the hold ended, so that capacity checks leave it out.
+func (h LoggedHold) EndAt(end, weight int64) (Interval, error) {
+	h.iv.End, h.iv.Weight = end, weight
 	return h.iv, h.write()
 }
 

@@ -1,0 +1,357 @@
+//go:build linux
+
+package chaos_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/codomyrmex/concurrency/internal/chaos"
+	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/internal/faultproxy"
+	"github.com/codomyrmex/concurrency/internal/redistest"
+	"github.com/codomyrmex/concurrency/redislock"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis contention scenario: per round, redisWorkers processes of
+// redisGoroutines goroutines, each with its own go-redis and redislock
+// client, contend for one lock through a fault proxy, while the test
+// injects the faults a lease must ride out: connection resets, refused
+// connections, short delays, lost replies, a short blackhole, and SCRIPT
+// FLUSH.
+const (
+	redisWorkers    = 3
+	redisGoroutines = 3
+	redisIterations = 40
+	redisSpan       = 50 * time.Millisecond // churn deadlines and cancellations
+	redisTTL        = 2 * time.Second
+	redisRenew      = 400 * time.Millisecond
+	faultEvery      = 150 * time.Millisecond
+	maxReported     = 5 // violations a helper prints in detail
+)
+
+// A fault is one injection: it starts the fault and returns when it is
+// over.
+type fault struct {
+	name   string
+	inject func(t *testing.T, proxy *faultproxy.Proxy, admin *redis.Client)
+}
+
+// tolerated are faults that a lease with redisTTL survives: none lasts
+// long enough to end a lease's validity.
+var tolerated = []fault{
+	{"reset", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+		proxyFor(t, p, faultproxy.Reset, 30*time.Millisecond)
+	}},
+	{"script flush", func(t *testing.T, _ *faultproxy.Proxy, admin *redis.Client) {
+		ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+		defer cancel()
+		if err := admin.ScriptFlush(ctx).Err(); err != nil {
+			t.Errorf("SCRIPT FLUSH: %v", err)
+		}
+	}},
+	{"refuse", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+		proxyFor(t, p, faultproxy.Refuse, 100*time.Millisecond)
+	}},
+	{"delay", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+		p.SetDelay(20*time.Millisecond, 20*time.Millisecond)
+		proxyFor(t, p, faultproxy.Delay, 200*time.Millisecond)
+	}},
+	{"drop replies", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+		proxyFor(t, p, faultproxy.DropReplies, 50*time.Millisecond)
+	}},
+	{"blackhole", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+		proxyFor(t, p, faultproxy.Blackhole, 100*time.Millisecond)
+	}},
+}
+
+// proxyFor puts p in mode m for d, then back to Pass.
+func proxyFor(t *testing.T, p *faultproxy.Proxy, m faultproxy.Mode, d time.Duration) {
+	if err := p.Set(m); err != nil {
+		t.Errorf("proxy %v: %v", m, err)
+	}
+	time.Sleep(d)
+	if err := p.Set(faultproxy.Pass); err != nil {
+		t.Errorf("proxy back to pass: %v", err)
+	}
+}
+
+func TestRedisContentionWithFaults(t *testing.T) {
+	lockSrv := redistest.Start(t)
+	oracleSrv := redistest.Start(t)
+	var sum chaos.Summary
+	var tot redisTotals
+	faults := map[string]int{}
+	for round := range plan.Rounds(1) {
+		r := redisRound(t, round, lockSrv, oracleSrv, faults)
+		sum.Acquisitions += r.holds
+		sum.Processes = redisWorkers
+		sum.Faults += r.faults
+		sum.Overlaps += r.overlaps
+		sum.LostUpdates += r.lostUpdates
+		tot.addTotals(r.totals)
+		if t.Failed() {
+			break
+		}
+	}
+	sum.Note(chaos.Count(tot.cancelled, "cancelled wait"))
+	sum.Note(chaos.Count(tot.lost, "lease") + " lost, each signalled")
+	sum.Note(chaos.Count(tot.stale, "stale write") + " rejected")
+	sum.Note(chaos.Count(tot.contract, "Lock error") + " not wrapping the context's error (known redislock defect)")
+	sum.Note(fmt.Sprintf("faults by kind %v", faults))
+	t.Log(sum)
+}
+
+type redisRoundResult struct {
+	holds, faults, lostUpdates int64
+	overlaps                   int
+	totals                     redisTotals
+}
+
+func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, faults map[string]int) (r redisRoundResult) {
+	dir := t.TempDir()
+	proxy, err := faultproxy.New(lockSrv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	admin := dialRedis(t, lockSrv.Addr())
+	oracle := dialRedis(t, oracleSrv.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	if err := oracle.Del(ctx, counterKey, resourceKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	workers := make([]*chaos.Proc, redisWorkers)
+	for i := range workers {
+		workers[i] = chaos.StartHelper(t, "redis-worker",
+			setenv(envDir, dir), setenv(envID, i), setenv(envRedis, proxy.Addr()), setenv(envOracle, oracleSrv.Addr()),
+			setenv(envGoroutines, redisGoroutines), setenv(envIterations, redisIterations))
+	}
+	// Inject faults in turn until every worker is done (bounded by count).
+	for i := 0; i < 10_000 && !allDone(workers); i++ {
+		f := tolerated[i%len(tolerated)]
+		f.inject(t, proxy, admin)
+		faults[f.name]++
+		r.faults++
+		time.Sleep(faultEvery)
+	}
+	for i, w := range workers {
+		if err := w.Wait(2 * time.Minute); err != nil {
+			t.Fatalf("round %d: worker %d: %v", round, i, err)
+		}
+		line, err := w.Expect("done ", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.totals.add(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.totals.stalls > 0 {
+		t.Errorf("round %d: %d stalls", round, r.totals.stalls)
+	}
+	// Known defect, reported to the owners of redislock: when ctx ends
+	// while Lock subscribes to the release channel, Lock returns the
+	// transport error ("i/o timeout", "operation was canceled") instead of
+	// one wrapping ctx.Err(). Nothing is held, so exclusion is intact; the
+	// scenario logs and counts these until the fix lands, when they should
+	// become errors.
+	for _, w := range workers {
+		for _, v := range w.Lines("contract: ") {
+			t.Logf("round %d: worker pid %d: %s", round, w.PID(), v)
+		}
+	}
+	if r.totals.staleValid > 0 {
+		t.Errorf("round %d: %d writes rejected as stale while their lease was valid", round, r.totals.staleValid)
+	}
+
+	var holds, kept []check.Interval
+	for i := range redisWorkers {
+		ivs, err := check.ReadIntervalLog(workerLog(dir, i), math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, ivs...)
+	}
+	for _, iv := range holds {
+		if iv.Weight > 0 { // leases that were still valid at the end of the hold
+			kept = append(kept, iv)
+		}
+	}
+	r.holds = int64(len(holds))
+	if ex := check.OverCapacity(kept, 1); ex != nil {
+		r.overlaps = len(ex)
+		t.Errorf("round %d: %d holds of valid leases overlapped, first: %v", round, len(ex), ex[0])
+	}
+	if reg := check.TokenRegressions(kept); reg != nil {
+		t.Errorf("round %d: %d fencing tokens did not increase, first: %v", round, len(reg), reg[0])
+	}
+	err = check.CheckCount(redisStore{oracle, counterKey}, r.holds)
+	switch {
+	case err != nil && r.totals.lost == 0:
+		r.lostUpdates = check.LostUpdates(err)
+		t.Errorf("round %d: %v", round, err)
+	case err != nil:
+		t.Logf("round %d: %v, after %d leases were lost (and signalled)", round, err, r.totals.lost)
+	}
+	return r
+}
+
+func allDone(procs []*chaos.Proc) bool {
+	for _, p := range procs {
+		select {
+		case <-p.Done():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// redisTotals adds up the "done" lines of Redis workers.
+type redisTotals struct{ acquisitions, cancelled, lost, stale, staleValid, contract, stalls int64 }
+
+const redisDoneFormat = "done acquisitions=%d cancelled=%d lost=%d stale=%d stale-valid=%d contract=%d stalls=%d"
+
+func (w *redisTotals) add(line string) error {
+	var d redisTotals
+	if _, err := fmt.Sscanf(line, redisDoneFormat, &d.acquisitions, &d.cancelled, &d.lost, &d.stale, &d.staleValid, &d.contract, &d.stalls); err != nil {
+		return fmt.Errorf("bad line %q: %w", line, err)
+	}
+	w.addTotals(d)
+	return nil
+}
+
+func (w *redisTotals) addTotals(d redisTotals) {
+	w.acquisitions += d.acquisitions
+	w.cancelled += d.cancelled
+	w.lost += d.lost
+	w.stale += d.stale
+	w.staleValid += d.staleValid
+	w.contract += d.contract
+	w.stalls += d.stalls
+}
+
+// redisWorker is the "redis-worker" helper: goroutines, each with its own
+// clients, that take the lock under cancellation churn; in each hold they
+// increment the counter on the oracle server and write the resource with
+// their fencing token, and log the hold, with weight 0 if the lease turned
+// out to be lost by its end.
+func redisWorker() error {
+	dir := os.Getenv(envDir)
+	id, err := envInt(envID)
+	if err != nil {
+		return err
+	}
+	goroutines, err := envInt(envGoroutines)
+	if err != nil {
+		return err
+	}
+	iterations, err := envInt(envIterations)
+	if err != nil {
+		return err
+	}
+	log, err := check.CreateIntervalLog(workerLog(dir, id))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	oracle := redis.NewClient(redisOptions(os.Getenv(envOracle)))
+	defer oracle.Close()
+	store := redisStore{oracle, counterKey}
+
+	var tot struct{ acquisitions, cancelled, lost, stale, staleValid, contract, stalls atomic.Int64 }
+	errs := make(chan error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			rdb := redis.NewClient(redisOptions(os.Getenv(envRedis)))
+			defer rdb.Close()
+			c, err := redislock.New(rdb, redislock.WithWatchdog(redisTTL, redisRenew))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			m := c.NewMutex(lockName)
+			rng := rand.New(rand.NewPCG(uint64(id), uint64(g)))
+			owner := uint64(id*1000 + g)
+			for i := range iterations {
+				ctx, stop := churnContext(rng, redisSpan)
+				if err := m.Lock(ctx); err != nil {
+					if ctx.Err() == nil {
+						stop()
+						errs <- err
+						return
+					}
+					if !errors.Is(err, ctx.Err()) || !errors.Is(err, context.Cause(ctx)) {
+						if tot.contract.Add(1) <= maxReported {
+							fmt.Printf("contract: Lock error %q for a context ended by %q\n", err, context.Cause(ctx))
+						}
+					}
+					if errors.Is(context.Cause(ctx), errStall) {
+						tot.stalls.Add(1)
+					}
+					tot.cancelled.Add(1)
+					stop()
+					continue
+				}
+				stop()
+				tot.acquisitions.Add(1)
+				lease := m.Lease()
+				h, err := log.Begin(owner, 1, lease.Fence())
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := check.Increment(store); err != nil {
+					errs <- err
+					return
+				}
+				stale, err := fencedWrite(oracle, lease.Fence(), strconv.Itoa(int(owner))+"/"+strconv.Itoa(i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				pause(rng)
+				end := check.Now()
+				weight := int64(1)
+				if lease.Err() != nil || lease.Validity() == 0 {
+					weight = 0
+					tot.lost.Add(1)
+				}
+				if stale {
+					tot.stale.Add(1)
+					if weight > 0 {
+						tot.staleValid.Add(1)
+					}
+				}
+				if _, err := h.EndAt(end, weight); err != nil {
+					errs <- err
+					return
+				}
+				m.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	fmt.Printf(redisDoneFormat+"\n", tot.acquisitions.Load(), tot.cancelled.Load(), tot.lost.Load(),
+		tot.stale.Load(), tot.staleValid.Load(), tot.contract.Load(), tot.stalls.Load())
+	return nil
+}
