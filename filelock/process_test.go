@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/filelock"
 	"golang.org/x/sys/unix"
 )
 
@@ -296,7 +297,23 @@ func TestManyWaitersAfterProcess(t *testing.T) {
 // once (through inotify) rather than at its next poll.
 func TestUnlockWakesOtherProcess(t *testing.T) {
 	t.Parallel()
-	l := newLock(t)
+	t.Run("created", func(t *testing.T) {
+		t.Parallel()
+		testUnlockWakes(t, newLock(t))
+	})
+	// A file created empty by someone else: Unlock reopens it to make an
+	// event, as a one-byte read would read nothing.
+	t.Run("empty", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "lock")
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		testUnlockWakes(t, openLock(t, path))
+	})
+}
+
+func testUnlockWakes(t *testing.T, l *filelock.Lock) {
 	h := startHelper(t, "serve", l.Path())
 	timing(t, func() error {
 		var lat []time.Duration
