@@ -52,9 +52,9 @@ type localQueue struct {
 // So that context deadlines bound each Redis call, rdb must be created with
 // ContextTimeoutEnabled set (go-redis otherwise ignores deadlines on socket
 // reads and waits for ReadTimeout): New reports a *redis.Client,
-// *redis.ClusterClient or *redis.Ring without it as an invalid argument. A
-// call whose context can be cancelled but has no deadline still waits at
-// most the client's ReadTimeout for a reply that is already due.
+// *redis.ClusterClient or *redis.Ring without it as an invalid argument.
+// Cancellation is honoured by the package itself; see the package
+// documentation.
 //
 // New reports a nil rdb or an invalid option with an error wrapping
 // lock.ErrInvalidArgument. The Client does not own rdb: Close leaves it

@@ -38,12 +38,14 @@
 //     acquire whose outcome is unknown (the reply was lost, came too late,
 //     or ctx ended meanwhile) is undone by its token in the background, so
 //     it never leaves a lock that nobody holds.
-//   - Every Redis call carries the caller's context. go-redis honours its
-//     deadline only with ContextTimeoutEnabled, which [New] therefore
-//     requires. A context that is cancelled without a deadline stops every
-//     wait at once, but a call already on the wire still waits up to the
-//     client's ReadTimeout: give contexts deadlines, and keep ReadTimeout
-//     and WriteTimeout short (a second, say).
+//   - Every call returns by its context's deadline and as soon as it is
+//     cancelled, even against a stalled server. go-redis honours deadlines
+//     on sockets only with ContextTimeoutEnabled, which [New] therefore
+//     requires, and never watches cancellation itself: a call under a
+//     context that can be cancelled runs in a goroutine of the Client, which
+//     finishes within the go-redis client's ReadTimeout after the caller
+//     has returned (Close waits for it). Keep ReadTimeout and WriteTimeout
+//     short, a second or so.
 //   - Obtain's ctx also bounds the hold: when it ends, the lease ends and is
 //     released. Mutex.Lock's ctx bounds only the wait.
 //   - No goroutine outlives its lease: Release stops the lease's goroutine

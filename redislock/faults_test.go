@@ -402,3 +402,52 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
+
+// A context cancelled without a deadline stops calls against a stopped
+// server at once, though go-redis would wait for its ReadTimeout; the
+// abandoned acquire is undone once it completes.
+func TestCancelOnlyContextOnStoppedServer(t *testing.T) {
+	s, rdb := real(t)
+	c := newClient(t, rdb)
+	bg := testCtx(t, 20*time.Second)
+	l, err := c.Obtain(bg, "held", redislock.WithWatchdog(5*time.Second, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newClient(t, dial(t, s.Addr()))
+	s.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			s.Resume()
+		}
+	}()
+	prompt := func(name string, f func(ctx context.Context) error) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(bg)
+		errc := make(chan error, 1)
+		go func() { errc <- f(ctx) }()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		start := time.Now()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s = %v, want Canceled", name, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s did not return after cancellation", name)
+		}
+		if d := time.Since(start); d > 50*time.Millisecond {
+			t.Errorf("%s returned %v after cancellation", name, d)
+		}
+	}
+	prompt("Obtain", func(ctx context.Context) error { _, err := other.Obtain(ctx, "q"); return err })
+	prompt("Extend", l.Extend)
+	prompt("Release", l.Release)
+	s.Resume()
+	resumed = true
+	if !eventually(3*time.Second, func() bool { return rdb.Exists(bg, "lock:{q}").Val() == 0 }) {
+		t.Fatal("the abandoned acquire left its key")
+	}
+}

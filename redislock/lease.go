@@ -140,7 +140,11 @@ func (l *Lease) Extend(ctx context.Context) error {
 	if err := ctxerr.From(ctx); err != nil {
 		return err
 	}
-	ok, err := l.extend(ctx)
+	var ok bool
+	err := l.c.do(ctx, func(ctx context.Context) (err error) {
+		ok, err = l.extend(ctx)
+		return err
+	}, nil)
 	if err != nil {
 		if cerr := ctxerr.From(ctx); cerr != nil {
 			return cerr
@@ -204,7 +208,10 @@ func (l *Lease) Release(ctx context.Context) error {
 		err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
 	} else {
 		var ok bool
-		ok, err = l.c.release(ctx, l.k, l.token)
+		err = l.c.do(ctx, func(ctx context.Context) (err error) {
+			ok, err = l.c.release(ctx, l.k, l.token)
+			return err
+		}, nil)
 		switch {
 		case err != nil:
 			if cerr := ctxerr.From(ctx); cerr != nil {

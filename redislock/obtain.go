@@ -198,7 +198,11 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 // tryAcquire runs the obtain script once. It reports whether token holds
 // the lock, and then the fencing token, otherwise the key's PTTL.
 func (c *Client) tryAcquire(ctx context.Context, k keys, token string, ttl time.Duration) (ok bool, n int64, err error) {
-	v, err := obtainScript.Run(ctx, c.rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
+	var v []int64
+	err = c.do(ctx, func(ctx context.Context) (err error) {
+		v, err = obtainScript.Run(ctx, c.rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
+		return err
+	}, func() { c.cleanup(context.Background(), k, token) })
 	if err != nil {
 		return false, 0, err
 	}
