@@ -18,7 +18,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatalf("parseFlags(nil): %v, %s", err, stderr.String())
 	}
 	if !slices.Equal(o.workers, []int{1, 4, 16}) || !slices.Equal(o.weights, []int64{1, 1, 2, 4}) ||
-		o.section != -1 || o.duration != 250*time.Millisecond || o.reps != 2 || o.procs != 2 || o.semSize != 4 {
+		o.section != -1 || o.duration != 400*time.Millisecond || o.reps != 3 || o.procs != 2 || o.semSize != 4 {
 		t.Fatalf("defaults %+v", o)
 	}
 }

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/codomyrmex/concurrency/benchmarks/internal/report"
+	"github.com/redis/go-redis/v9"
 )
 
 // runContend runs a session and returns its exit code, stdout and stderr.
@@ -142,5 +147,83 @@ func TestRunFileProcesses(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "contend-*")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestRunRedisMiniredis runs the Redis scenario on miniredis, in one and
+// in two worker processes, and checks the commands are counted.
+func TestRunRedisMiniredis(t *testing.T) {
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", "miniredis",
+		"-impls", "setnx-spin,bsm/redislock,redsync", "-workers", "1,2", "-procs", "2", "-duration", "50ms", "-reps", "1", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "warning: Redis scenarios run on an in-process miniredis") {
+		t.Errorf("no miniredis warning: %s", stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Redis, "miniredis") || len(r.Warnings) != 1 {
+		t.Errorf("redis %q, warnings %q", r.Redis, r.Warnings)
+	}
+	s := r.Scenarios[0]
+	if len(s.Runs) != 6 {
+		t.Fatalf("%d runs, want 6", len(s.Runs))
+	}
+	for _, row := range s.Summary {
+		if row.Reps != 1 || row.Throughput <= 0 || !row.Cmds.Known() || row.Cmds < 2 {
+			t.Errorf("%s at %d workers: %+v", row.Impl, row.Workers, row)
+		}
+	}
+}
+
+// TestRunRedisServer runs the Redis scenario on a redis-server of its own
+// when one is installed, and checks that it is stopped afterwards.
+func TestRunRedisServer(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not on PATH")
+	}
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-impls", "setnx-spin,rueidislock",
+		"-workers", "2", "-procs", "1", "-duration", "30ms", "-reps", "1", "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(r.Redis[strings.Index(r.Redis, "(pid "):], "(pid %d)", &pid); err != nil {
+		t.Fatalf("no pid in %q", r.Redis)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("redis-server %d still running", pid)
+	}
+	for _, row := range r.Scenarios[0].Summary {
+		if row.Reps != 1 || row.Throughput <= 0 || row.Cmds < 2 {
+			t.Errorf("%s: %+v", row.Impl, row)
+		}
+	}
+}
+
+// TestRunRedisExisting uses a server given with -redis and leaves it
+// running.
+func TestRunRedisExisting(t *testing.T) {
+	m := miniredis.RunT(t)
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", m.Addr(), "-impls", "setnx-spin",
+		"-workers", "1", "-duration", "10ms", "-reps", "1")
+	if code != exitOK || !strings.Contains(stdout, "existing server at "+m.Addr()) {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rdb.Close()
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Errorf("the server was stopped: %v", err)
+	}
+	code, _, stderr = runContend(t, context.Background(), "-scenarios", "redis", "-redis", "127.0.0.1:1", "-workers", "1")
+	if code != exitFailed || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable server: exit %d, %s", code, stderr)
 	}
 }

@@ -51,7 +51,7 @@ func testReport() *Report {
 			Run{Workers: 1, Impl: "base", Rep: rep, Sample: sample(1000+2000*int64(rep), 20*time.Nanosecond, 1000+2000*int64(rep)), Commands: -1},
 			Run{Workers: 4, Impl: "base", Rep: rep, Sample: sample(1000, 5*time.Microsecond, 1000, 0, 0, 0), Commands: 4000},
 			Run{Workers: 4, Impl: "ours", Rep: rep, Sample: sample(4000, 7*time.Microsecond, 1000, 1000, 1000, 1000), Commands: 12000},
-			Run{Workers: 4, Impl: "bad", Rep: rep, Error: "cannot connect", Commands: -1},
+			Run{Workers: 4, Impl: "bad", Rep: rep, Error: "cannot\n  connect", Commands: -1},
 		)
 	}
 	r.Summarize()
@@ -88,7 +88,7 @@ func TestSummarize(t *testing.T) {
 	if ours4.Cmds != 3 || base4.Cmds != 4 || ours1.Cmds.Known() {
 		t.Errorf("cmds %v %v %v", ours4.Cmds, base4.Cmds, ours1.Cmds)
 	}
-	if bad.Reps != 0 || bad.Failure != "cannot connect" || bad.Ratio.Known() {
+	if bad.Reps != 0 || bad.Failure != "cannot\n  connect" || bad.Ratio.Known() {
 		t.Errorf("failed row %+v", bad)
 	}
 	if ws := s.WorkerCounts(); len(ws) != 2 || ws[0] != 1 || ws[1] != 4 {
@@ -269,7 +269,7 @@ func TestHTML(t *testing.T) {
 	for _, td := range doc.all("td") {
 		cells[strings.TrimSpace(td.allText())] = true
 	}
-	for _, want := range []string{"ours", "base", "4.00k", "1.50×", "4.00×", "7.00µs", "0.250", "3", "failed: cannot connect"} {
+	for _, want := range []string{"ours", "base", "4.00k", "1.50×", "4.00×", "7.00µs", "0.250", "3", "failed: cannot\n  connect"} {
 		if !cells[want] {
 			t.Errorf("no table cell %q", want)
 		}
@@ -279,6 +279,15 @@ func TestHTML(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	if got := oneLine("a\n  b\tc "); got != "a b c" {
+		t.Errorf("oneLine = %q", got)
+	}
+	if got := oneLine(strings.Repeat("é", 200)); len([]rune(got)) != maxMessage || !strings.HasSuffix(got, "…") {
+		t.Errorf("long message cut to %d runes", len([]rune(got)))
 	}
 }
 

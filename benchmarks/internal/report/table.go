@@ -76,7 +76,7 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 			workers, last = fmt.Sprint(row.Workers), row.Workers
 		}
 		if row.Reps == 0 {
-			fmt.Fprintf(tw, "%s\t  %-*s\t  FAILED: %s\n", workers, nameW, row.Impl, row.Failure)
+			fmt.Fprintf(tw, "%s\t  %-*s\t  FAILED: %s\n", workers, nameW, row.Impl, oneLine(row.Failure))
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%.0f%%\t%s\t%s\t%s\t%s\t%.3f\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), 50*row.Spread,
@@ -89,9 +89,22 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 	tw.Flush()
 	for _, row := range s.Summary {
 		if row.Errors > 0 {
-			fmt.Fprintf(b, "   %s at %d workers: %d failed acquisitions, first: %s\n", row.Impl, row.Workers, row.Errors, row.Failure)
+			fmt.Fprintf(b, "   %s at %d workers: %d failed acquisitions, first: %s\n", row.Impl, row.Workers, row.Errors, oneLine(row.Failure))
 		}
 	}
+}
+
+// maxMessage is how much of an error message a table line shows.
+const maxMessage = 160
+
+// oneLine squeezes an error message onto one line of at most maxMessage
+// characters, for the table; JSON keeps it whole.
+func oneLine(msg string) string {
+	msg = strings.Join(strings.Fields(msg), " ")
+	if r := []rune(msg); len(r) > maxMessage {
+		msg = string(r[:maxMessage-1]) + "…"
+	}
+	return msg
 }
 
 // legend explains the columns.

@@ -35,7 +35,7 @@ type Scenario struct {
 
 // All returns every scenario, in the order reports show them.
 func All() []Scenario {
-	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario()}
+	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario(), redisScenario()}
 }
 
 // Lookup finds an implementation by scenario and name.
