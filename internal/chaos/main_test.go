@@ -18,6 +18,7 @@ var helpers = map[string]func() error{
 	"file-worker":  fileWorker,
 	"file-victim":  fileVictim,
 	"redis-worker": redisWorker,
+	"redis-victim": redisVictim,
 }
 
 func TestMain(m *testing.M) {
