@@ -197,7 +197,6 @@ func (m *Manager) lock1(ctx context.Context, it *item, t *stamp) error {
 	if s.try != nil && ctx.Err() == nil && s.try() {
 		if m.stats {
 			st.acquisitions.Add(1)
-			st.holders.Add(1)
 		}
 		s.rec.Acquired(ctx, 1)
 		it.since = *t
@@ -257,7 +256,6 @@ func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end stamp, e
 			m.failed(st, err)
 		} else {
 			st.acquisitions.Add(1)
-			st.holders.Add(1)
 		}
 	}
 	return end, err

@@ -90,6 +90,16 @@ func (h *Held) releaseFrom(ctx context.Context, i int, t stamp) error {
 
 func (m *Manager) release1(ctx context.Context, it *item, t stamp) error {
 	s, st := it.s, &it.e.st
+	// The hold is accounted for first, so that a panicking Unlock cannot
+	// leave it counted.
+	held := it.since.until(t)
+	if m.stats {
+		st.releases.Add(1)
+		if held >= 0 {
+			st.held(held)
+		}
+	}
+	s.rec.Released(ctx, 1, held)
 	lost := false
 	if s.done != nil {
 		select {
@@ -105,18 +115,10 @@ func (m *Manager) release1(ctx context.Context, it *item, t stamp) error {
 	} else {
 		s.l.Unlock()
 	}
-	held := it.since.until(t)
-	if m.stats {
-		st.holders.Add(-1)
-		if held >= 0 {
-			st.held(held)
-		}
-		if lost {
+	if lost {
+		if m.stats {
 			st.lost.Add(1)
 		}
-	}
-	s.rec.Released(ctx, 1, held)
-	if lost {
 		reason := err
 		if reason == nil {
 			reason = lock.ErrLockLost

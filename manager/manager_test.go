@@ -288,6 +288,9 @@ func TestPanicInUnlockReleasesRest(t *testing.T) {
 	if a.Locked() || c.Locked() {
 		t.Fatal("locks left held after a panicking Unlock")
 	}
+	if st := m.TotalStats(); st.Holders != 0 {
+		t.Fatalf("holders after a panicking Unlock: %+v", st)
+	}
 }
 
 type panicUnlock struct{}

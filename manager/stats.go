@@ -22,11 +22,13 @@ type Stats struct {
 	HoldMax   time.Duration // longest single released hold
 }
 
-// counters are the live statistics of an entry, updated atomically.
+// counters are the live statistics of an entry, updated atomically. The
+// holders are acquisitions minus releases, so that an uncontended
+// acquisition costs one atomic add.
 type counters struct {
-	acquisitions, contended, failures, cancellations atomic.Int64
-	holders, waiters, lost                           atomic.Int64
-	waitTotal, waitMax, holdTotal, holdMax           atomic.Int64
+	acquisitions, releases, contended, failures, cancellations atomic.Int64
+	waiters, lost                                              atomic.Int64
+	waitTotal, waitMax, holdTotal, holdMax                     atomic.Int64
 }
 
 func (c *counters) waited(d time.Duration) {
@@ -49,12 +51,14 @@ func storeMax(v *atomic.Int64, x int64) {
 }
 
 func (c *counters) snapshot() Stats {
+	released := c.releases.Load() // first: then holders >= 0
+	acquired := c.acquisitions.Load()
 	return Stats{
-		Acquisitions:  c.acquisitions.Load(),
+		Acquisitions:  acquired,
 		Contended:     c.contended.Load(),
 		Failures:      c.failures.Load(),
 		Cancellations: c.cancellations.Load(),
-		Holders:       c.holders.Load(),
+		Holders:       acquired - released,
 		Waiters:       c.waiters.Load(),
 		LostLeases:    c.lost.Load(),
 		WaitTotal:     time.Duration(c.waitTotal.Load()),
@@ -68,6 +72,7 @@ func (c *counters) snapshot() Stats {
 func (c *counters) add(o *counters) {
 	s := o.snapshot()
 	c.acquisitions.Add(s.Acquisitions)
+	c.releases.Add(s.Acquisitions - s.Holders)
 	c.contended.Add(s.Contended)
 	c.failures.Add(s.Failures)
 	c.cancellations.Add(s.Cancellations)
