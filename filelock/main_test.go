@@ -50,6 +50,8 @@ const (
 //     "locked", "unlock" unlocks (keeping the file open) and prints the
 //     time (see monotonic).
 //   - "sleep": sleeps until stdin closes (an unrelated child process).
+//   - "racereaders PATH": two goroutines holding PATH shared write one
+//     variable (see TestRaceSharedHolds).
 //   - "count PATH COUNTER LOG G N": G goroutines each take the lock N times
 //     and increment the number in COUNTER, logging each hold interval
 //     (CLOCK_MONOTONIC nanoseconds) to LOG.
@@ -111,6 +113,29 @@ func runHelper(mode, args string) int {
 		return 0
 	case "sleep":
 		io.Copy(io.Discard, os.Stdin)
+		return 0
+	case "racereaders":
+		// Two shared holders write one variable: a race the detector
+		// must report, since shared holds do not order each other.
+		l, err := filelock.New(a[0])
+		if err != nil {
+			return fail(err)
+		}
+		defer l.Close()
+		var x int
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				if err := l.RLock(ctx); err != nil {
+					panic(err)
+				}
+				time.Sleep(time.Duration(1+10*i) * time.Millisecond)
+				x++
+				time.Sleep(20 * time.Millisecond)
+				l.RUnlock()
+			})
+		}
+		wg.Wait()
 		return 0
 	case "count":
 		g, _ := strconv.Atoi(a[3])
@@ -197,14 +222,21 @@ type helper struct {
 	out   *bufio.Reader
 }
 
-// startHelper starts the test binary in a helper mode. The helper is killed
-// and reaped when the test ends, if it has not exited by then.
-func startHelper(t *testing.T, mode string, args ...string) *helper {
-	t.Helper()
+// helperCommand returns a command running the test binary in a helper
+// mode.
+func helperCommand(mode string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FILELOCK_TEST_ARGS="+strings.Join(args, " "),
 		// Under -race a process otherwise sleeps a second at exit.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return cmd
+}
+
+// startHelper starts the test binary in a helper mode. The helper is killed
+// and reaped when the test ends, if it has not exited by then.
+func startHelper(t *testing.T, mode string, args ...string) *helper {
+	t.Helper()
+	cmd := helperCommand(mode, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
