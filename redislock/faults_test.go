@@ -451,3 +451,72 @@ func TestCancelOnlyContextOnStoppedServer(t *testing.T) {
 		t.Fatal("the abandoned acquire left its key")
 	}
 }
+
+// The watchdog rides out half a second of broken connections: the lease
+// keeps its token and its key keeps a TTL throughout.
+func TestWatchdogRidesOutConnectionKills(t *testing.T) {
+	s, rdb := real(t)
+	c := newClient(t, rdb)
+	admin := dial(t, s.Addr())
+	ctx := testCtx(t, 10*time.Second)
+	l, err := c.Obtain(ctx, "k", redislock.WithWatchdog(time.Second, 333*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := admin.Get(ctx, "lock:{k}").Val()
+	kills := 0
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		// Every client connection but admin's.
+		if err := admin.Do(ctx, "client", "kill", "type", "normal", "skipme", "yes").Err(); err == nil {
+			kills++
+		}
+		if admin.Get(ctx, "lock:{k}").Val() != token || admin.PTTL(ctx, "lock:{k}").Val() <= 0 {
+			t.Fatal("the key lost its token or TTL")
+		}
+	}
+	time.Sleep(time.Second) // renewals resume
+	if l.Err() != nil {
+		t.Fatalf("lease lost after %d connection kills: %v", kills, l.Err())
+	}
+	if admin.Get(ctx, "lock:{k}").Val() != token {
+		t.Fatal("token changed")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A server restart breaks the shared subscription: waiters are woken and
+// take the lock the restart freed, without waiting for the old holder's TTL.
+func TestRestartWakesWaiters(t *testing.T) {
+	s, rdb := real(t)
+	a, b := newClient(t, rdb), newClient(t, dial(t, s.Addr()))
+	ctx := testCtx(t, 20*time.Second)
+	la, err := a.Obtain(ctx, "w") // 30s lease
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		lb, err := b.Obtain(ctx, "w")
+		if err == nil {
+			err = lb.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // b subscribes and waits
+	s.Restart()
+	restarted := time.Now()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not woken by the restart")
+	}
+	if d := time.Since(restarted); d > time.Second {
+		t.Fatalf("waiter took the lock %v after the restart", d)
+	}
+	_ = la.Release(ctx) // lost in the restart
+}
