@@ -312,3 +312,49 @@ func TestNoLossyUpgrade(t *testing.T) {
 		t.Fatalf("another process after RUnlock: exit %d, want %d (acquired)", code, exitAcquired)
 	}
 }
+
+// Cancelling a writer queued between readers lets the readers behind it
+// join the shared hold at once.
+func TestCancelHeadWakesBehind(t *testing.T) {
+	t.Parallel()
+	l := newLock(t)
+	ctx := context.Background()
+	if err := l.RLock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancelWriter := context.WithCancel(ctx)
+	writer := make(chan error)
+	go func() { writer <- l.Lock(wctx) }()
+	waitFor(t, "writer to queue", func() bool {
+		if l.TryRLock() == nil {
+			l.RUnlock()
+			return false
+		}
+		return true
+	})
+	reader := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		reader <- l.RLock(ctx)
+	}()
+	select {
+	case err := <-reader:
+		t.Fatalf("reader behind a queued writer returned %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	cancelWriter()
+	if err := <-writer; !errors.Is(err, context.Canceled) {
+		t.Fatalf("writer = %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-reader:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader not admitted after the writer ahead of it was cancelled")
+	}
+	l.RUnlock()
+	l.RUnlock()
+}
