@@ -32,6 +32,9 @@ import (
 // A shared hold is never upgraded: Lock while holding RLock waits (the
 // flock(2) conversion would drop the shared lock before taking the
 // exclusive one). Release the shared hold first.
+//
+// Unlock without an exclusive hold through the same Lock, RUnlock without a
+// shared one, and Close while held or in use panic.
 type Lock struct {
 	f       *file
 	path    string
@@ -48,7 +51,9 @@ type Lock struct {
 var _ lock.Locker = (*Lock)(nil)
 
 // New returns a Lock on the file at path, creating the file with mode 0600
-// if it does not exist; it does not lock it. The file is opened with
+// if it does not exist (with a one-line header saying what it is); it does
+// not lock it. Locks on the same file (inode), by whatever path, share
+// their state in the process (see [Lock]). The file is opened with
 // O_NOFOLLOW and O_CLOEXEC and stays open until Close. New refuses, with an
 // error wrapping [ErrUnsafe], a path whose last component is a symbolic
 // link, a file that is not a regular file, is owned by another user or is
@@ -102,9 +107,9 @@ func (l *Lock) Lock(ctx context.Context) error {
 }
 
 // TryLock takes l exclusively if it can do so without waiting. It returns
-// nil if and only if l is now held. If l is held, or goroutines of this
-// process wait for it, the error wraps [lock.ErrNotAcquired]; any other
-// error is a real failure.
+// nil if and only if l is now held. If the file is held, by this process or
+// another, or goroutines of this process wait for it, the error wraps
+// [lock.ErrNotAcquired]; any other error is a real failure.
 func (l *Lock) TryLock() error {
 	err := l.enter()
 	if err == nil {
