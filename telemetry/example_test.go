@@ -37,7 +37,7 @@ func ExampleNewMutex() {
 	for _, s := range spans.Ended() {
 		attrs := attribute.NewSet(s.Attributes()...)
 		name, _ := attrs.Value(telemetry.AttrName)
-		fmt.Println(s.Name(), name.Emit())
+		fmt.Println(s.Name(), name.String())
 	}
 	// Output: acquire mutex orders
 }
