@@ -1,8 +1,11 @@
 package redislock
 
 import (
+	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Timing of waits that no notification ends.
@@ -25,4 +28,28 @@ func jitter(d time.Duration) time.Duration {
 // process and the server (as in Redlock): 1% plus a millisecond.
 func drift(ttl time.Duration) time.Duration {
 	return ttl/100 + time.Millisecond
+}
+
+// transientReplies are the error replies of a server that is starting,
+// busy, failing over or full, after which an acquire may succeed later.
+var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM"}
+
+// retryable reports whether an acquire that failed with err may succeed if
+// tried again: transport errors and transient error replies. Other error
+// replies (NOPERM, WRONGTYPE, a script error) and a closed go-redis client
+// will not go away by waiting.
+func retryable(err error) bool {
+	if errors.Is(err, redis.ErrClosed) {
+		return false
+	}
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	for _, p := range transientReplies {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -102,3 +102,29 @@ func TestBinarySafeNames(t *testing.T) {
 		t.Fatalf("script cache is not the 2 scripts used (obtain, release):\n%s", info)
 	}
 }
+
+// Error replies that waiting cannot cure fail Obtain at once instead of
+// retrying until the context ends.
+func TestPermanentErrorFailsFast(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		c := newClient(t, rdb)
+		ctx := testCtx(t, 10*time.Second)
+		// A fencing counter that INCR cannot increment: the script
+		// fails after its SET, so the key is cleaned up by token.
+		if err := rdb.Set(ctx, "lock:{wrong}:fence", "not a number", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := c.Obtain(ctx, "wrong")
+		var reply redis.Error
+		if !errors.As(err, &reply) {
+			t.Fatalf("Obtain = %v, want the server's error reply", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Obtain retried for %v", d)
+		}
+		if !eventually(time.Second, func() bool { return rdb.Exists(ctx, "lock:{wrong}").Val() == 0 }) {
+			t.Fatal("the failed acquire left its key")
+		}
+	})
+}

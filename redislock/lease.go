@@ -192,8 +192,10 @@ func (l *Lease) extend(ctx context.Context) (bool, error) {
 // turned out to be gone, the error wraps lock.ErrNotHeld and the reason,
 // such as lock.ErrLockLost: the critical section may not have been
 // exclusive. A second Release returns an error wrapping lock.ErrNotHeld.
-// On a transport or context error the outcome is unknown and the key, if
-// still there, expires with its TTL; the lease has ended either way.
+// On a transport or context error the outcome is unknown: the release is
+// tried once more in the background (for up to a second, Close waits for
+// it), and failing that the key expires with its TTL. The lease has ended
+// either way.
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	if l.released {
@@ -214,6 +216,9 @@ func (l *Lease) Release(ctx context.Context) error {
 		}, nil)
 		switch {
 		case err != nil:
+			// Try once more in the background, so that the next
+			// holder need not wait for the TTL.
+			l.c.cleanup(ctx, l.k, l.token)
 			if cerr := ctxerr.From(ctx); cerr != nil {
 				err = cerr
 			}

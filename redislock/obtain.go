@@ -31,8 +31,11 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // (published by the release script, so it is seen within about a round
 // trip) or for the key's remaining TTL, whichever comes first, re-checking
 // at least every 2s. Goroutines of one Client waiting for the same lock
-// queue in FIFO order and only the first talks to Redis. A failed Redis
-// call is retried with jittered backoff until ctx ends.
+// queue in FIFO order and only the first talks to Redis. A Redis call that
+// fails for a transport error or a transient error reply (LOADING, BUSY,
+// READONLY, OOM, ...) is retried with jittered backoff until ctx ends; any
+// other error reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client
+// fails the call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
 // lock.ErrClosed once the Client is closed, and the context's error.
@@ -155,6 +158,9 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		}
 		if err := ctxerr.From(ctx); err != nil {
 			return fail(err)
+		}
+		if err != nil && !retryable(err) {
+			return fail(fmt.Errorf("redislock: obtain %q: %w", name, err))
 		}
 		if !wait {
 			if err != nil {
