@@ -33,12 +33,12 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 		s.r.Acquired(ctx, n)
 		return nil
 	}
-	if n <= 0 { // never waits
+	if n <= 0 || n > s.s.Size() { // fails or succeeds at once (barring a racing Resize)
 		err := s.s.Acquire(ctx, n)
 		if err != nil {
 			s.r.Failed(ctx, err)
 		} else {
-			s.r.Acquired(ctx, 0)
+			s.r.Acquired(ctx, n)
 		}
 		return err
 	}

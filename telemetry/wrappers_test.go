@@ -1,0 +1,98 @@
+package telemetry_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/sem"
+	"github.com/codomyrmex/concurrency/telemetry"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// sums returns the int64 sum metric name as value by "mode/outcome".
+func sums(t *testing.T, s *sdk, scope, name string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, dp := range s.metrics(t, scope)[name].Data.(metricdata.Sum[int64]).DataPoints {
+		mode, _ := dp.Attributes.Value(telemetry.AttrMode)
+		outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
+		out[mode.AsString()+"/"+outcome.AsString()] += dp.Value
+	}
+	return out
+}
+
+func TestRWMutexWrapper(t *testing.T) {
+	s := newSDK(t)
+	ctx := context.Background()
+	m := telemetry.NewRWMutex("cfg", nil, s.opts...)
+	if !m.TryLock() {
+		t.Fatal("TryLock failed")
+	}
+	if m.TryRLock() {
+		t.Fatal("TryRLock succeeded under a writer")
+	}
+	m.Downgrade() // now a reader
+	r := m.RLocker()
+	if err := r.Lock(ctx); err != nil { // a second reader
+		t.Fatal(err)
+	}
+	if m.TryLock() {
+		t.Fatal("TryLock succeeded under readers")
+	}
+	r.Unlock()
+	m.RUnlock()
+	// A writer that waits for a reader.
+	if err := contend(t, func() { m.RLock(ctx) }, m.RUnlock,
+		func() bool { return m.Unwrap().Waiters() == 1 },
+		func() error { return m.Lock(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	m.Unlock()
+	got := sums(t, s, telemetry.ScopeRW, "lock.acquisitions")
+	want := map[string]int64{"write/acquired": 2, "read/acquired": 3}
+	if len(got) != len(want) || got["write/acquired"] != 2 || got["read/acquired"] != 3 {
+		t.Errorf("acquisitions %v, want %v", got, want)
+	}
+	if h := sums(t, s, telemetry.ScopeRW, "lock.holders"); h["write/"] != 0 || h["read/"] != 0 {
+		t.Errorf("holders %v, want 0", h)
+	}
+	if n := len(s.spans.Ended()); n != 1 {
+		t.Errorf("%d spans, want 1 (the waiting writer)", n)
+	}
+}
+
+func TestWeightedWrapper(t *testing.T) {
+	s := newSDK(t)
+	ctx := context.Background()
+	w := telemetry.NewWeighted("pool", sem.NewWeighted(2), s.opts...)
+	if err := w.Acquire(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Acquire(ctx, -1); !errors.Is(err, lock.ErrInvalidArgument) {
+		t.Fatalf("Acquire(-1) = %v", err)
+	}
+	if err := w.Acquire(ctx, 3); !errors.Is(err, sem.ErrTooLarge) {
+		t.Fatalf("Acquire(3) = %v", err)
+	}
+	if err := contend(t, func() { w.Acquire(ctx, 2) }, func() { w.Release(2) },
+		func() bool { return w.Unwrap().Waiters() == 1 },
+		func() error { return w.Acquire(ctx, 2) }); err != nil {
+		t.Fatal(err)
+	}
+	w.Release(2)
+	got := sums(t, s, telemetry.ScopeSem, "lock.acquisitions")
+	if got["/acquired"] != 3 || got["/failed"] != 2 {
+		t.Errorf("acquisitions %v, want 3 acquired and 2 failed", got)
+	}
+	spans := s.spans.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(spans))
+	}
+	want := attribute.NewSet(telemetry.AttrName.String("pool"), telemetry.AttrKind.String("semaphore"))
+	if got := attribute.NewSet(spans[0].Attributes()...); spans[0].Name() != "acquire semaphore" || !got.Equals(&want) {
+		t.Errorf("span %q %v", spans[0].Name(), spans[0].Attributes())
+	}
+}
