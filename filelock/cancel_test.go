@@ -108,46 +108,49 @@ func TestCancelNoLeaks(t *testing.T) {
 		}
 		return l.Lock(ctx)
 	}
-	// Warm up: the watcher's inotify descriptor is created on the first
-	// wait and lives as long as the file is open.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	wait(ctx, 1)
-	cancel()
-	fds, goroutines, threads := countFDs(t), runtime.NumGoroutine(), countThreads(t)
-
-	const workers, rounds = 8, 250
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(w), 1))
-			for i := range rounds {
-				ctx, cancel := context.WithCancel(context.Background())
-				if i%2 == 0 {
-					ctx, cancel = context.WithTimeout(context.Background(), time.Duration(r.IntN(300))*time.Microsecond)
-				} else {
-					go cancel()
+	const workers = 8
+	run := func(rounds int) {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for w := range workers {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(w), uint64(rounds)))
+				for i := range rounds {
+					ctx, cancel := context.WithCancel(context.Background())
+					if i%2 == 0 {
+						ctx, cancel = context.WithTimeout(context.Background(), time.Duration(r.IntN(300))*time.Microsecond)
+					} else {
+						go cancel()
+					}
+					err := wait(ctx, i)
+					cancel()
+					if err == nil {
+						t.Error("acquired a lock held by another open file description")
+						return
+					}
+					if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+						t.Error(err)
+						return
+					}
 				}
-				err := wait(ctx, i)
-				cancel()
-				if err == nil {
-					t.Error("acquired a lock held by another open file description")
-					return
-				}
-				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-					t.Error(err)
-					return
-				}
-			}
-		})
+			})
+		}
 	}
-	wg.Wait()
+	// Warm up: the process's pooled inotify instance is created by the
+	// first wait, and the runtime starts the threads it needs for this
+	// much concurrency.
+	goroutines := runtime.NumGoroutine()
+	run(20)
+	fds, threads := countFDs(t), countThreads(t)
+	const rounds = 250
+	run(rounds)
 	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= goroutines })
 	if got := countFDs(t); got != fds {
 		t.Errorf("%d descriptors open after %d cancellations, %d before", got, workers*rounds, fds)
 	}
 	// The runtime may start a few threads of its own meanwhile; a thread
 	// per cancelled wait would be hundreds.
-	if got := countThreads(t); got > threads+8 {
+	if got := countThreads(t); got > threads+4 {
 		t.Errorf("%d threads after %d cancellations, %d before", got, workers*rounds, threads)
 	}
 	release()
