@@ -44,10 +44,29 @@ func counterPath(dir string) string       { return filepath.Join(dir, "counter")
 func logPath(dir, who string) string      { return filepath.Join(dir, "holds-"+who) }
 func workerLog(dir string, id int) string { return logPath(dir, fmt.Sprintf("worker-%d", id)) }
 func victimLog(dir string, id int) string { return logPath(dir, fmt.Sprintf("victim-%d", id)) }
+func workerHistory(dir string, id int) string {
+	return filepath.Join(dir, fmt.Sprintf("history-worker-%d", id))
+}
+
+// testClient is the client number of the test process in histories and
+// hold logs; workers use id*1000+goroutine, victims victimClient+id.
+const (
+	testClient   = 2_000_000
+	victimClient = 1_000_000
+)
+
+// fileOp is a successful exclusive operation of a victim, rebuilt from its
+// hold log: the acquire returned by its hold's start; the release, by the
+// victim or by the kernel at its death, happened between the hold's end and
+// the moment the test saw the victim gone.
+func fileOp(owner uint64, kind check.OpKind, call, ret int64) check.Operation {
+	in := check.Input{Client: int(owner), Kind: kind, Weight: exclusiveWeight}
+	return check.Operation{ClientId: in.Client, Input: in, Call: call, Output: check.OK, Return: ret}
+}
 
 func TestFileLocksAcrossProcesses(t *testing.T) {
 	var sum chaos.Summary
-	var cancelled int64
+	var cancelled, ops, histories int64
 	for round := range plan.Rounds(1) {
 		r, problems := fileRound(t, round, fileIterations, false)
 		for _, p := range problems {
@@ -59,11 +78,14 @@ func TestFileLocksAcrossProcesses(t *testing.T) {
 		sum.Overlaps += r.overlaps
 		sum.LostUpdates += r.lost
 		cancelled += r.cancelled
+		ops += r.ops
+		histories++
 		if t.Failed() {
 			break
 		}
 	}
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	sum.Note(chaos.Count(histories, "merged history") + " of " + chaos.Count(ops, "operation") + " linearizable")
 	t.Log(sum)
 }
 
@@ -79,8 +101,8 @@ func TestFileScenarioCatchesMixedLocks(t *testing.T) {
 }
 
 type fileResult struct {
-	acquisitions, cancelled, kills, stops, lost int64
-	processes, overlaps                         int
+	acquisitions, cancelled, kills, stops, lost, ops int64
+	processes, overlaps                              int
 }
 
 // fileRound runs one round in a fresh directory, each worker making
@@ -99,15 +121,19 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 		problems = append(problems, fmt.Sprintf("round %d: ", round)+fmt.Sprintf(format, args...))
 	}
 
-	// Faults, while the workers contend. The test's own holds are checked
-	// with everybody else's.
+	// Faults, while the workers contend. The test's own holds and
+	// operations are checked with everybody else's, as are the victims'
+	// (rebuilt from their hold logs, ending with their release by the
+	// kernel or by themselves).
 	var own check.Holds
+	var hist check.History
 	mine, err := filelock.New(lockPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mine.Close()
 	killedAt := map[int]int64{} // victim → a Now() just before its SIGKILL
+	goneAt := map[int]int64{}   // victim → a Now() once it has exited
 	victims := fileKills + fileStops
 	for v := range victims {
 		victim := chaos.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v))
@@ -117,17 +143,22 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 		if v%2 == 0 {
 			killedAt[v] = check.Now()
 			victim.Kill()
+			goneAt[v] = check.Now()
 			r.kills++
 			// The kernel released the dead holder's lock: it can be taken.
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			call := hist.Call(testClient, check.Acquire, exclusiveWeight)
 			err := mine.Lock(ctx)
 			cancel()
 			if err != nil {
 				t.Fatalf("round %d: lock after killing its holder: %v", round, err)
 			}
+			call.Return(check.OK)
 			start := check.Now()
-			own.Add(check.Interval{Owner: math.MaxUint64, Weight: exclusiveWeight, Start: start, End: check.Now()})
+			own.Add(check.Interval{Owner: testClient, Weight: exclusiveWeight, Start: start, End: check.Now()})
+			call = hist.Call(testClient, check.Release, exclusiveWeight)
 			mine.Unlock()
+			call.Return(check.OK)
 			continue
 		}
 		if err := victim.Stop(); err != nil {
@@ -136,17 +167,25 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 		r.stops++
 		time.Sleep(fileStopFor)
 		// A stopped holder keeps the lock: nobody may take it.
-		if err := mine.TryLock(); !errors.Is(err, lock.ErrNotAcquired) {
-			fail("TryLock while the holder is stopped = %v, want ErrNotAcquired", err)
-			if err == nil {
-				mine.Unlock()
-			}
+		call := hist.Call(testClient, check.Acquire, exclusiveWeight)
+		switch err := mine.TryLock(); {
+		case err == nil:
+			call.Return(check.OK)
+			fail("TryLock while the holder is stopped took the lock")
+			call = hist.Call(testClient, check.Release, exclusiveWeight)
+			mine.Unlock()
+			call.Return(check.OK)
+		case errors.Is(err, lock.ErrNotAcquired):
+			call.Return(check.Failed)
+		default:
+			t.Fatalf("round %d: TryLock: %v", round, err)
 		}
 		victim.Cont()
 		victim.CloseStdin()
 		if err := victim.Wait(30 * time.Second); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
+		goneAt[v] = check.Now()
 	}
 
 	var totals workerTotals
@@ -184,13 +223,30 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 		}
 		holds = append(holds, ivs...)
 	}
+	ops := hist.Operations()
+	for i := range fileWorkers {
+		o, err := check.LoadHistory(workerHistory(dir, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, o...)
+	}
 	for v := range victims {
 		ivs, err := check.ReadIntervalLog(victimLog(dir, v), killedAt[v])
 		if err != nil {
 			t.Fatal(err)
 		}
 		holds = append(holds, ivs...)
+		for _, iv := range ivs {
+			ops = append(ops,
+				fileOp(iv.Owner, check.Acquire, iv.Start, iv.Start),
+				fileOp(iv.Owner, check.Release, iv.End, goneAt[v]))
+		}
 	}
+	if err := check.CheckSemaphore(exclusiveWeight, ops, historyTimeout); err != nil {
+		fail("%v", err)
+	}
+	r.ops = int64(len(ops))
 	if ex := check.OverCapacity(holds, exclusiveWeight); ex != nil {
 		r.overlaps = len(ex)
 		fail("%d holds overlapped, first: %v", len(ex), ex[0])
@@ -258,6 +314,7 @@ func fileWorker() error {
 	}
 	defer store.Close()
 
+	var hist check.History
 	var acquisitions, cancelled, torn, contract, stalls atomic.Int64
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
@@ -273,6 +330,11 @@ func fileWorker() error {
 			owner := uint64(id*1000 + g)
 			for range iterations {
 				shared := rng.IntN(5) == 0
+				weight := int64(exclusiveWeight)
+				if shared {
+					weight = 1
+				}
+				call := hist.Call(int(owner), check.Acquire, weight)
 				if rng.IntN(10) == 0 {
 					try := l.TryLock
 					if shared {
@@ -280,6 +342,7 @@ func fileWorker() error {
 					}
 					err := try()
 					if errors.Is(err, lock.ErrNotAcquired) {
+						call.Return(check.Failed)
 						continue
 					}
 					if err != nil {
@@ -293,6 +356,7 @@ func fileWorker() error {
 						acquire = l.RLock
 					}
 					if err := acquire(ctx); err != nil {
+						call.Return(check.Failed)
 						if ctx.Err() == nil || !errors.Is(err, ctx.Err()) || !errors.Is(err, context.Cause(ctx)) {
 							contract.Add(1)
 						}
@@ -305,22 +369,28 @@ func fileWorker() error {
 					}
 					stop()
 				}
+				call.Return(check.OK)
 				acquisitions.Add(1)
 				if err := fileHold(log, store, owner, shared, rng, &torn); err != nil {
 					errs <- err
 					return
 				}
+				call = hist.Call(int(owner), check.Release, weight)
 				if shared {
 					l.RUnlock()
 				} else {
 					l.Unlock()
 				}
+				call.Return(check.OK)
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
+		return err
+	}
+	if err := hist.Save(workerHistory(dir, id)); err != nil {
 		return err
 	}
 	fmt.Printf("done acquisitions=%d cancelled=%d torn=%d contract=%d stalls=%d\n",
@@ -383,7 +453,7 @@ func fileVictim() error {
 	if err := l.Lock(ctx); err != nil {
 		return err
 	}
-	h, err := log.Begin(uint64(1_000_000+id), exclusiveWeight, 0)
+	h, err := log.Begin(uint64(victimClient+id), exclusiveWeight, 0)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // LongScale is how many times more rounds a scenario runs with CHAOS=long.
-const LongScale = 20
+const LongScale = 10
 
 // maxSoakRounds bounds a soak by count as well as by time.
 const maxSoakRounds = 1 << 20

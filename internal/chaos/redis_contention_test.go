@@ -92,6 +92,7 @@ func TestRedisContentionWithFaults(t *testing.T) {
 	var sum chaos.Summary
 	var tot redisTotals
 	faults := map[string]int{}
+	var ops, histories int64
 	for round := range plan.Rounds(1) {
 		r := redisRound(t, round, lockSrv, oracleSrv, faults)
 		sum.Acquisitions += r.holds
@@ -100,11 +101,14 @@ func TestRedisContentionWithFaults(t *testing.T) {
 		sum.Overlaps += r.overlaps
 		sum.LostUpdates += r.lostUpdates
 		tot.addTotals(r.totals)
+		ops += r.ops
+		histories++
 		if t.Failed() {
 			break
 		}
 	}
 	sum.Note(chaos.Count(tot.cancelled, "cancelled wait"))
+	sum.Note(chaos.Count(histories, "merged history") + " of " + chaos.Count(ops, "operation") + " linearizable")
 	sum.Note(chaos.Count(tot.lost, "lease") + " lost, each signalled")
 	sum.Note(chaos.Count(tot.stale, "stale write") + " rejected")
 	sum.Note(chaos.Count(tot.contract, "Lock error") + " not wrapping the context's error (known redislock defect)")
@@ -113,9 +117,9 @@ func TestRedisContentionWithFaults(t *testing.T) {
 }
 
 type redisRoundResult struct {
-	holds, faults, lostUpdates int64
-	overlaps                   int
-	totals                     redisTotals
+	holds, faults, lostUpdates, ops int64
+	overlaps                        int
+	totals                          redisTotals
 }
 
 func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, faults map[string]int) (r redisRoundResult) {
@@ -195,6 +199,18 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		r.overlaps = len(ex)
 		t.Errorf("round %d: %d holds of valid leases overlapped, first: %v", round, len(ex), ex[0])
 	}
+	var ops []check.Operation
+	for i := range redisWorkers {
+		o, err := check.LoadHistory(workerHistory(dir, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, o...)
+	}
+	if err := check.CheckMutex(ops, historyTimeout); err != nil {
+		t.Errorf("round %d: %v", round, err)
+	}
+	r.ops = int64(len(ops))
 	if reg := check.TokenRegressions(kept); reg != nil {
 		t.Errorf("round %d: %d fencing tokens did not increase, first: %v", round, len(reg), reg[0])
 	}
@@ -272,6 +288,7 @@ func redisWorker() error {
 	defer oracle.Close()
 	store := redisStore{oracle, counterKey}
 
+	var hist check.History
 	var tot struct{ acquisitions, cancelled, lost, stale, staleValid, contract, stalls atomic.Int64 }
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
@@ -290,7 +307,9 @@ func redisWorker() error {
 			owner := uint64(id*1000 + g)
 			for i := range iterations {
 				ctx, stop := churnContext(rng, redisSpan)
+				call := hist.Call(int(owner), check.Acquire, 1)
 				if err := m.Lock(ctx); err != nil {
+					call.Return(check.Failed)
 					if ctx.Err() == nil {
 						stop()
 						errs <- err
@@ -309,6 +328,8 @@ func redisWorker() error {
 					continue
 				}
 				stop()
+				call.Return(check.OK)
+				granted := check.Now()
 				tot.acquisitions.Add(1)
 				lease := m.Lease()
 				h, err := log.Begin(owner, 1, lease.Fence())
@@ -342,13 +363,26 @@ func redisWorker() error {
 					errs <- err
 					return
 				}
+				if weight == 0 {
+					// The key expired, or was taken, at some time since the
+					// grant: a release that nobody called.
+					in := check.Input{Client: int(owner), Kind: check.Release, Weight: 1}
+					hist.Add(check.Operation{ClientId: in.Client, Input: in, Call: granted, Output: check.Ambiguous, Return: math.MaxInt64})
+					m.Unlock()
+					continue
+				}
+				call = hist.Call(int(owner), check.Release, 1)
 				m.Unlock()
+				call.Return(check.OK)
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
+		return err
+	}
+	if err := hist.Save(workerHistory(dir, id)); err != nil {
 		return err
 	}
 	fmt.Printf(redisDoneFormat+"\n", tot.acquisitions.Load(), tot.cancelled.Load(), tot.lost.Load(),

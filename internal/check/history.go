@@ -74,10 +74,7 @@ func (c Call) Return(out Outcome) {
 	if out == Ambiguous {
 		end = math.MaxInt64
 	}
-	op := Operation{ClientId: c.in.Client, Input: c.in, Call: c.start, Output: out, Return: end}
-	c.h.mu.Lock()
-	c.h.ops = append(c.h.ops, op)
-	c.h.mu.Unlock()
+	c.h.Add(Operation{ClientId: c.in.Client, Input: c.in, Call: c.start, Output: out, Return: end})
 }
 
 // Len returns the number of operations recorded.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +148,46 @@ func TestCheckSemaphoreRealRun(t *testing.T) {
 	churn(t, &h, s.Acquire, s.Release, 3)
 	if err := check.CheckSemaphore(3, h.Operations(), checkTimeout); err != nil {
 		t.Fatalf("%d operations: %v", h.Len(), err)
+	}
+}
+
+// TestHistoryFiles saves the histories of two "processes" and checks the
+// merged history, with a hold of a killed process closed by the kernel.
+func TestHistoryFiles(t *testing.T) {
+	dir := t.TempDir()
+	var a, b check.History
+	c := a.Call(0, check.Acquire, 1)
+	c.Return(check.OK)
+	killedAt := check.Now() // process a dies holding the lock
+	b.Add(op(0, check.Release, 1, killedAt, check.Now(), check.OK))
+	c = b.Call(1, check.Acquire, 1)
+	c.Return(check.OK)
+	b.Add(op(1, check.Release, 1, check.Now(), -1, check.Ambiguous)) // a lease found lost
+	if err := a.Save(dir + "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(dir + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Save(dir + "/a"); err == nil {
+		t.Fatal("Save overwrote a file")
+	}
+	var ops []check.Operation
+	for _, p := range []string{"a", "b"} {
+		o, err := check.LoadHistory(dir + "/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, o...)
+	}
+	if want := append(a.Operations(), b.Operations()...); !reflect.DeepEqual(ops, want) {
+		t.Fatalf("loaded %+v\nsaved  %+v", ops, want)
+	}
+	if err := check.CheckMutex(ops, checkTimeout); err != nil {
+		t.Fatal(err)
+	}
+	// Without the kernel's release, b's acquire overlaps a's hold.
+	if err := check.CheckMutex(slices.Delete(slices.Clone(ops), 1, 2), checkTimeout); !errors.Is(err, check.ErrNotLinearizable) {
+		t.Fatalf("history without the release at death: %v", err)
 	}
 }
