@@ -2,21 +2,32 @@
 // every primitive of the module (in-process, file and Redis locks) can feed
 // from a real concurrent run and that report a violation precisely.
 //
-//   - Hold intervals ([Interval], [Exclusive], [WithinCapacity]): each hold
-//     is stamped with [Now], a monotonic clock shared by every process on the
-//     host; no two exclusive holds may overlap and the weight held at any
-//     instant may not exceed a capacity. An [IntervalLog] lets each process
-//     write its holds to its own file; [ReadIntervalLogs] merges them.
+//   - Hold intervals ([Interval], [Overlaps], [OverCapacity],
+//     [TokenRegressions]): each hold is stamped with [Now], a monotonic clock
+//     shared by every process on the host; no two exclusive holds may
+//     overlap, the weight held at any instant may not exceed a capacity, and
+//     fencing tokens must increase in the order of the holds. [Holds]
+//     collects them in one process; an [IntervalLog] lets each process write
+//     its own file, which [ReadIntervalLog] reads back, holds of killed
+//     processes included.
 //   - A counter oracle ([Store], [Increment], [CheckCount]): a deliberately
-//     non-atomic read-modify-write of a value outside the lock under test,
-//     once per critical section; a lost update shows as a short count.
+//     non-atomic read-modify-write of a value outside the lock under test
+//     ([MemStore], [FileStore], or any other Store), once per critical
+//     section; a lost update shows as a short count.
 //   - Linearizability ([History], [CheckMutex], [CheckSemaphore]): acquire and
 //     release operations recorded from a real run are checked with porcupine
 //     against a sequential mutex or semaphore model. Failed acquires hold
-//     nothing; ambiguous ones may or may not have taken effect.
+//     nothing; ambiguous ones may or may not have taken effect. Processes
+//     save their histories with [History.Save]; [LoadHistory] reads them
+//     back for a merged check.
 //   - Fencing ([Fence], [FileFence]): a simulated protected resource that
 //     rejects writes carrying a token lower than the highest it has seen.
 //
 // Every checker is safe for concurrent use unless its documentation says
-// otherwise, and none of them starts a goroutine that outlives a call.
+// otherwise. None starts a goroutine that outlives its call, except that
+// porcupine, when a check times out, returns without waiting for its
+// workers, which stop on their own shortly after.
+//
+// The clock and [FileFence] need a Unix system; elsewhere [Now] readings of
+// different processes are not comparable.
 package check

@@ -200,3 +200,44 @@ func redisVictim() error {
 	m.Unlock()
 	return nil
 }
+
+// TestRedisKilledHolder kills (SIGKILL) a helper process that holds a
+// lease: nobody releases it, so the next holder gets the lock when the key
+// expires, within the TTL (plus slack), with a higher fencing token.
+func TestRedisKilledHolder(t *testing.T) {
+	lockSrv := redistest.Start(t)
+	oracleSrv := redistest.Start(t)
+	contender := newLocks(t, dialRedis(t, lockSrv.Addr()), redislock.WithWatchdog(shortTTL, shortRenew))
+	var sum chaos.Summary
+	sum.Processes = 2
+	var waits []time.Duration
+	for round := range plan.Rounds(1) {
+		victim := chaos.StartHelper(t, "redis-victim",
+			setenv(envDir, t.TempDir()), setenv(envRedis, lockSrv.Addr()), setenv(envOracle, oracleSrv.Addr()))
+		line, err := victim.Expect("held fence=", 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old int64
+		fmt.Sscanf(line, "held fence=%d", &old)
+		killed := time.Now()
+		victim.Kill()
+		sum.Faults++
+		m := contender.NewMutex(lockName)
+		lease := lockFor(t, m)
+		waits = append(waits, time.Since(killed))
+		sum.Acquisitions += 2
+		if time.Since(killed) > shortTTL+slack {
+			t.Errorf("round %d: lock taken %v after its holder was killed, TTL %v", round, time.Since(killed), shortTTL)
+		}
+		if lease.Fence() <= old {
+			t.Errorf("round %d: token %d not above the killed holder's %d", round, lease.Fence(), old)
+		}
+		m.Unlock()
+		if t.Failed() {
+			break
+		}
+	}
+	sum.Note(fmt.Sprintf("next holder got the lock %s after the kill (TTL %v)", durations(waits), shortTTL))
+	t.Log(sum)
+}
