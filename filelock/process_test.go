@@ -329,8 +329,9 @@ func testUnlockWakes(t *testing.T, l *filelock.Lock) {
 					got <- 0
 					return
 				}
-				got <- monotonic()
+				acquired := monotonic()
 				l.Unlock()
+				got <- acquired
 			}()
 			// Let the waiter back off to polls 50-100 ms apart.
 			time.Sleep(200 * time.Millisecond)
