@@ -36,7 +36,15 @@ type Manager struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	retired counters // statistics of evicted on-demand entries
+
+	recMu sync.Mutex
+	recs  map[recKey]*telemetry.Recorder // see recorder
 }
+
+// maxRecorders bounds the recorder cache of a Manager.
+const maxRecorders = 4096
+
+type recKey struct{ kind, name, mode string }
 
 // An entry is one named lock. Its refs, under Manager.mu, count the
 // registration and every acquisition in flight (waiting or holding); an
@@ -78,6 +86,7 @@ func New(opts ...Option) *Manager {
 	}
 	if !in.Off() {
 		m.in = in
+		m.recs = make(map[recKey]*telemetry.Recorder)
 	}
 	if c.order != nil {
 		m.order = newOrderChecker(c.order)
@@ -133,13 +142,30 @@ func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 	}
 	if m.in != nil {
 		if e.read.l == nil {
-			e.write.rec = m.in.Recorder(kind, name, "")
+			e.write.rec = m.recorder(kind, name, "")
 		} else {
-			e.write.rec = m.in.Recorder(kind, name, telemetry.ModeWrite)
-			e.read.rec = m.in.Recorder(kind, name, telemetry.ModeRead)
+			e.write.rec = m.recorder(kind, name, telemetry.ModeWrite)
+			e.read.rec = m.recorder(kind, name, telemetry.ModeRead)
 		}
 	}
 	return e
+}
+
+// recorder returns the telemetry recorder of a lock. Recorders are cached
+// (up to maxRecorders), so that an on-demand lock created again, after it
+// was evicted, does not build its attribute sets again.
+func (m *Manager) recorder(kind, name, mode string) *telemetry.Recorder {
+	k := recKey{kind, name, mode}
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	r := m.recs[k]
+	if r == nil {
+		r = m.in.Recorder(kind, name, mode)
+		if len(m.recs) < maxRecorders {
+			m.recs[k] = r
+		}
+	}
+	return r
 }
 
 func newSide(l lock.Locker) side {

@@ -50,8 +50,8 @@ const (
 type Recorder struct {
 	in       *Instrumentation
 	attrs    []attribute.KeyValue // name, kind and mode
-	spanName string
-	spanOpts []trace.SpanStartOption
+	kind     string
+	span     atomic.Pointer[spanStart]  // built on the first wait
 	base     options                    // attrs
 	acquired options                    // attrs, outcome acquired
 	failed   atomic.Pointer[failedSets] // built on the first failure
@@ -69,6 +69,29 @@ func newOptions(kv ...attribute.KeyValue) options {
 	return options{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
 }
 
+// spanStart is the name and the start options of the recorder's spans.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+func (r *Recorder) spanStart() *spanStart {
+	if st := r.span.Load(); st != nil {
+		return st
+	}
+	st := &spanStart{
+		name: "acquire " + r.kind,
+		opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(r.attrs...),
+		},
+	}
+	if !r.span.CompareAndSwap(nil, st) {
+		st = r.span.Load()
+	}
+	return st
+}
+
 // failedSets are the measurement options of the failure classes.
 type failedSets [numClasses]options
 
@@ -84,14 +107,10 @@ func (in *Instrumentation) Recorder(kind, name, mode string) *Recorder {
 		attrs = append(attrs, AttrMode.String(mode))
 	}
 	r := &Recorder{
-		in:       in,
-		attrs:    attrs,
-		spanName: "acquire " + kind,
-		spanOpts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindInternal),
-			trace.WithAttributes(attrs...),
-		},
-		base: newOptions(attrs...),
+		in:    in,
+		attrs: attrs,
+		kind:  kind,
+		base:  newOptions(attrs...),
 	}
 	r.acquired = r.outcomeOption(classNone)
 	return r
@@ -178,7 +197,8 @@ func (r *Recorder) BeginCall(ctx context.Context, n int64) (context.Context, Wai
 		return ctx, Wait{}
 	}
 	r.in.waiters.Add(ctx, 1, r.base.add...)
-	ctx, span := r.in.tracer.Start(ctx, r.spanName, r.spanOpts...)
+	st := r.spanStart()
+	ctx, span := r.in.tracer.Start(ctx, st.name, st.opts...)
 	return ctx, Wait{r: r, n: n, span: span}
 }
 
