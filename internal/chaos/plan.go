@@ -47,7 +47,7 @@ func PlanFromEnv() (Plan, error) {
 func (p Plan) Rounds(base int) iter.Seq[int] {
 	return func(yield func(int) bool) {
 		start := time.Now()
-		for r := 0; r < maxSoakRounds; r++ {
+		for r := range maxSoakRounds {
 			if r >= base*p.Scale && (p.Soak == 0 || time.Since(start) >= p.Soak) {
 				return
 			}
