@@ -101,7 +101,7 @@ func (m *Manager) Acquire(ctx context.Context, reqs ...Request) (*Held, error) {
 	return m.acquire(ctx, h)
 }
 
-func (m *Manager) acquire(ctx context.Context, h *Held) (_ *Held, err error) {
+func (m *Manager) acquire(ctx context.Context, h *Held) (*Held, error) {
 	if len(h.items) == 0 {
 		return nil, ErrNoLocks
 	}
