@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -125,19 +126,16 @@ func TestRedisPausedHolderIsFenced(t *testing.T) {
 	t.Log(sum)
 }
 
-// durations renders the minimum and maximum of ds.
+// durations renders the minimum and maximum of ds, to the millisecond.
 func durations(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "-"
 	}
-	lo, hi := ds[0], ds[0]
-	for _, d := range ds {
-		lo, hi = min(lo, d), max(hi, d)
-	}
+	lo, hi := slices.Min(ds).Round(time.Millisecond), slices.Max(ds).Round(time.Millisecond)
 	if lo == hi {
-		return lo.Round(time.Millisecond).String()
+		return lo.String()
 	}
-	return lo.Round(time.Millisecond).String() + "–" + hi.Round(time.Millisecond).String()
+	return lo.String() + "–" + hi.String()
 }
 
 // redisVictim is the "redis-victim" helper: it takes the lock with a short
