@@ -64,7 +64,7 @@ func TestRunInProcess(t *testing.T) {
 			t.Errorf("%s: implementations not interleaved", s.Name)
 		}
 		for _, row := range s.Summary {
-			if row.Reps != 2 || row.Throughput <= 0 || row.Jain <= 0 || row.Failure != "" {
+			if row.Reps != 2 || row.Jain <= 0 || row.Failure != "" {
 				t.Errorf("%s: row %+v", s.Name, row)
 			}
 			if row.Impl == s.Baseline && row.Ratio != 1 {
@@ -78,9 +78,17 @@ func TestRunInProcess(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
+	// One line per run that acquired anything (on a loaded machine a 10ms
+	// run may not).
+	measured := 0
+	for _, s := range r.Scenarios {
+		for _, run := range s.Runs {
+			measured += min(int(run.Sample.Ops), 1)
+		}
+	}
 	data, _ := os.ReadFile(bench)
-	if n := strings.Count(string(data), "BenchmarkContend/scenario="); n != 8*2*2 {
-		t.Errorf("%d benchmark lines, want 32", n)
+	if n := strings.Count(string(data), "BenchmarkContend/scenario="); n != measured || n < 8*2 {
+		t.Errorf("%d benchmark lines for %d measured runs of 32", n, measured)
 	}
 	data, _ = os.ReadFile(html)
 	if strings.Count(string(data), "<svg") != 6 {
@@ -128,7 +136,7 @@ func TestRunInterrupted(t *testing.T) {
 func TestRunFileProcesses(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "file", "-procs", "2", "-workers", "1,3",
-		"-duration", "20ms", "-reps", "1", "-json")
+		"-duration", "50ms", "-reps", "1", "-json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -140,10 +148,15 @@ func TestRunFileProcesses(t *testing.T) {
 	if s.Name != "file" || s.Procs != 2 || len(s.Runs) != 2*len(s.Impls) {
 		t.Fatalf("scenario %s, procs %d, %d runs", s.Name, s.Procs, len(s.Runs))
 	}
+	var ops int64
 	for _, run := range s.Runs {
-		if run.Error != "" || run.Sample.Ops == 0 || len(run.Sample.Counts) != run.Workers {
-			t.Errorf("%s at %d workers: %q, %d ops, counts %v", run.Impl, run.Workers, run.Error, run.Sample.Ops, run.Sample.Counts)
+		ops += run.Sample.Ops
+		if run.Error != "" || len(run.Sample.Counts) != run.Workers {
+			t.Errorf("%s at %d workers: %q, counts %v", run.Impl, run.Workers, run.Error, run.Sample.Counts)
 		}
+	}
+	if ops == 0 {
+		t.Error("no acquisitions at all")
 	}
 	if left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "contend-*")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
@@ -172,11 +185,7 @@ func TestRunRedisMiniredis(t *testing.T) {
 	if len(s.Runs) != 6 {
 		t.Fatalf("%d runs, want 6", len(s.Runs))
 	}
-	for _, row := range s.Summary {
-		if row.Reps != 1 || row.Throughput <= 0 || !row.Cmds.Known() || row.Cmds < 2 {
-			t.Errorf("%s at %d workers: %+v", row.Impl, row.Workers, row)
-		}
-	}
+	checkRedisRows(t, s)
 }
 
 // TestRunRedisServer runs the Redis scenario on a redis-server of its own
@@ -201,10 +210,24 @@ func TestRunRedisServer(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("redis-server %d still running", pid)
 	}
-	for _, row := range r.Scenarios[0].Summary {
-		if row.Reps != 1 || row.Throughput <= 0 || row.Cmds < 2 {
-			t.Errorf("%s: %+v", row.Impl, row)
+	checkRedisRows(t, r.Scenarios[0])
+}
+
+// checkRedisRows checks that every run of s succeeded, that commands were
+// counted, and that runs which acquired needed at least the two commands
+// of an acquisition and a release each. A short run on a loaded machine
+// may acquire nothing, but not all of them.
+func checkRedisRows(t *testing.T, s report.Scenario) {
+	t.Helper()
+	var total float64
+	for _, row := range s.Summary {
+		total += row.Throughput
+		if row.Reps != 1 || !row.Cmds.Known() || row.Throughput > 0 && row.Cmds < 2 {
+			t.Errorf("%s at %d workers: reps %d, %v cmds/acq, failure %q", row.Impl, row.Workers, row.Reps, row.Cmds, row.Failure)
 		}
+	}
+	if total == 0 {
+		t.Error("no acquisitions at all")
 	}
 }
 
