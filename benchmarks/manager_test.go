@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/manager"
@@ -123,6 +124,22 @@ func BenchmarkManagerStats(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkClock is the floor of the Stats overhead: the two monotonic
+// clock reads that time a hold.
+func BenchmarkClock(b *testing.B) {
+	b.Run("impl=two-monotonic-reads", func(b *testing.B) {
+		start := time.Now()
+		var d time.Duration
+		for b.Loop() {
+			d += time.Since(start)
+			d -= time.Since(start)
+		}
+		if d == 1 {
+			b.Log(d)
+		}
+	})
 }
 
 // BenchmarkManagerContended: 4×GOMAXPROCS goroutines take the same two of
