@@ -4,8 +4,10 @@
 //
 // Packages lock, sem and rw do not depend on OpenTelemetry, so importing
 // them costs nothing. To observe them, wrap a lock with [NewMutex],
-// [NewRWMutex] or [NewWeighted]; package manager records through the same
-// instruments when given [WithTracerProvider] or [WithMeterProvider].
+// [NewRWMutex] or [NewWeighted]. Package manager records every lock it
+// manages through the same instruments, in its own scope. Other lock
+// implementations (file locks, remote leases) record through [New] and a
+// [Recorder] per lock.
 //
 // # What is recorded
 //
@@ -41,5 +43,7 @@
 // the wrappers record nothing and their uncontended paths cost one
 // predictable branch; with any other provider the uncontended paths start no
 // span, allocate nothing and read the clock only when the hold-duration
-// histogram is enabled.
+// histogram is enabled. With the OpenTelemetry SDK (v1.47) each measurement
+// costs a few hundred nanoseconds, so an instrumented uncontended Lock and
+// Unlock (four measurements) takes about a microsecond.
 package telemetry
