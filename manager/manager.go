@@ -51,12 +51,11 @@ type recKey struct{ kind, name, mode string }
 // entry is evicted only when they drop to zero, so a name never has two
 // live locks.
 type entry struct {
-	name       string
-	refs       int
-	registered bool
-	write      side
-	read       side // read.l == nil: no read side
-	st         counters
+	name  string
+	refs  int
+	write side
+	read  side // read.l == nil: no read side
+	st    counters
 }
 
 // A side is one way of taking a lock, with the optional methods the Manager
@@ -108,8 +107,7 @@ func (m *Manager) Register(name string, l lock.Locker) error {
 		return fmt.Errorf("manager: register %q: nil lock: %w", name, lock.ErrInvalidArgument)
 	}
 	e := m.newEntry(name, l)
-	e.registered = true
-	e.refs = 1
+	e.refs = 1 // the registration's: never evicted
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.entries[name]; ok {
