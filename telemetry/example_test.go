@@ -8,6 +8,8 @@ import (
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -41,3 +43,42 @@ func ExampleNewMutex() {
 	}
 	// Output: acquire mutex orders
 }
+
+// A lock implementation outside this package records through a Recorder:
+// here a lock that always has to go over the network.
+func ExampleRecorder() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+
+	in, err := telemetry.New("example.com/netlock", telemetry.WithMeterProvider(mp))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rec := in.Recorder(telemetry.KindRedis, "jobs", "")
+
+	ctx := context.Background()
+	start := time.Now()
+	wctx, w := rec.BeginCall(ctx, 1) // a span around the round trip
+	err = acquireOverNetwork(wctx)
+	w.End(ctx, err, time.Since(start))
+	if err == nil {
+		held := time.Now()
+		// ... the critical section ...
+		rec.Released(ctx, 1, time.Since(held))
+	}
+
+	var rm metricdata.ResourceMetrics
+	reader.Collect(ctx, &rm)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if m.Name == "lock.acquisitions" {
+			dp := m.Data.(metricdata.Sum[int64]).DataPoints[0]
+			outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
+			fmt.Println(m.Name, outcome.String(), dp.Value)
+		}
+	}
+	// Output: lock.acquisitions acquired 1
+}
+
+func acquireOverNetwork(context.Context) error { return nil }
