@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,16 +123,23 @@ func runHelper(mode, args string) int {
 			return fail(err)
 		}
 		defer l.Close()
-		var x int
-		var wg sync.WaitGroup
-		for i := range 2 {
+		var (
+			x       int
+			holders atomic.Int32
+			wg      sync.WaitGroup
+		)
+		for range 2 {
 			wg.Go(func() {
 				if err := l.RLock(ctx); err != nil {
 					panic(err)
 				}
-				time.Sleep(time.Duration(1+10*i) * time.Millisecond)
+				// Both hold before either writes; the atomics order
+				// each RLock before the other's write, not the writes.
+				holders.Add(1)
+				for deadline := time.Now().Add(5 * time.Second); holders.Load() < 2 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
 				x++
-				time.Sleep(20 * time.Millisecond)
 				l.RUnlock()
 			})
 		}
