@@ -71,4 +71,9 @@
 // AFS unless [WithNetworkFS] is given, because locks there may not exclude
 // other hosts, or may hang in the kernel. Locks never exclude processes on
 // other hosts reliably.
+//
+// Locks are not reentrant, shared holds are never upgraded in place, and
+// lock files are kept for good (there is no cleanup option), so a directory
+// of many short-lived names grows until someone removes files that no
+// process can still be using.
 package filelock
