@@ -44,7 +44,7 @@ const (
 
 // runHelper runs one helper mode in a child process and returns its exit
 // code:
-//   - "try PATH": exits exitAcquired if TryLock succeeds, exitNotAcquired
+//   - "try PATH [ofd]": exits exitAcquired if TryLock succeeds, exitNotAcquired
 //     if it reports lock.ErrNotAcquired.
 //   - "hold PATH": locks, prints "locked", waits for stdin to close, unlocks.
 //   - "serve PATH": reads commands from stdin: "lock" locks and prints
@@ -65,7 +65,11 @@ func runHelper(mode, args string) int {
 	ctx := context.Background()
 	switch mode {
 	case "try":
-		l, err := filelock.New(a[0])
+		var opts []filelock.Option
+		if len(a) > 1 && a[1] == "ofd" {
+			opts = append(opts, filelock.WithOFD())
+		}
+		l, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
 		}
