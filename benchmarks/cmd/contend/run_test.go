@@ -167,7 +167,7 @@ func TestRunFileProcesses(t *testing.T) {
 // in two worker processes, and checks the commands are counted.
 func TestRunRedisMiniredis(t *testing.T) {
 	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", "miniredis",
-		"-impls", "setnx-spin,bsm/redislock,redsync", "-workers", "1,2", "-procs", "2", "-duration", "50ms", "-reps", "1", "-json")
+		"-impls", "redislock,setnx-spin,bsm/redislock,redsync", "-workers", "1,2", "-procs", "2", "-duration", "50ms", "-reps", "1", "-json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -182,8 +182,8 @@ func TestRunRedisMiniredis(t *testing.T) {
 		t.Errorf("redis %q, warnings %q", r.Redis, r.Warnings)
 	}
 	s := r.Scenarios[0]
-	if len(s.Runs) != 6 {
-		t.Fatalf("%d runs, want 6", len(s.Runs))
+	if len(s.Runs) != 8 {
+		t.Fatalf("%d runs, want 8", len(s.Runs))
 	}
 	checkRedisRows(t, s)
 }

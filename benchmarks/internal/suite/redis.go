@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"math"
 	"time"
 
 	bsm "github.com/bsm/redislock"
 	"github.com/codomyrmex/concurrency/benchmarks/internal/harness"
+	"github.com/codomyrmex/concurrency/redislock"
 	"github.com/go-redsync/redsync/v4"
 	redsyncgoredis "github.com/go-redsync/redsync/v4/redis/goredis/v9"
 	"github.com/redis/go-redis/v9"
@@ -30,6 +32,7 @@ func redisScenario() Scenario {
 		Need:      NeedRedis,
 		Processes: true,
 		Impls: []harness.Impl{
+			{Name: "redislock", Note: "this module, defaults: watchdog-renewed lease, woken by a release notification", New: perWorker(newRedislock)},
 			{Name: "setnx-spin", Note: "the floor: SET NX PX in a busy loop, DEL to release (2 round trips uncontended)", New: perWorker(newSpin)},
 			{Name: "bsm/redislock", Note: "v0.10.0, retry with exponential backoff 1-16 ms", New: perWorker(newBSM)},
 			{Name: "redsync", Note: "go-redsync/redsync/v4 v4.18.1, one pool, default retry delay (50-250 ms), unlimited tries", New: perWorker(newRedsync)},
@@ -62,6 +65,29 @@ func token() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// redislockWorker adapts this module's redislock.Mutex, with a Client and
+// a go-redis client of its own.
+type redislockWorker struct {
+	*redislock.Mutex
+	rdb    *redis.Client
+	client *redislock.Client
+}
+
+func newRedislock(env harness.Env, _ harness.Params) (closingLocker, error) {
+	rdb, err := newRedisClient(env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := redislock.New(rdb)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return &redislockWorker{Mutex: c.NewMutex(env.Key), rdb: rdb, client: c}, nil
+}
+
+func (w *redislockWorker) Close() error { return errors.Join(w.client.Close(), w.rdb.Close()) }
 
 // spinWorker is the floor: SET NX PX until it succeeds, DEL to release.
 type spinWorker struct {
