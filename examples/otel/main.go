@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"os"
@@ -41,14 +42,16 @@ func main() {
 	duration := flag.Duration("duration", 2*time.Second, "how long to run the workload")
 	workers := flag.Int("workers", 8, "goroutines contending for the locks")
 	flag.Parse()
-	if err := run(*duration, *workers); err != nil {
+	if err := run(*duration, *workers, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(duration time.Duration, workers int) (err error) {
+// run drives the workload for duration; stdout receives the telemetry when
+// no OTLP endpoint is configured.
+func run(duration time.Duration, workers int, stdout io.Writer) (err error) {
 	ctx := context.Background()
-	shutdown, err := setup(ctx)
+	shutdown, err := setup(ctx, stdout)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func work(ctx context.Context, w int, accounts *manager.Manager, orders *telemet
 // setup installs global tracer and meter providers exporting over OTLP/HTTP
 // if an OTLP endpoint is configured, and to stdout otherwise. The returned
 // function flushes and shuts both down.
-func setup(ctx context.Context) (func(context.Context) error, error) {
+func setup(ctx context.Context, stdout io.Writer) (func(context.Context) error, error) {
 	res := resource.NewSchemaless(semconv.ServiceName("concurrency-otel-example"))
 	var (
 		spans   sdktrace.SpanExporter
@@ -122,10 +125,10 @@ func setup(ctx context.Context) (func(context.Context) error, error) {
 			return nil, err
 		}
 	} else {
-		if spans, err = stdouttrace.New(stdouttrace.WithPrettyPrint()); err != nil {
+		if spans, err = stdouttrace.New(stdouttrace.WithWriter(stdout), stdouttrace.WithPrettyPrint()); err != nil {
 			return nil, err
 		}
-		if metrics, err = stdoutmetric.New(stdoutmetric.WithPrettyPrint()); err != nil {
+		if metrics, err = stdoutmetric.New(stdoutmetric.WithWriter(stdout), stdoutmetric.WithPrettyPrint()); err != nil {
 			return nil, err
 		}
 	}
