@@ -182,9 +182,6 @@ func listing() string {
 			}
 			b.WriteString("\n")
 		}
-		for _, sk := range s.Skipped {
-			fmt.Fprintf(&b, "           (skipped %s)\n", sk)
-		}
 	}
 	return b.String()
 }

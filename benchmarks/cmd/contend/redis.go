@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -36,9 +37,42 @@ func (s *session) redisServer(ctx context.Context) (string, func() (int64, error
 		s.rep.Redis = fmt.Sprintf("redis-server %s started by contend on %s (pid %d), stopped afterwards", srv.Version, srv.Addr, srv.PID())
 		return s.counted(srv.Addr)
 	}
-	s.rep.Redis = "existing server at " + s.o.redis + " (-redis)"
+	s.rep.Redis = "existing server at " + s.o.redis + " (-redis); the keys contend made are deleted afterwards"
 	s.warn("-redis: commands per acquisition include any other traffic on " + s.o.redis)
-	return s.counted(s.o.redis)
+	addr, count, err := s.counted(s.o.redis)
+	if err == nil {
+		s.cleanups = append(s.cleanups, func() { s.deleteKeys(addr) })
+	}
+	return addr, count, err
+}
+
+// maxScans bounds the SCAN calls of deleteKeys.
+const maxScans = 10000
+
+// deleteKeys deletes the keys of this session (their names contain
+// "contend-<pid>-", see runOne) from the server at addr, which contend did
+// not start: lock keys may outlive a run, and some libraries keep counters
+// that never expire.
+func (s *session) deleteKeys(addr string) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), redisCheckTimeout)
+	defer cancel()
+	pattern := fmt.Sprintf("*contend-%d-*", os.Getpid())
+	var cursor uint64
+	for range maxScans {
+		keys, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			s.warn(fmt.Sprintf("could not delete the benchmark keys %s on %s: %v", pattern, addr, err))
+			return
+		}
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+		if cursor = next; cursor == 0 {
+			return
+		}
+	}
 }
 
 // counted returns addr and a counter of its commands through a client of
@@ -69,7 +103,7 @@ func (s *session) miniredis(why string) (string, func() (int64, error), error) {
 	}
 	s.cleanups = append(s.cleanups, m.Close)
 	s.rep.Redis = "in-process miniredis on " + m.Addr()
-	s.warn("Redis scenarios run on an in-process miniredis: " + why + "; their latency and throughput figures are not representative of a real server over a network")
+	s.warn("Redis scenarios run on an in-process miniredis: " + why + "; their latency and throughput figures are not representative of a real server over a network, and in-process runs count the server's allocations")
 	return m.Addr(), func() (int64, error) { return int64(m.CommandCount()), nil }, nil
 }
 

@@ -231,11 +231,13 @@ func checkRedisRows(t *testing.T, s report.Scenario) {
 	}
 }
 
-// TestRunRedisExisting uses a server given with -redis and leaves it
-// running.
+// TestRunRedisExisting uses a server given with -redis, leaves it running,
+// and deletes the keys it made there (redislock's fencing counter never
+// expires).
 func TestRunRedisExisting(t *testing.T) {
 	m := miniredis.RunT(t)
-	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", m.Addr(), "-impls", "setnx-spin",
+	_ = m.Set("other", "not ours")
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", m.Addr(), "-impls", "setnx-spin,redislock",
 		"-workers", "1", "-duration", "10ms", "-reps", "1")
 	if code != exitOK || !strings.Contains(stdout, "existing server at "+m.Addr()) {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
@@ -244,6 +246,9 @@ func TestRunRedisExisting(t *testing.T) {
 	defer rdb.Close()
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Errorf("the server was stopped: %v", err)
+	}
+	if keys := m.Keys(); len(keys) != 1 || keys[0] != "other" {
+		t.Errorf("keys left: %q, want only the one contend did not make", keys)
 	}
 	code, _, stderr = runContend(t, context.Background(), "-scenarios", "redis", "-redis", "127.0.0.1:1", "-workers", "1")
 	if code != exitFailed || !strings.Contains(stderr, "127.0.0.1:1") {

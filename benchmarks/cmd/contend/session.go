@@ -152,7 +152,7 @@ func (s *session) runAll(ctx context.Context) {
 	disp := progress.New(s.stderr, s.live, total, s.o.duration+50*time.Millisecond)
 	defer disp.Close()
 	for _, p := range s.plan {
-		sr := report.Scenario{Name: p.Name, About: p.About, Section: p.section, Baseline: p.Baseline, Procs: p.procs, Skipped: p.Skipped}
+		sr := report.Scenario{Name: p.Name, About: p.About, Section: p.section, Baseline: p.Baseline, Procs: p.procs}
 		for _, im := range p.Impls {
 			sr.Impls = append(sr.Impls, report.Impl{Name: im.Name, Note: im.Note})
 		}

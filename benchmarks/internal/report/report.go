@@ -51,10 +51,9 @@ type Scenario struct {
 	Section  time.Duration `json:"section_ns"`
 	Baseline string        `json:"baseline,omitempty"`
 	// Procs is the number of worker processes per run (1: in-process).
-	Procs   int      `json:"procs"`
-	Impls   []Impl   `json:"impls"`
-	Skipped []string `json:"skipped,omitempty"`
-	Runs    []Run    `json:"runs"`
+	Procs int    `json:"procs"`
+	Impls []Impl `json:"impls"`
+	Runs  []Run  `json:"runs"`
 	// Summary is filled in by Summarize.
 	Summary []Row `json:"summary"`
 }

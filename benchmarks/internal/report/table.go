@@ -44,9 +44,6 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 			fmt.Fprintf(b, "   %s: %s\n", im.Name, im.Note)
 		}
 	}
-	for _, sk := range s.Skipped {
-		fmt.Fprintf(b, "   skipped %s\n", sk)
-	}
 	if len(s.Summary) == 0 {
 		b.WriteString("   (no runs)\n")
 		return

@@ -29,8 +29,6 @@ type Scenario struct {
 	// Processes is true when workers may run in separate OS processes.
 	Processes bool
 	Impls     []harness.Impl
-	// Skipped names peers left out of this build, with the reason.
-	Skipped []string
 }
 
 // All returns every scenario, in the order reports show them.
