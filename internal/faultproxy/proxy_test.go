@@ -158,10 +158,12 @@ func TestDelayPerDirection(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Fatalf("round trip took %v, want ≥ 100ms", d)
 	}
-	// The request is held back 60ms: the backend has not seen it at 30ms.
+	// The request is held back 60ms: the backend has not seen it at 30ms
+	// (unless the machine was too busy to look in time).
+	sent := time.Now()
 	c.Write([]byte("x"))
 	time.Sleep(30 * time.Millisecond)
-	if got := e.received.Load(); got != 4 {
+	if got := e.received.Load(); got != 4 && time.Since(sent) < 60*time.Millisecond {
 		t.Fatalf("backend received %d bytes 30ms into a 60ms delay, want 4", got)
 	}
 	buf := make([]byte, 1)
