@@ -36,7 +36,9 @@ type topic struct {
 	// the subscription and no release can be missed any more.
 	pending int
 	ready   chan struct{}
-	wake    chan struct{} // buffered(1); a release was published
+	// wake is closed, and cleared, when a release is published; see
+	// hub.wakeChan.
+	wake chan struct{}
 }
 
 // subscribe returns the topic of channel once the server has confirmed the
@@ -59,7 +61,7 @@ func (h *hub) subscribe(ctx context.Context, channel string) (*topic, error) {
 	}
 	t := h.topics[channel]
 	if t == nil {
-		t = &topic{channel: channel, wake: make(chan struct{}, 1)}
+		t = &topic{channel: channel}
 		h.topics[channel] = t
 	}
 	t.refs++
@@ -93,6 +95,18 @@ func (h *hub) subscribe(ctx context.Context, channel string) (*topic, error) {
 		return nil, errClosed
 	}
 	return t, nil
+}
+
+// wakeChan returns a channel that is closed by the next release published
+// on t (or by a subscription error). Taken before an acquire attempt, it
+// catches every release after that attempt and none before it.
+func (h *hub) wakeChan(t *topic) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t.wake == nil {
+		t.wake = make(chan struct{})
+	}
+	return t.wake
 }
 
 // unsubscribe gives back a topic returned by subscribe.
@@ -154,7 +168,7 @@ func (h *hub) receive(ps *redis.PubSub) {
 			}
 		case *redis.Message:
 			if t := h.topics[m.Channel]; t != nil {
-				notify(t.wake)
+				t.notify()
 			}
 		}
 		h.mu.Unlock()
@@ -174,7 +188,7 @@ func (h *hub) wakeAll() {
 		if t.refs == 0 {
 			delete(h.topics, ch)
 		}
-		notify(t.wake)
+		t.notify()
 	}
 }
 
@@ -189,10 +203,11 @@ func (h *hub) close() {
 	}
 }
 
-// notify sends on a buffered(1) channel unless a signal is already pending.
-func notify(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
+// notify wakes the waiter of t, if any. It must be called with hub.mu
+// held.
+func (t *topic) notify() {
+	if t.wake != nil {
+		close(t.wake)
+		t.wake = nil
 	}
 }

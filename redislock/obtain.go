@@ -136,6 +136,10 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		return nil, err
 	}
 	for {
+		var wake <-chan struct{} // closed by a release after this attempt
+		if t != nil {
+			wake = c.hub.wakeChan(t)
+		}
 		start := time.Now() // before sending: the validity never outlasts the key
 		ok, n, err := c.tryAcquire(ctx, k, token, cfg.ttl)
 		if err != nil {
@@ -190,10 +194,6 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 				// Wake just after the key expires if nobody releases it.
 				d = min(d, time.Duration(n)*time.Millisecond+jitter(2*time.Millisecond))
 			}
-		}
-		var wake chan struct{}
-		if t != nil {
-			wake = t.wake
 		}
 		if err := c.sleep(ctx, d, wake); err != nil {
 			return fail(err)
