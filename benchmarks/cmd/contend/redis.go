@@ -102,6 +102,7 @@ func (s *session) miniredis(why string) (string, func() (int64, error), error) {
 		return "", nil, fmt.Errorf("miniredis: %w", err)
 	}
 	s.cleanups = append(s.cleanups, m.Close)
+	s.onMiniredis = true
 	s.rep.Redis = "in-process miniredis on " + m.Addr()
 	s.warn("Redis scenarios run on an in-process miniredis: " + why + "; their latency and throughput figures are not representative of a real server over a network, and in-process runs count the server's allocations")
 	return m.Addr(), func() (int64, error) { return int64(m.CommandCount()), nil }, nil

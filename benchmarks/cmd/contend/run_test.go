@@ -167,7 +167,7 @@ func TestRunFileProcesses(t *testing.T) {
 // in two worker processes, and checks the commands are counted.
 func TestRunRedisMiniredis(t *testing.T) {
 	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-redis", "miniredis",
-		"-impls", "redislock,setnx-spin,bsm/redislock,redsync", "-workers", "1,2", "-procs", "2", "-duration", "50ms", "-reps", "1", "-json")
+		"-impls", "redislock,setnx-spin,bsm/redislock,redsync,rueidislock", "-workers", "1,2", "-procs", "2", "-duration", "50ms", "-reps", "1", "-json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -178,7 +178,7 @@ func TestRunRedisMiniredis(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(r.Redis, "miniredis") || len(r.Warnings) != 1 {
+	if !strings.Contains(r.Redis, "miniredis") || len(r.Warnings) != 2 || !strings.Contains(r.Warnings[1], "rueidislock left out") {
 		t.Errorf("redis %q, warnings %q", r.Redis, r.Warnings)
 	}
 	s := r.Scenarios[0]

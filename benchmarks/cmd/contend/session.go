@@ -28,6 +28,8 @@ type session struct {
 	plan     []planned
 	cleanups []func() // run in reverse order when the session ends
 	runs     int      // runs started, for unique lock names
+	// onMiniredis is set when the Redis scenarios run on miniredis.
+	onMiniredis bool
 }
 
 // planned is one scenario as this session runs it.
@@ -100,6 +102,15 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 		if err := s.provide(ctx, &p); err != nil {
 			return err
+		}
+		if p.Need == suite.NeedRedis && s.onMiniredis {
+			p.Impls = slices.DeleteFunc(p.Impls, func(im harness.Impl) bool {
+				why := suite.MiniredisLacks(im.Name)
+				if why != "" {
+					s.warn(im.Name + " left out on miniredis: " + why)
+				}
+				return why != ""
+			})
 		}
 		s.plan = append(s.plan, p)
 	}

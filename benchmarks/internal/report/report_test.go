@@ -106,7 +106,8 @@ func TestTable(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"== mutex: one mutex; critical section 1.00µs", "vs base", "ours", "1.50×", "4.00×",
 		"4.00k", "FAILED: cannot connect", "cmds/acq", "warning: network figures", "Redis: miniredis",
-		"base: the standard", "0.250", "Jain's index"} {
+		"base: the standard", "0.250", "Jain's index",
+		"→ at 4 workers: most acquisitions ours (4.00k/s), fairest ours (Jain 1.000), lowest max wait base (5.00µs)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -274,7 +275,7 @@ func TestHTML(t *testing.T) {
 		}
 	}
 	text := doc.allText()
-	for _, want := range []string{"Test CPU", "miniredis", "network figures are not representative"} {
+	for _, want := range []string{"Test CPU", "miniredis", "network figures are not representative", "at 4 workers: most acquisitions ours"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -84,6 +84,9 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if v := s.Verdict(); v != "" {
+		fmt.Fprintf(b, "   → %s\n", v)
+	}
 	for _, row := range s.Summary {
 		if row.Errors > 0 {
 			fmt.Fprintf(b, "   %s at %d workers: %d failed acquisitions, first: %s\n", row.Impl, row.Workers, row.Errors, oneLine(row.Failure))

@@ -44,6 +44,15 @@ func redisScenario() Scenario {
 // dialTimeout bounds the first contact of a worker's client.
 const dialTimeout = 5 * time.Second
 
+// MiniredisLacks returns why the implementation impl cannot run on
+// miniredis, or "" if it can.
+func MiniredisLacks(impl string) string {
+	if impl == "rueidislock" {
+		return "it needs CLIENT TRACKING (client-side caching), which miniredis lacks"
+	}
+	return ""
+}
+
 // newRedisClient returns a go-redis client of its own for one worker, with
 // deadlines honoured as redislock requires, connected (by a PING) before
 // the measured window opens.
