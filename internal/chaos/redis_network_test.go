@@ -107,3 +107,61 @@ func TestRedisNetworkBeyondTTL(t *testing.T) {
 	sum.Note("every cut-off holder's write rejected by the fence")
 	t.Log(sum)
 }
+
+// watchdogLeases is how many leases TestRedisWatchdogStops takes per round.
+const watchdogLeases = 20
+
+// TestRedisWatchdogStops takes leases with a watchdog through the fault
+// proxy and ends them, half by Release and half by cancelling the context
+// given to Obtain. Then, from one renewal interval after the last lease
+// ended and over three TTLs, the proxy must see no byte from the client:
+// no renewal outlives its lease.
+func TestRedisWatchdogStops(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy, err := faultproxy.New(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	locks := newLocks(t, dialRedis(t, proxy.Addr()), redislock.WithWatchdog(shortTTL, shortRenew))
+	var sum chaos.Summary
+	sum.Processes = 1
+	for round := range plan.Rounds(1) {
+		for i := range watchdogLeases {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			lease, err := locks.Obtain(ctx, fmt.Sprintf("%s-%d", lockName, i))
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			time.Sleep(shortRenew / 4) // let the watchdog run
+			if i%2 == 0 {
+				if err := lease.Release(ctx); err != nil {
+					t.Errorf("round %d: Release: %v", round, err)
+				}
+			} else {
+				cancel()
+				sum.Faults++
+			}
+			select {
+			case <-lease.Done():
+			case <-time.After(shortTTL + slack):
+				t.Fatalf("round %d: lease %d did not end", round, i)
+			}
+			cancel()
+			sum.Acquisitions++
+		}
+		// A lease ended by its context is released in the background,
+		// after Done closes: let that go out, then listen for renewals.
+		time.Sleep(shortRenew)
+		before := proxy.Stats().FromClients
+		time.Sleep(3 * shortTTL)
+		if sent := proxy.Stats().FromClients - before; sent != 0 {
+			t.Errorf("round %d: %d bytes sent to Redis in the %v after every lease ended", round, sent, 3*shortTTL)
+		}
+		if t.Failed() {
+			break
+		}
+	}
+	sum.Note(fmt.Sprintf("no byte sent from %v to %v after the leases ended (half released, half ended by their context)", shortRenew, shortRenew+3*shortTTL))
+	t.Log(sum)
+}
