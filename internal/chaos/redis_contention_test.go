@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,6 +182,12 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		t.Errorf("round %d: %d writes rejected as stale while their lease was valid", round, r.totals.staleValid)
 	}
 
+	// Scripts are constant: however many calls, SCRIPT FLUSHes and NOSCRIPT
+	// reloads, the cache holds at most one entry per script of redislock.
+	if n := cachedScripts(t, admin); n > maxLockScripts {
+		t.Errorf("round %d: %d scripts cached on the lock server, want at most %d", round, n, maxLockScripts)
+	}
+
 	var holds, kept []check.Interval
 	for i := range redisWorkers {
 		ivs, err := check.ReadIntervalLog(workerLog(dir, i), math.MaxInt64)
@@ -223,6 +230,31 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		t.Logf("round %d: %v, after %d leases were lost (and signalled)", round, err, r.totals.lost)
 	}
 	return r
+}
+
+// maxLockScripts is how many Lua scripts redislock runs on the lock's
+// server: obtain, extend and release (and fenced_set, on the resource's).
+const maxLockScripts = 4
+
+// cachedScripts returns number_of_cached_scripts from the server's INFO.
+func cachedScripts(t *testing.T, rdb *redis.Client) int {
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "number_of_cached_scripts:"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("INFO memory has no number_of_cached_scripts")
+	return 0
 }
 
 func allDone(procs []*chaos.Proc) bool {
