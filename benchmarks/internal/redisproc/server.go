@@ -23,6 +23,7 @@ const (
 	startTimeout = 10 * time.Second
 	stopTimeout  = 5 * time.Second
 	startTries   = 5 // another process may take the free port before the server binds it
+	pollEvery    = 20 * time.Millisecond
 )
 
 // ErrNotInstalled reports that redis-server is not on PATH.
@@ -79,9 +80,9 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
-	for { // bounded by startTimeout
+	for range startTimeout / pollEvery {
 		if s.Version, err = version(ctx, s.Addr); err == nil {
 			return s, nil
 		}
@@ -93,9 +94,10 @@ func start(ctx context.Context, bin string) (*Server, error) {
 		case <-tick.C:
 			continue
 		}
-		s.Stop()
-		return nil, err
+		break
 	}
+	s.Stop()
+	return nil, err
 }
 
 // PID returns the server's process id.

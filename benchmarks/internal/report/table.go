@@ -36,7 +36,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (s *Scenario) writeTable(b *strings.Builder) {
 	fmt.Fprintf(b, "\n== %s: %s; critical section %s", s.Name, s.About, Dur(s.Section))
 	if s.Procs > 1 {
-		fmt.Fprintf(b, "; workers spread over %d processes", s.Procs)
+		fmt.Fprintf(b, "; workers spread over up to %d processes", s.Procs)
 	}
 	b.WriteString("\n")
 	for _, im := range s.Impls {
