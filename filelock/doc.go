@@ -61,8 +61,12 @@
 // file that is a symbolic link, not a regular file, owned by another user or
 // writable by group or others is refused with [ErrUnsafe]. Names are
 // checked by [ValidateName], so none can leave the lock directory. Lock
-// files are never removed, and their contents are never trusted: the holder
-// information of [WithHolderInfo] is for people only.
+// files are not removed (that would let holders of the removed file and of
+// a new one overlap) unless every party uses [WithCleanup], which removes
+// the file on each exclusive release and checks on every acquisition that
+// the locked file is still the one at the path. The contents of lock files
+// are never trusted: the holder information of [WithHolderInfo] is for
+// people only.
 //
 // # Limits
 //
@@ -72,8 +76,8 @@
 // other hosts, or may hang in the kernel. Locks never exclude processes on
 // other hosts reliably.
 //
-// Locks are not reentrant, shared holds are never upgraded in place, and
-// lock files are kept for good (there is no cleanup option), so a directory
-// of many short-lived names grows until someone removes files that no
-// process can still be using.
+// Locks are not reentrant, and shared holds are never upgraded in place.
+// Without WithCleanup lock files are kept for good, so a directory of many
+// short-lived names grows until someone removes files that no process can
+// still be using.
 package filelock

@@ -3,6 +3,7 @@ package filelock
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
@@ -20,17 +21,26 @@ var errWouldBlock = fmt.Errorf("filelock: would block: %w", lock.ErrNotAcquired)
 // A fileID identifies a file (an inode) on the host.
 type fileID struct{ dev, ino uint64 }
 
+// A fileKey identifies the state shared by Locks in this process: the file
+// (inode), or with WithCleanup, whose file changes, the absolute path.
+type fileKey struct {
+	id   fileID
+	path string
+}
+
 // A file is the state shared by every Lock on one file in this process: one
 // descriptor and its kernel lock, and the FIFO queue that admits holders in
 // front of it.
 //
-// Only admitted callers touch the kernel lock, so two goroutines never both
-// hold the file, and at most one goroutine at a time waits for the kernel
-// lock: an exclusive holder-to-be, or the first shared one.
+// Only admitted callers touch the kernel lock and the descriptor, so two
+// goroutines never both hold the file, and at most one goroutine at a time
+// waits for the kernel lock: an exclusive holder-to-be, or the first shared
+// one.
 type file struct {
-	id   fileID
-	sys  sysFile // the descriptor and its kernel lock
-	refs int     // Locks using this file; guarded by files.mu
+	key     fileKey
+	sys     sysFile // the descriptor and its kernel lock
+	cleanup bool    // see WithCleanup
+	refs    int     // Locks using this file; guarded by files.mu
 
 	// q admits holders in FIFO order: a shared hold takes 1 token, an
 	// exclusive one takes maxReaders.
@@ -52,28 +62,42 @@ type file struct {
 // files maps each open file to its shared state.
 var files struct {
 	mu sync.Mutex
-	m  map[fileID]*file
+	m  map[fileKey]*file
 }
 
 // register returns the shared state for the file opened as s, taking over s
 // or closing it if the file is already open in this process.
-func register(s sysFile, id fileID) (*file, error) {
+func register(s sysFile, id fileID, cleanup bool) (*file, error) {
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("filelock: %s: %w", s.path, err)
+	}
+	key, other := fileKey{id: id}, fileKey{path: abs}
+	if cleanup {
+		key, other = other, key
+	}
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	if f := files.m[id]; f != nil {
+	if files.m[other] != nil {
+		s.close()
+		return nil, fmt.Errorf("filelock: %s: file already open in this process with a different WithCleanup: %w",
+			s.path, lock.ErrInvalidArgument)
+	}
+	if f := files.m[key]; f != nil {
 		if f.sys.ofd != s.ofd {
 			s.close()
-			return nil, fmt.Errorf("filelock: %s: file already locked with the other backend in this process (see WithOFD): %w",
+			return nil, fmt.Errorf("filelock: %s: file already open with the other backend in this process (see WithOFD): %w",
 				s.path, lock.ErrInvalidArgument)
 		}
 		f.refs++
 		return f, s.close()
 	}
 	if files.m == nil {
-		files.m = make(map[fileID]*file)
+		files.m = make(map[fileKey]*file)
 	}
-	f := &file{id: id, sys: s, refs: 1}
-	files.m[id] = f
+	f := &file{key: key, sys: s, cleanup: cleanup, refs: 1}
+	files.m[key] = f
 	return f, nil
 }
 
@@ -84,7 +108,7 @@ func (f *file) unregister() error {
 	if f.refs--; f.refs > 0 {
 		return nil
 	}
-	delete(files.m, f.id)
+	delete(files.m, f.key)
 	return f.sys.close()
 }
 
@@ -105,7 +129,7 @@ func (f *file) tryLock() error {
 	if !f.q.TryAcquire(maxReaders, maxReaders) {
 		return errWouldBlock
 	}
-	if ok, err := f.sys.try(true); !ok {
+	if ok, err := f.tryKernel(true); !ok {
 		f.q.Release(maxReaders, maxReaders)
 		if err == nil {
 			err = errWouldBlock
@@ -115,8 +139,11 @@ func (f *file) tryLock() error {
 	return nil
 }
 
-// unlock releases an exclusive hold.
+// unlock releases an exclusive hold, removing the file first if f.cleanup.
 func (f *file) unlock() {
+	if f.cleanup {
+		f.sys.remove()
+	}
 	f.sys.unlock()
 	f.q.Release(maxReaders, maxReaders)
 }
@@ -165,7 +192,7 @@ func (f *file) tryRLock() error {
 	var err error
 	if !f.joinReaders() {
 		var ok bool
-		if ok, err = f.sys.try(false); ok {
+		if ok, err = f.tryKernel(false); ok {
 			f.mu.Lock()
 			f.readers = 1
 			f.mu.Unlock()
@@ -204,15 +231,63 @@ func (f *file) runlock() {
 // kernelLock takes the kernel lock, waiting until ctx is done. If ctx ends
 // while the lock is being taken, the lock is released again.
 func (f *file) kernelLock(ctx context.Context, excl bool) error {
-	if ok, err := f.sys.try(excl); ok || err != nil {
-		return err
+	for {
+		ok, err := f.tryKernel(excl)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := f.sys.wait(ctx, excl); err != nil {
+				return err
+			}
+			if ok, err = f.current(); err != nil {
+				return err
+			}
+			if !ok {
+				continue // the file was replaced: wait for the new one
+			}
+		}
+		if err := ctxerr.From(ctx); err != nil {
+			f.sys.unlock()
+			return err
+		}
+		return nil
 	}
-	if err := f.sys.wait(ctx, excl); err != nil {
-		return err
+}
+
+// maxReopen bounds the files tryKernel tries in one call, should others
+// keep removing and recreating the file.
+const maxReopen = 8
+
+// tryKernel takes the kernel lock if it is free, reporting false with a nil
+// error if it is held elsewhere.
+func (f *file) tryKernel(excl bool) (bool, error) {
+	for range maxReopen {
+		ok, err := f.sys.try(excl)
+		if !ok || err != nil {
+			return false, err
+		}
+		if ok, err = f.current(); ok || err != nil {
+			return ok, err
+		}
 	}
-	if err := ctxerr.From(ctx); err != nil {
-		f.sys.unlock()
-		return err
+	return false, nil
+}
+
+// current reports whether the file just locked is still the one at its
+// path. Only with WithCleanup can it not be: then current releases the
+// kernel lock and opens the file now at the path (creating it if needed).
+func (f *file) current() (bool, error) {
+	if !f.cleanup {
+		return true, nil
 	}
-	return nil
+	stale, err := f.sys.stale()
+	if err == nil && !stale {
+		return true, nil
+	}
+	f.sys.unlock()
+	if err != nil {
+		return false, err
+	}
+	return false, f.sys.reopen()
 }

@@ -367,14 +367,14 @@ func TestOFDProcesses(t *testing.T) {
 	if err := l.Lock(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if code := startHelper(t, "try", l.Path(), "ofd").wait(t); code != exitNotAcquired {
+	if code := startHelper(t, "try", l.Path(), "-ofd").wait(t); code != exitNotAcquired {
 		t.Errorf("another process with WithOFD: exit %d, want %d (not acquired)", code, exitNotAcquired)
 	}
 	if code := tryOther(t, l.Path()); code != exitAcquired {
 		t.Errorf("another process with flock: exit %d, want %d (acquired: the backends do not see each other)", code, exitAcquired)
 	}
 	l.Unlock()
-	if code := startHelper(t, "try", l.Path(), "ofd").wait(t); code != exitAcquired {
+	if code := startHelper(t, "try", l.Path(), "-ofd").wait(t); code != exitAcquired {
 		t.Errorf("another process with WithOFD after Unlock: exit %d, want %d (acquired)", code, exitAcquired)
 	}
 }

@@ -90,6 +90,30 @@ func (s *sysFile) signal() {
 	}
 }
 
+// stale reports whether the file open as s is no longer the one at its
+// path: removed, or replaced.
+func (s *sysFile) stale() (bool, error) {
+	var st, at unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return false, &os.PathError{Op: "filelock: stat", Path: s.path, Err: err}
+	}
+	if st.Nlink == 0 {
+		return true, nil
+	}
+	switch err := unix.Lstat(s.path, &at); err {
+	case nil:
+		return st.Dev != at.Dev || st.Ino != at.Ino, nil
+	case unix.ENOENT:
+		return true, nil
+	default:
+		return false, &os.PathError{Op: "filelock: lstat", Path: s.path, Err: err}
+	}
+}
+
+// remove removes the file, which the caller holds exclusively. Failure
+// only leaves the file in place.
+func (s *sysFile) remove() { unix.Unlink(s.path) }
+
 // setHolder replaces the file's contents with holder information.
 func (s *sysFile) setHolder(purpose string) {
 	host, _ := os.Hostname()

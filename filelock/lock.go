@@ -61,8 +61,8 @@ var _ lock.Locker = (*Lock)(nil)
 // a network or user-space filesystem (see [WithNetworkFS]) and any platform
 // but Linux.
 //
-// The file is never removed by this package: removing a lock file while
-// others have it open would split its holders across two files.
+// The file is not removed unless [WithCleanup] is given: removing a lock
+// file while others have it open would split its holders across two files.
 func New(path string, opts ...Option) (*Lock, error) {
 	c := newConfig(opts)
 	if path == "" {
@@ -77,7 +77,7 @@ func newLock(dir, name string, private bool, c *config) (*Lock, error) {
 		return nil, err
 	}
 	path := s.path
-	f, err := register(s, id)
+	f, err := register(s, id, c.cleanup)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (l *Lock) Unlock() {
 	if !l.excl.CompareAndSwap(true, false) {
 		panic("filelock: Unlock of unlocked Lock " + l.path)
 	}
-	if l.holder {
+	if l.holder && !l.f.cleanup {
 		l.f.sys.clearHolder()
 	}
 	l.f.unlock()

@@ -43,8 +43,9 @@ const (
 )
 
 // runHelper runs one helper mode in a child process and returns its exit
-// code:
-//   - "try PATH [ofd]": exits exitAcquired if TryLock succeeds, exitNotAcquired
+// code. Arguments "-ofd" and "-cleanup" anywhere add WithOFD and
+// WithCleanup to every Lock. The modes:
+//   - "try PATH": exits exitAcquired if TryLock succeeds, exitNotAcquired
 //     if it reports lock.ErrNotAcquired.
 //   - "hold PATH": locks, prints "locked", waits for stdin to close, unlocks.
 //   - "serve PATH": reads commands from stdin: "lock" locks and prints
@@ -57,7 +58,21 @@ const (
 //     and increment the number in COUNTER, logging each hold interval
 //     (CLOCK_MONOTONIC nanoseconds) to LOG.
 func runHelper(mode, args string) int {
-	a := strings.Fields(args)
+	// Arguments "-ofd" and "-cleanup" select options for every Lock.
+	var (
+		a    []string
+		opts []filelock.Option
+	)
+	for _, arg := range strings.Fields(args) {
+		switch arg {
+		case "-ofd":
+			opts = append(opts, filelock.WithOFD())
+		case "-cleanup":
+			opts = append(opts, filelock.WithCleanup())
+		default:
+			a = append(a, arg)
+		}
+	}
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "helper:", mode, err)
 		return 1
@@ -65,10 +80,6 @@ func runHelper(mode, args string) int {
 	ctx := context.Background()
 	switch mode {
 	case "try":
-		var opts []filelock.Option
-		if len(a) > 1 && a[1] == "ofd" {
-			opts = append(opts, filelock.WithOFD())
-		}
 		l, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
@@ -84,7 +95,7 @@ func runHelper(mode, args string) int {
 		}
 		return fail(err)
 	case "hold":
-		l, err := filelock.New(a[0])
+		l, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -97,7 +108,7 @@ func runHelper(mode, args string) int {
 		l.Unlock()
 		return 0
 	case "serve":
-		l, err := filelock.New(a[0])
+		l, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -122,7 +133,7 @@ func runHelper(mode, args string) int {
 	case "racereaders":
 		// Two shared holders write one variable: a race the detector
 		// must report, since shared holds do not order each other.
-		l, err := filelock.New(a[0])
+		l, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -158,7 +169,7 @@ func runHelper(mode, args string) int {
 			log  strings.Builder
 			errs []error
 		)
-		shared, err := filelock.New(a[0])
+		shared, err := filelock.New(a[0], opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -168,7 +179,7 @@ func runHelper(mode, args string) int {
 				// Half the goroutines share one Lock, half have their own.
 				l := shared
 				if i%2 == 1 {
-					own, err := filelock.New(a[0])
+					own, err := filelock.New(a[0], opts...)
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -318,6 +329,9 @@ func openLock(t *testing.T, path string, opts ...filelock.Option) *filelock.Lock
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			return // it may still be held; Close would panic
+		}
 		if err := l.Close(); err != nil {
 			t.Error(err)
 		}

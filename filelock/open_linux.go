@@ -17,10 +17,11 @@ const header = "codomyrmex/concurrency filelock: lock file, do not delete while 
 
 // A sysFile is a lock file's descriptor and its kernel lock.
 type sysFile struct {
-	fd       int
-	ofd      bool   // OFD locks instead of flock
-	path     string // for messages
-	procPath string // /proc/self/fd/<fd>, which leads to the same file
+	fd        int
+	ofd       bool   // OFD locks instead of flock
+	networkFS bool   // network filesystems allowed
+	path      string // for messages, and absolute with WithCleanup
+	procPath  string // /proc/self/fd/<fd>, which leads to the same file
 }
 
 // openSys opens the lock file name in dir ("" for the working directory, or
@@ -37,20 +38,50 @@ func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error)
 		defer unix.Close(dfd)
 		dirfd = dfd
 	}
-	fd, created, err := openFile(dirfd, name, path)
-	if err != nil {
-		return sysFile{}, fileID{}, err
+	if c.cleanup {
+		// The file is reopened and removed by path, maybe after the
+		// working directory has changed.
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return sysFile{}, fileID{}, fmt.Errorf("filelock: %s: %w", path, err)
+		}
+		path = abs
 	}
-	s := sysFile{fd: fd, ofd: c.ofd, path: path, procPath: "/proc/self/fd/" + strconv.Itoa(fd)}
-	id, err := s.check(c)
+	s := sysFile{ofd: c.ofd, networkFS: c.networkFS, path: path}
+	id, err := s.open(dirfd, name)
+	return s, id, err
+}
+
+// open opens name relative to dirfd as the descriptor of s and checks it.
+// On failure it leaves no descriptor open.
+func (s *sysFile) open(dirfd int, name string) (fileID, error) {
+	fd, created, err := openFile(dirfd, name, s.path)
+	if err != nil {
+		return fileID{}, err
+	}
+	s.fd, s.procPath = fd, "/proc/self/fd/"+strconv.Itoa(fd)
+	id, err := s.check()
 	if err == nil && created {
 		_, err = unix.Pwrite(fd, []byte(header), 0)
 	}
 	if err != nil {
-		s.close()
-		return sysFile{}, fileID{}, err
+		unix.Close(fd)
+		return fileID{}, err
 	}
-	return s, id, nil
+	return id, nil
+}
+
+// reopen replaces the descriptor of s with one for the file now at its
+// path, creating the file if needed (see WithCleanup).
+func (s *sysFile) reopen() error {
+	n := *s
+	if _, err := n.open(unix.AT_FDCWD, s.path); err != nil {
+		return err
+	}
+	unix.Close(s.fd)
+	// Only these change: other fields are read by register meanwhile.
+	s.fd, s.procPath = n.fd, n.procPath
+	return nil
 }
 
 // openDir creates dir if needed (mode 0700) and opens it, refusing a
@@ -123,7 +154,7 @@ func openFile(dirfd int, name, path string) (fd int, created bool, err error) {
 // check verifies that s is a regular file of the effective user that group
 // and others cannot write, on a filesystem where locking is reliable, and
 // returns its identity.
-func (s *sysFile) check(c *config) (fileID, error) {
+func (s *sysFile) check() (fileID, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return fileID{}, &os.PathError{Op: "filelock: stat", Path: s.path, Err: err}
@@ -134,7 +165,7 @@ func (s *sysFile) check(c *config) (fileID, error) {
 	if err := checkOwner(s.path, "lock file", &st, 0o022); err != nil {
 		return fileID{}, err
 	}
-	if !c.networkFS {
+	if !s.networkFS {
 		var fs unix.Statfs_t
 		if _, err := retry(func() (int, error) { return 0, unix.Fstatfs(s.fd, &fs) }); err != nil {
 			return fileID{}, &os.PathError{Op: "filelock: statfs", Path: s.path, Err: err}

@@ -9,8 +9,9 @@ type config struct {
 	ofd       bool   // Linux open-file-description locks instead of flock(2)
 	networkFS bool   // allow NFS, SMB, FUSE, 9P and similar filesystems
 	dir       string // directory of named locks; "" means DefaultDir
-	purpose   string // holder information; "" with holder false means none
+	purpose   string // holder information, written if holder is set
 	holder    bool
+	cleanup   bool // remove the file on exclusive release; verify on acquire
 }
 
 type optionFunc func(*config)
@@ -65,4 +66,20 @@ func WithDir(dir string) Option {
 // is best effort: failures are ignored.
 func WithHolderInfo(purpose string) Option {
 	return optionFunc(func(c *config) { c.holder, c.purpose = true, purpose })
+}
+
+// WithCleanup makes the lock file temporary: an exclusive hold removes the
+// file when it is released (just before the kernel lock goes), and every
+// acquisition, after taking the kernel lock, checks that the file it locked
+// is still the one at the path, and if not, opens the new one and tries
+// again. So no directory fills up with lock files, and no two parties ever
+// hold the lock on different files.
+//
+// Every party that locks the path must use WithCleanup (or do the same
+// check): a flock(1) or gofrs/flock user would lock a removed file. The
+// lock file must have no other path (hard link), and all Locks on a path in
+// a process must agree on WithCleanup. Each exclusive cycle then opens and
+// removes the file, which costs a few microseconds.
+func WithCleanup() Option {
+	return optionFunc(func(c *config) { c.cleanup = true })
 }

@@ -25,6 +25,18 @@ import (
 // counter is exact and no two logged hold intervals overlap.
 func TestProcessesExclude(t *testing.T) {
 	t.Parallel()
+	t.Run("kept", func(t *testing.T) {
+		t.Parallel()
+		testProcessesExclude(t)
+	})
+	// The lock file is removed and recreated all the time.
+	t.Run("cleanup", func(t *testing.T) {
+		t.Parallel()
+		testProcessesExclude(t, "-cleanup")
+	})
+}
+
+func testProcessesExclude(t *testing.T, opts ...string) {
 	const procs, goroutines, rounds = 4, 4, 100
 	dir := t.TempDir()
 	path, counter := filepath.Join(dir, "lock"), filepath.Join(dir, "counter")
@@ -34,7 +46,8 @@ func TestProcessesExclude(t *testing.T) {
 	var hs []*helper
 	for i := range procs {
 		log := filepath.Join(dir, "log"+strconv.Itoa(i))
-		hs = append(hs, startHelper(t, "count", path, counter, log, strconv.Itoa(goroutines), strconv.Itoa(rounds)))
+		args := append([]string{path, counter, log, strconv.Itoa(goroutines), strconv.Itoa(rounds)}, opts...)
+		hs = append(hs, startHelper(t, "count", args...))
 	}
 	for i, h := range hs {
 		if code := h.wait(t); code != 0 {

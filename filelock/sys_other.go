@@ -25,3 +25,6 @@ func (s *sysFile) unlock()                                   {}
 func (s *sysFile) setHolder(purpose string)                  {}
 func (s *sysFile) clearHolder()                              {}
 func (s *sysFile) close() error                              { return nil }
+func (s *sysFile) stale() (bool, error)                      { return false, ErrNotSupported }
+func (s *sysFile) remove()                                   {}
+func (s *sysFile) reopen() error                             { return ErrNotSupported }
