@@ -25,8 +25,10 @@ const cleanupTimeout = time.Second
 // order and only the one at the head talks to Redis. Waiters are woken by a
 // message the release publishes, through one subscription per Client.
 type Client struct {
-	rdb redis.UniversalClient
-	cfg config
+	rdb    redis.UniversalClient   // nodes[0], which also carries the subscription
+	nodes  []redis.UniversalClient // one, or the servers of a Redlock
+	quorum int                     // len(nodes)/2 + 1
+	cfg    config
 
 	ctx    context.Context // cancelled by Close, with cause errClosed
 	cancel context.CancelCauseFunc
@@ -60,14 +62,20 @@ type localQueue struct {
 // lock.ErrInvalidArgument. The Client does not own rdb: Close leaves it
 // open.
 func New(rdb redis.UniversalClient, opts ...Option) (*Client, error) {
-	if rdb == nil {
-		return nil, fmt.Errorf("redislock: nil Redis client: %w", lock.ErrInvalidArgument)
-	}
-	if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer && v.IsNil() {
-		return nil, fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
-	}
-	if !contextTimeoutEnabled(rdb) {
-		return nil, fmt.Errorf("redislock: %T without ContextTimeoutEnabled ignores context deadlines: %w", rdb, lock.ErrInvalidArgument)
+	return newClient([]redis.UniversalClient{rdb}, opts)
+}
+
+func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
+	for _, rdb := range nodes {
+		if rdb == nil {
+			return nil, fmt.Errorf("redislock: nil Redis client: %w", lock.ErrInvalidArgument)
+		}
+		if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer && v.IsNil() {
+			return nil, fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
+		}
+		if !contextTimeoutEnabled(rdb) {
+			return nil, fmt.Errorf("redislock: %T without ContextTimeoutEnabled ignores context deadlines: %w", rdb, lock.ErrInvalidArgument)
+		}
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -77,7 +85,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		rdb:    rdb,
+		rdb:    nodes[0],
+		nodes:  nodes,
+		quorum: len(nodes)/2 + 1,
 		cfg:    cfg,
 		queues: make(map[string]*localQueue),
 	}
@@ -172,11 +182,14 @@ func (c *Client) unqueue(key string, q *localQueue) {
 	}
 }
 
-// release deletes the lock if token holds it, waking the waiters. It
-// reports whether token held it.
+// release deletes the lock where token holds it, waking the waiters. It
+// reports whether token held it (on a quorum of the nodes).
 func (c *Client) release(ctx context.Context, k keys, token string) (bool, error) {
-	n, err := releaseScript.Run(ctx, c.rdb, []string{k.lock}, token, k.lock).Int64()
-	return n == 1, err
+	t := c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
+		n, err := releaseScript.Run(ctx, rdb, []string{k.lock}, token, k.lock).Int64()
+		return n == 1, 0, err
+	})
+	return c.verdict(t)
 }
 
 // cleanup releases, in the background, a lock that token may hold after an

@@ -4,8 +4,9 @@
 // than by polling.
 //
 // A [Client] wraps a go-redis client (standalone, Sentinel failover or
-// Cluster). [Client.Obtain] returns a [Lease]; [Client.NewMutex] returns a
-// [Mutex] that satisfies lock.Locker.
+// Cluster), or with [NewRedlock] several independent servers of which a
+// majority must agree. [Client.Obtain] returns a [Lease];
+// [Client.NewMutex] returns a [Mutex] that satisfies lock.Locker.
 //
 //	c, err := redislock.New(rdb) // rdb with ContextTimeoutEnabled: true
 //	...

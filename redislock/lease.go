@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -92,7 +94,8 @@ func (l *Lease) Name() string { return l.name }
 // resource, which must reject a write whose token is lower than one it has
 // already accepted; see FencedSet. The counter lives in Redis and is
 // monotonic as long as Redis does not lose writes (AOF with appendfsync
-// always, no failover to a lagging replica).
+// always, no failover to a lagging replica). A Redlock lease has no fencing
+// token: Fence returns 0.
 func (l *Lease) Fence() int64 { return l.fence }
 
 // Done returns a channel that is closed when the lease ends, for whatever
@@ -167,12 +170,12 @@ func (l *Lease) extend(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	start := time.Now()
-	n, err := extendScript.Run(ctx, l.c.rdb, []string{l.k.lock}, l.token, l.cfg.ttl.Milliseconds()).Int64()
-	if err != nil {
+	t := l.c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
+		n, err := extendScript.Run(ctx, rdb, []string{l.k.lock}, l.token, l.cfg.ttl.Milliseconds()).Int64()
+		return n == 1, 0, err
+	})
+	if ok, err := l.c.verdict(t); !ok {
 		return false, err
-	}
-	if n != 1 {
-		return false, nil
 	}
 	l.mu.Lock()
 	if v := start.Add(l.cfg.ttl - drift(l.cfg.ttl)); v.After(l.validUntil) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -201,21 +203,52 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 	}
 }
 
-// tryAcquire runs the obtain script once. It reports whether token holds
-// the lock, and then the fencing token, otherwise the key's PTTL.
+// tryAcquire runs the obtain script once on every node. It reports whether
+// token holds the lock (on a quorum of the nodes), and then the fencing
+// token (0 for a Redlock), otherwise the key's PTTL (the longest).
 func (c *Client) tryAcquire(ctx context.Context, k keys, token string, ttl time.Duration) (ok bool, n int64, err error) {
-	var v []int64
-	err = c.do(ctx, func(ctx context.Context) (err error) {
-		v, err = obtainScript.Run(ctx, c.rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
-		return err
+	var t tally
+	err = c.do(ctx, func(ctx context.Context) error {
+		t = c.obtainAll(ctx, k, token, ttl)
+		return nil
 	}, func() { c.cleanup(context.Background(), k, token) })
 	if err != nil {
 		return false, 0, err
 	}
-	if len(v) != 2 {
-		return false, 0, fmt.Errorf("redislock: obtain script replied %v", v)
+	if ok, err = c.verdict(t); ok {
+		if len(c.nodes) > 1 {
+			return true, 0, nil
+		}
+		return true, t.nOK, nil
 	}
-	return v[0] == 1, v[1], nil
+	if len(c.nodes) > 1 && t.ok+t.errs > 0 {
+		// Give back the nodes we took, so that two contenders
+		// holding a minority each do not block each other.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		_, _ = c.release(ctx, k, token)
+		cancel()
+	}
+	return false, t.n, err
+}
+
+// obtainAll runs the obtain script on every node. On a Redlock each node
+// has until the lease's validity would run out to answer.
+func (c *Client) obtainAll(ctx context.Context, k keys, token string, ttl time.Duration) tally {
+	if len(c.nodes) > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ttl-drift(ttl))
+		defer cancel()
+	}
+	return c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
+		v, err := obtainScript.Run(ctx, rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
+		if err != nil {
+			return false, 0, err
+		}
+		if len(v) != 2 {
+			return false, 0, fmt.Errorf("redislock: obtain script replied %v", v)
+		}
+		return v[0] == 1, v[1], nil
+	})
 }
 
 // sleep waits for d, a value on wake, the end of ctx or Close.

@@ -1,0 +1,152 @@
+package redislock_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/internal/redistest"
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/redislock"
+)
+
+// redlockServers starts n redis-servers and returns them with one client
+// per server.
+func redlockServers(t *testing.T, n int) ([]*redistest.Server, []redis.UniversalClient) {
+	t.Helper()
+	servers := make([]*redistest.Server, n)
+	rdbs := make([]redis.UniversalClient, n)
+	for i := range servers {
+		servers[i] = redistest.Start(t)
+		rdbs[i] = dial(t, servers[i].Addr())
+	}
+	return servers, rdbs
+}
+
+func newRedlock(t *testing.T, rdbs []redis.UniversalClient, opts ...redislock.Option) *redislock.Client {
+	t.Helper()
+	c, err := redislock.NewRedlock(rdbs, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// keysOn counts the servers that have key.
+func keysOn(t *testing.T, rdbs []redis.UniversalClient, key string) int {
+	t.Helper()
+	ctx := testCtx(t, 5*time.Second)
+	n := 0
+	for _, rdb := range rdbs {
+		if rdb.Exists(ctx, key).Val() == 1 {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRedlockBadInput(t *testing.T) {
+	if _, err := redislock.NewRedlock(nil); !errors.Is(err, lock.ErrInvalidArgument) {
+		t.Fatalf("NewRedlock(nil) = %v", err)
+	}
+	_, rdb := mini(t)
+	if _, err := redislock.NewRedlock([]redis.UniversalClient{rdb, nil, rdb}); !errors.Is(err, lock.ErrInvalidArgument) {
+		t.Fatalf("NewRedlock with a nil server = %v", err)
+	}
+}
+
+func TestRedlockMinorityLoss(t *testing.T) {
+	servers, rdbs := redlockServers(t, 5)
+	c := newRedlock(t, rdbs, redislock.WithWatchdog(time.Second, 200*time.Millisecond))
+	ctx := testCtx(t, 20*time.Second)
+
+	l, err := c.Obtain(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := keysOn(t, rdbs, "lock:{r}"); n != 5 {
+		t.Fatalf("lock on %d of 5 servers", n)
+	}
+	if l.Fence() != 0 {
+		t.Fatalf("Redlock Fence() = %d, want 0", l.Fence())
+	}
+	// Two servers die: the lease is renewed on the other three.
+	servers[0].Kill()
+	servers[1].Kill()
+	time.Sleep(600 * time.Millisecond)
+	if l.Err() != nil {
+		t.Fatalf("lease lost with a majority alive: %v", l.Err())
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := keysOn(t, rdbs[2:], "lock:{r}"); n != 0 {
+		t.Fatalf("lock left on %d servers", n)
+	}
+	// Acquisition works with three of five.
+	l, err = c.Obtain(ctx, "r")
+	if err != nil {
+		t.Fatalf("Obtain with 3 of 5 servers: %v", err)
+	}
+	// A third server dies: the lease is lost within its validity.
+	servers[2].Kill()
+	select {
+	case <-l.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("lease kept with a minority of servers")
+	}
+	if !errors.Is(l.Err(), lock.ErrLockLost) {
+		t.Fatalf("Err() = %v", l.Err())
+	}
+	_ = l.Release(ctx)
+	// Nor can it be acquired, and the attempt leaves no token behind.
+	if _, err := c.TryObtain(ctx, "r2"); err == nil {
+		t.Fatal("TryObtain succeeded with 2 of 5 servers")
+	}
+	if n := keysOn(t, rdbs[3:], "lock:{r2}"); n != 0 {
+		t.Fatalf("failed acquire left its token on %d servers", n)
+	}
+}
+
+// Contenders on the same five servers exclude each other.
+func TestRedlockContention(t *testing.T) {
+	_, rdbs := redlockServers(t, 5)
+	_, oracle := real(t)
+	clients := make([]*redislock.Client, 3)
+	for i := range clients {
+		own := make([]redis.UniversalClient, len(rdbs))
+		for j, rdb := range rdbs {
+			own[j] = dial(t, rdb.(*redis.Client).Options().Addr)
+		}
+		clients[i] = newRedlock(t, own)
+	}
+	hammer(t, clients, oracle, 6, 30)
+}
+
+// A contender holding a minority of the servers gives them back, so that
+// another can win.
+func TestRedlockPartialGrantReleased(t *testing.T) {
+	_, rdbs := redlockServers(t, 3)
+	c := newRedlock(t, rdbs)
+	ctx := testCtx(t, 10*time.Second)
+	// Another token holds the lock on two of three servers.
+	for _, rdb := range rdbs[:2] {
+		rdb.Set(ctx, "lock:{p}", "other", 300*time.Millisecond)
+	}
+	if _, err := c.TryObtain(ctx, "p"); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryObtain = %v, want ErrNotAcquired", err)
+	}
+	if rdbs[2].Exists(ctx, "lock:{p}").Val() != 0 {
+		t.Fatal("the server granted to a losing contender was not released")
+	}
+	l, err := c.Obtain(ctx, "p") // once the other token expires
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
