@@ -255,3 +255,17 @@ func TestRunRedisExisting(t *testing.T) {
 		t.Errorf("unreachable server: exit %d, %s", code, stderr)
 	}
 }
+
+// TestRunRedisFallback: with no redis-server on PATH, the Redis scenario
+// falls back to miniredis and says so.
+func TestRunRedisFallback(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, stdout, stderr := runContend(t, context.Background(), "-scenarios", "redis", "-impls", "setnx-spin",
+		"-workers", "1", "-duration", "10ms", "-reps", "1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "no redis-server on PATH") || !strings.Contains(stdout, "Redis: in-process miniredis") {
+		t.Errorf("no fallback notice:\n%s\n%s", stderr, stdout)
+	}
+}
