@@ -15,6 +15,8 @@
 //	defer lease.Release(context.WithoutCancel(ctx))
 //	work(lease.Context(), lease.Fence()) // stops when the lease is lost
 //
+// [Client.Do] does the same around a function.
+//
 // # Protocol
 //
 // The lock named name is the key prefix:{name}; its value is a token of 130

@@ -1,6 +1,7 @@
 package redislock_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/redislock"
 )
 
 func TestObtainRelease(t *testing.T) {
@@ -62,4 +64,31 @@ func TestObtainRelease(t *testing.T) {
 			t.Fatalf("Release: %v", err)
 		}
 	})
+}
+
+func TestDo(t *testing.T) {
+	_, rdb := mini(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 10*time.Second)
+	ran := false
+	err := c.Do(ctx, "do", func(ctx context.Context, l *redislock.Lease) error {
+		ran = rdb.Exists(ctx, "lock:{do}").Val() == 1 && l.Fence() == 1
+		return nil
+	})
+	if err != nil || !ran {
+		t.Fatalf("Do = %v, ran with the lock held: %v", err, ran)
+	}
+	if rdb.Exists(ctx, "lock:{do}").Val() != 0 {
+		t.Fatal("Do left the key")
+	}
+	// fn's error is returned; a lease lost during fn is reported too.
+	boom := errors.New("boom")
+	err = c.Do(ctx, "do", func(ctx context.Context, l *redislock.Lease) error {
+		rdb.Del(ctx, "lock:{do}")
+		<-ctx.Done() // the watchdog sees the loss
+		return boom
+	}, redislock.WithWatchdog(300*time.Millisecond, 50*time.Millisecond))
+	if !errors.Is(err, boom) || !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Do = %v, want fn's error and ErrLockLost", err)
+	}
 }
