@@ -39,8 +39,9 @@
 //     call fails with an error that satisfies errors.Is(err, ctx.Err()) and
 //     errors.Is(err, context.Cause(ctx)), and the caller holds nothing. An
 //     acquire whose outcome is unknown (the reply was lost, came too late,
-//     or ctx ended meanwhile) is undone by its token in the background, so
-//     it never leaves a lock that nobody holds.
+//     or ctx ended meanwhile) is undone by its token in the background
+//     (one try of up to a second; failing that, the key expires with its
+//     TTL), so it does not leave behind a lock that nobody holds.
 //   - Every call returns by its context's deadline and as soon as it is
 //     cancelled, even against a stalled server. go-redis honours deadlines
 //     on sockets only with ContextTimeoutEnabled, which [New] therefore
@@ -55,6 +56,15 @@
 //     and waits for it (unless Release's ctx ends first), and
 //     [Client.Close] ends every lease and waits for every goroutine of the
 //     Client, including background cleanups and the shared subscription.
+//
+// # Waiting and fairness
+//
+// Goroutines of one Client that wait for the same lock are served in FIFO
+// order, and only the first of them talks to Redis. Between Clients (and
+// processes) there is no order: a release wakes every waiting Client,
+// within about a round trip, and the first to reach Redis wins. A holder
+// that dies without releasing is replaced when its key expires: waiters
+// sleep until the key's remaining TTL, re-checking at least every 2s.
 //
 // # What a Redis lock does not promise
 //
@@ -80,7 +90,8 @@
 //   - Clocks: Redis expires keys by its wall clock; a clock jump on the
 //     server shortens a lease. The local validity is measured on the
 //     monotonic clock from before each request was sent, minus a 1% drift
-//     margin, so only the server's clock can betray it.
+//     margin, so only a jump of the server's clock, or clocks whose rates
+//     differ by more than 1%, can betray it.
 //
 // For correctness, give the protected resource the lease's fencing token
 // ([Lease.Fence]) with every write, and have the resource reject a token
@@ -95,7 +106,8 @@
 // A lease without options has a 30s TTL renewed every 10s by its watchdog
 // until it is released ([WithWatchdog] changes both); [WithTTL] gives a
 // fixed TTL that only [Lease.Extend] renews; [WithMaxHold] bounds the hold
-// time; [WithPrefix] sets the namespace. Every key has a TTL except the
-// fencing counters, so an eviction policy other than noeviction can evict
-// a held lock (volatile-*) or a fencing counter (allkeys-*).
+// time; [WithPrefix] sets the namespace. Run Redis with the default
+// maxmemory-policy noeviction: any other policy can evict a held lock, and
+// an allkeys-* policy also a fencing counter, which never expires and whose
+// loss restarts its sequence.
 package redislock
