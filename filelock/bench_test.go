@@ -18,6 +18,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 	}{
 		{"flock", nil},
 		{"ofd", []filelock.Option{filelock.WithOFD()}},
+		{"cleanup", []filelock.Option{filelock.WithCleanup()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			l, err := filelock.New(filepath.Join(b.TempDir(), "lock"), bc.opts...)

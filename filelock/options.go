@@ -72,14 +72,15 @@ func WithHolderInfo(purpose string) Option {
 // file when it is released (just before the kernel lock goes), and every
 // acquisition, after taking the kernel lock, checks that the file it locked
 // is still the one at the path, and if not, opens the new one and tries
-// again. So no directory fills up with lock files, and no two parties ever
-// hold the lock on different files.
+// again. Shared holds do not remove the file. So no directory fills up with
+// lock files, and no two parties ever hold the lock on different files.
 //
 // Every party that locks the path must use WithCleanup (or do the same
 // check): a flock(1) or gofrs/flock user would lock a removed file. The
 // lock file must have no other path (hard link), and all Locks on a path in
-// a process must agree on WithCleanup. Each exclusive cycle then opens and
-// removes the file, which costs a few microseconds.
+// a process must agree on WithCleanup. Each exclusive cycle then creates
+// and removes the file: tens of microseconds or more on a disk filesystem
+// (about 100 µs on ext4 under load), against about 2 µs for a kept file.
 func WithCleanup() Option {
 	return optionFunc(func(c *config) { c.cleanup = true })
 }
