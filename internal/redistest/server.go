@@ -41,8 +41,8 @@ type process struct {
 
 // Start starts a redis-server on a free loopback port and registers its
 // shutdown with tb.Cleanup. Extra arguments are appended to the command line
-// (for example "--maxmemory", "2mb"). DEBUG commands are enabled for local
-// connections.
+// (for example "--maxmemory", "2mb", or "--enable-debug-command", "local"
+// for DEBUG SLEEP on Redis 7 and later).
 //
 // It skips the test when redis-server is not installed, or fails it when
 // REQUIRE_REDIS=1.
@@ -153,7 +153,6 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--logfile", logPath,
 		"--daemonize", "no",
-		"--enable-debug-command", "local",
 	}, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
