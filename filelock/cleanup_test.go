@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,47 @@ func TestCleanupNoSplitHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Unlock()
+}
+
+// Goroutines exclude each other while the file is removed and recreated
+// under them, through one Lock or several, and the race detector sees the
+// order (this test must be clean under -race).
+func TestNoRaceCleanupGoroutines(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "lock")
+	shared := openLock(t, path, filelock.WithCleanup())
+	var (
+		counter int
+		wg      sync.WaitGroup
+	)
+	const goroutines, rounds = 8, 100
+	for i := range goroutines {
+		l := shared
+		if i%2 == 1 {
+			l = openLock(t, path, filelock.WithCleanup())
+		}
+		wg.Go(func() {
+			for j := range rounds {
+				if j%4 == 0 {
+					if err := l.RLock(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					_ = counter
+					l.RUnlock()
+					continue
+				}
+				if err := l.Lock(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+				counter++
+				l.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if want := goroutines * rounds * 3 / 4; counter != want {
+		t.Fatalf("counter = %d, want %d", counter, want)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"unsafe"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/race"
 	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -53,9 +55,9 @@ type file struct {
 	mu      sync.Mutex
 	readers int
 
-	// Addresses for race annotations, used as sync.RWMutex uses its
-	// semaphores: rsem orders a writer before the next holder, wsem orders
-	// readers before the next writer.
+	// Addresses for race annotations (see admit), used as sync.RWMutex
+	// uses its semaphores: rsem orders a writer before the next holder,
+	// wsem orders readers before the next writer.
 	rsem, wsem byte
 }
 
@@ -114,11 +116,11 @@ func (f *file) unregister() error {
 
 // lock takes f exclusively, waiting until ctx is done.
 func (f *file) lock(ctx context.Context) error {
-	if err := f.q.Acquire(ctx, maxReaders, maxReaders); err != nil {
+	if err := f.admit(ctx, true); err != nil {
 		return err
 	}
 	if err := f.kernelLock(ctx, true); err != nil {
-		f.q.Release(maxReaders, maxReaders)
+		f.leave(true)
 		return err
 	}
 	return nil
@@ -126,11 +128,11 @@ func (f *file) lock(ctx context.Context) error {
 
 // tryLock takes f exclusively if that needs no wait.
 func (f *file) tryLock() error {
-	if !f.q.TryAcquire(maxReaders, maxReaders) {
+	if !f.tryAdmit(true) {
 		return errWouldBlock
 	}
 	if ok, err := f.tryKernel(true); !ok {
-		f.q.Release(maxReaders, maxReaders)
+		f.leave(true)
 		if err == nil {
 			err = errWouldBlock
 		}
@@ -145,19 +147,19 @@ func (f *file) unlock() {
 		f.sys.remove()
 	}
 	f.sys.unlock()
-	f.q.Release(maxReaders, maxReaders)
+	f.leave(true)
 }
 
 // rlock takes a shared hold on f, waiting until ctx is done.
 func (f *file) rlock(ctx context.Context) error {
-	if err := f.q.Acquire(ctx, 1, maxReaders); err != nil {
+	if err := f.admit(ctx, false); err != nil {
 		return err
 	}
 	if f.joinReaders() {
 		return nil
 	}
-	if err := f.gate.Acquire(ctx, 1, 1); err != nil {
-		f.q.Release(1, maxReaders)
+	if err := f.enterGate(ctx); err != nil {
+		f.leave(false)
 		return err
 	}
 	var err error
@@ -169,24 +171,24 @@ func (f *file) rlock(ctx context.Context) error {
 			f.mu.Unlock()
 		}
 	}
-	f.gate.Release(1, 1)
+	f.leaveGate()
 	if err != nil {
-		f.q.Release(1, maxReaders)
+		f.leave(false)
 	}
 	return err
 }
 
 // tryRLock takes a shared hold on f if that needs no wait.
 func (f *file) tryRLock() error {
-	if !f.q.TryAcquire(1, maxReaders) {
+	if !f.tryAdmit(false) {
 		return errWouldBlock
 	}
 	if f.joinReaders() {
 		return nil
 	}
-	if !f.gate.TryAcquire(1, 1) {
+	if !f.tryEnterGate() {
 		// Another reader is waiting for the kernel lock.
-		f.q.Release(1, maxReaders)
+		f.leave(false)
 		return errWouldBlock
 	}
 	var err error
@@ -200,11 +202,89 @@ func (f *file) tryRLock() error {
 			err = errWouldBlock
 		}
 	}
-	f.gate.Release(1, 1)
+	f.leaveGate()
 	if err != nil {
-		f.q.Release(1, maxReaders)
+		f.leave(false)
 	}
 	return err
+}
+
+// The queues hide their synchronization from the race detector (it would
+// order readers), so the edges between holders are stated here, as
+// sync.RWMutex states them: an exclusive holder is admitted after every
+// earlier holder left, a shared one after every earlier exclusive one.
+// They also order the goroutines that take turns with the kernel lock and
+// the descriptor.
+
+// admit waits in the queue for an exclusive or a shared turn.
+func (f *file) admit(ctx context.Context, excl bool) error {
+	err := f.q.Acquire(ctx, tokens(excl), maxReaders)
+	if err == nil {
+		f.admitted(excl)
+	}
+	return err
+}
+
+// tryAdmit takes an exclusive or a shared turn if that needs no wait.
+func (f *file) tryAdmit(excl bool) bool {
+	ok := f.q.TryAcquire(tokens(excl), maxReaders)
+	if ok {
+		f.admitted(excl)
+	}
+	return ok
+}
+
+func (f *file) admitted(excl bool) {
+	if race.Enabled {
+		race.Acquire(unsafe.Pointer(&f.rsem))
+		if excl {
+			race.Acquire(unsafe.Pointer(&f.wsem))
+		}
+	}
+}
+
+// leave gives back a turn taken by admit or tryAdmit.
+func (f *file) leave(excl bool) {
+	if race.Enabled {
+		if excl {
+			race.Release(unsafe.Pointer(&f.rsem))
+		} else {
+			race.ReleaseMerge(unsafe.Pointer(&f.wsem))
+		}
+	}
+	f.q.Release(tokens(excl), maxReaders)
+}
+
+func tokens(excl bool) int64 {
+	if excl {
+		return maxReaders
+	}
+	return 1
+}
+
+// enterGate locks the gate, waiting until ctx is done.
+func (f *file) enterGate(ctx context.Context) error {
+	err := f.gate.Acquire(ctx, 1, 1)
+	if err == nil && race.Enabled {
+		race.Acquire(unsafe.Pointer(&f.gate))
+	}
+	return err
+}
+
+// tryEnterGate locks the gate if it is free.
+func (f *file) tryEnterGate() bool {
+	ok := f.gate.TryAcquire(1, 1)
+	if ok && race.Enabled {
+		race.Acquire(unsafe.Pointer(&f.gate))
+	}
+	return ok
+}
+
+func (f *file) leaveGate() {
+	if race.Enabled {
+		race.Release(unsafe.Pointer(&f.gate))
+	}
+	f.gate.Release(1, 1)
 }
 
 // joinReaders adds a shared hold if the kernel shared lock is already held.
@@ -225,7 +305,7 @@ func (f *file) runlock() {
 		f.sys.unlock()
 	}
 	f.mu.Unlock()
-	f.q.Release(1, maxReaders)
+	f.leave(false)
 }
 
 // kernelLock takes the kernel lock, waiting until ctx is done. If ctx ends

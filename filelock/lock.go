@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"unsafe"
 
-	"github.com/codomyrmex/concurrency/internal/race"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -99,10 +97,6 @@ func (l *Lock) Lock(ctx context.Context) error {
 		err = l.f.lock(ctx)
 		l.acquired(err)
 	}
-	if race.Enabled && err == nil {
-		race.Acquire(unsafe.Pointer(&l.f.rsem))
-		race.Acquire(unsafe.Pointer(&l.f.wsem))
-	}
 	return err
 }
 
@@ -116,19 +110,12 @@ func (l *Lock) TryLock() error {
 		err = l.f.tryLock()
 		l.acquired(err)
 	}
-	if race.Enabled && err == nil {
-		race.Acquire(unsafe.Pointer(&l.f.rsem))
-		race.Acquire(unsafe.Pointer(&l.f.wsem))
-	}
 	return err
 }
 
 // Unlock releases an exclusive hold taken through l, waking the next
 // waiter. It panics if l is not held exclusively.
 func (l *Lock) Unlock() {
-	if race.Enabled {
-		race.Release(unsafe.Pointer(&l.f.rsem))
-	}
 	if !l.excl.CompareAndSwap(true, false) {
 		panic("filelock: Unlock of unlocked Lock " + l.path)
 	}
@@ -148,9 +135,6 @@ func (l *Lock) RLock(ctx context.Context) error {
 		err = l.f.rlock(ctx)
 		l.racquired(err)
 	}
-	if race.Enabled && err == nil {
-		race.Acquire(unsafe.Pointer(&l.f.rsem))
-	}
 	return err
 }
 
@@ -162,9 +146,6 @@ func (l *Lock) TryRLock() error {
 		err = l.f.tryRLock()
 		l.racquired(err)
 	}
-	if race.Enabled && err == nil {
-		race.Acquire(unsafe.Pointer(&l.f.rsem))
-	}
 	return err
 }
 
@@ -172,9 +153,6 @@ func (l *Lock) TryRLock() error {
 // released with the last shared hold of the process. It panics if l has no
 // shared hold.
 func (l *Lock) RUnlock() {
-	if race.Enabled {
-		race.ReleaseMerge(unsafe.Pointer(&l.f.wsem))
-	}
 	for {
 		n := l.shared.Load()
 		if n == 0 {
