@@ -40,6 +40,8 @@ func (s *sysFile) try(excl bool) (bool, error) {
 	return false, s.lockError(err)
 }
 
+// lockError describes a failure to lock, as ErrNotSupported where the
+// filesystem or kernel cannot lock this way.
 func (s *sysFile) lockError(err error) error {
 	switch err {
 	case unix.ENOLCK, unix.EOPNOTSUPP, unix.EINVAL:
