@@ -76,3 +76,14 @@ func TestTwoServers(t *testing.T) {
 		t.Fatalf("two servers share %s", a.Addr())
 	}
 }
+
+func TestCluster(t *testing.T) {
+	nodes := redistest.StartCluster(t, 3)
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if seen[n.Addr()] || !roundTrip(t, n.Addr(), time.Second) {
+			t.Fatalf("node %s: duplicate or not answering", n.Addr())
+		}
+		seen[n.Addr()] = true
+	}
+}
