@@ -6,6 +6,7 @@
 // resume it (SIGCONT) and restart it on the same port, which loses every
 // key and the script cache as a real crash without persistence would.
 // Servers are stopped by PID in t.Cleanup; nothing else is signalled.
+// [StartCluster] joins several such servers into a Redis Cluster.
 //
 // When redis-server is not on PATH, [Start] skips the test with the reason,
 // unless the environment sets REQUIRE_REDIS=1, in which case it fails it.
