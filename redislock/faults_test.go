@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -529,4 +530,95 @@ func TestRestartWakesWaiters(t *testing.T) {
 		t.Fatalf("waiter took the lock %v after the restart", d)
 	}
 	_ = la.Release(ctx) // lost in the restart
+}
+
+// An acquire retried with the same token (its first reply was lost) is
+// told it holds the lock, with the fence of its grant: never "not
+// obtained" because of its own token, and no second fence.
+func TestRetriedAcquireIsOurs(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := testCtx(t, 5*time.Second)
+		obtain, err := os.ReadFile("lua/obtain.lua")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{"lock:{re}", "lock:{re}:fence"}
+		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000).Int64Slice()
+		if err != nil || first[0] != 1 {
+			t.Fatalf("first acquire = %v, %v", first, err)
+		}
+		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000).Int64Slice()
+		if err != nil || again[0] != 1 || again[1] != first[1] {
+			t.Fatalf("retried acquire = %v, %v; first was %v", again, err, first)
+		}
+		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000).Int64Slice()
+		if err != nil || other[0] != 0 || other[1] <= 0 {
+			t.Fatalf("foreign acquire = %v, %v, want {0, pttl}", other, err)
+		}
+	})
+}
+
+// CLIENT PAUSE stalls the server: no renewal is confirmed, and the
+// holder's lease ends by its local validity, no later than the key's
+// expiry on the server (give or take the scheduling of the timer).
+func TestValidityIsConservative(t *testing.T) {
+	s, rdb := real(t)
+	c := newClient(t, rdb)
+	admin := dial(t, s.Addr())
+	ctx := testCtx(t, 10*time.Second)
+	l, err := c.Obtain(ctx, "v", redislock.WithWatchdog(400*time.Millisecond, 100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pttl *redis.DurationCmd
+	if _, err := admin.Pipelined(ctx, func(p redis.Pipeliner) error {
+		pttl = p.PTTL(ctx, "lock:{v}")
+		p.Do(ctx, "client", "pause", 800, "all")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := time.Now().Add(pttl.Val()) // no earlier than the server's
+	select {
+	case <-l.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("lease kept while no renewal could be confirmed")
+	}
+	if late := time.Since(expiry); late > 50*time.Millisecond {
+		t.Fatalf("lease ended %v after the key expired on the server", late)
+	}
+	if !errors.Is(l.Err(), lock.ErrLockLost) {
+		t.Fatalf("Err() = %v", l.Err())
+	}
+	_ = l.Release(ctx)
+}
+
+// Many goroutines of one Client waiting for a held lock cost the server
+// one contender's commands, not one per goroutine.
+func TestManyLocalWaitersOneContender(t *testing.T) {
+	_, rdb := real(t)
+	holder, c := newClient(t, rdb), newClient(t, rdb)
+	ctx := testCtx(t, 20*time.Second)
+	l, err := holder.Obtain(ctx, "crowd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() { _, _ = c.Obtain(wctx, "crowd") })
+	}
+	time.Sleep(200 * time.Millisecond) // all queued
+	before := rdb.Info(ctx, "commandstats").Val()
+	time.Sleep(time.Second)
+	after := rdb.Info(ctx, "commandstats").Val()
+	cancel()
+	wg.Wait()
+	calls := commandCalls(after, "evalsha") - commandCalls(before, "evalsha")
+	if calls > 5 { // the contender re-checks at most every 2s; renewals are every 10s
+		t.Fatalf("%d script calls in 1s from 1000 waiters", calls)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
