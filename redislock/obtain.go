@@ -185,8 +185,11 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			if t, err = c.hub.subscribe(ctx, k.lock); err == nil {
 				continue
 			}
-			if errors.Is(err, lock.ErrClosed) || ctx.Err() != nil {
+			if errors.Is(err, lock.ErrClosed) {
 				return fail(err)
+			}
+			if ctx.Err() != nil {
+				return fail(ctxerr.From(ctx))
 			}
 			d, backoff = jitter(backoff), min(2*backoff, maxBackoff)
 		default:

@@ -112,7 +112,7 @@ func TestRedisContentionWithFaults(t *testing.T) {
 	sum.Note(chaos.Count(histories, "merged history") + " of " + chaos.Count(ops, "operation") + " linearizable")
 	sum.Note(chaos.Count(tot.lost, "lease") + " lost, each signalled")
 	sum.Note(chaos.Count(tot.stale, "stale write") + " rejected")
-	sum.Note(chaos.Count(tot.contract, "Lock error") + " not wrapping the context's error (known redislock defect)")
+	sum.Note(chaos.Count(tot.contract, "Lock error") + " not wrapping the context's error")
 	sum.Note(fmt.Sprintf("faults by kind %v", faults))
 	t.Log(sum)
 }
@@ -167,15 +167,11 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 	if r.totals.stalls > 0 {
 		t.Errorf("round %d: %d stalls", round, r.totals.stalls)
 	}
-	// Known defect, reported to the owners of redislock: when ctx ends
-	// while Lock subscribes to the release channel, Lock returns the
-	// transport error ("i/o timeout", "operation was canceled") instead of
-	// one wrapping ctx.Err(). Nothing is held, so exclusion is intact; the
-	// scenario logs and counts these until the fix lands, when they should
-	// become errors.
+	// Cancellation contract: a Lock that failed because its ctx ended must
+	// say so with an error wrapping ctx.Err() and the cause.
 	for _, w := range workers {
 		for _, v := range w.Lines("contract: ") {
-			t.Logf("round %d: worker pid %d: %s", round, w.PID(), v)
+			t.Errorf("round %d: worker pid %d: %s", round, w.PID(), v)
 		}
 	}
 	if r.totals.staleValid > 0 {
