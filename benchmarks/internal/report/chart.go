@@ -136,8 +136,9 @@ func waitChart(s *Scenario) *chart {
 	for v := lo; v <= hi*1.0001; v *= 10 {
 		c.XTicks = append(c.XTicks, tick{x(v), decadeLabel(time.Duration(v))})
 	}
-	for f := 1.0; f >= floor*0.9999; f /= 10 {
-		c.YTicks = append(c.YTicks, tick{y(f), strconv.FormatFloat(f, 'g', -1, 64)})
+	for k := 0; math.Pow10(-k) >= floor*0.9999; k++ {
+		f := math.Pow10(-k) // exact decades: repeated division drifts (1.0000000000000002e-06)
+		c.YTicks = append(c.YTicks, tick{y(f), strconv.FormatFloat(f, 'g', 3, 64)})
 	}
 	for _, name := range s.ImplNames() {
 		r, ok := s.Row(workers, name)
