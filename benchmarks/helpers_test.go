@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +12,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(flockHolderEnv); path != "" {
+		os.Exit(runFlockHolder(path))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // sink keeps critical sections from being optimised away.
 var sink atomic.Uint64
