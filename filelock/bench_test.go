@@ -67,3 +67,33 @@ func BenchmarkRawFlock(b *testing.B) {
 		unix.Flock(fd, unix.LOCK_UN)
 	}
 }
+
+// BenchmarkLockUnlockTelemetry: an uncontended Lock and Unlock with
+// telemetry off (the no-op providers), with the global providers and no
+// SDK (the default), and with an SDK that records.
+func BenchmarkLockUnlockTelemetry(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts func(b *testing.B) []filelock.Option
+	}{
+		{"off", func(*testing.B) []filelock.Option { return noopOpts }},
+		{"global", func(*testing.B) []filelock.Option { return nil }},
+		{"sdk", func(b *testing.B) []filelock.Option { return newSDK(b).opts }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			l, err := filelock.New(filepath.Join(b.TempDir(), "lock"), bc.opts(b)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := l.Lock(ctx); err != nil {
+					b.Fatal(err)
+				}
+				l.Unlock()
+			}
+		})
+	}
+}

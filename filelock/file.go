@@ -209,6 +209,22 @@ func (f *file) tryRLock() error {
 	return err
 }
 
+// take takes f exclusively or shared, waiting until ctx is done.
+func (f *file) take(ctx context.Context, excl bool) error {
+	if excl {
+		return f.lock(ctx)
+	}
+	return f.rlock(ctx)
+}
+
+// tryTake takes f exclusively or shared if that needs no wait.
+func (f *file) tryTake(excl bool) error {
+	if excl {
+		return f.tryLock()
+	}
+	return f.tryRLock()
+}
+
 // The queues hide their synchronization from the race detector (it would
 // order readers), so the edges between holders are stated here, as
 // sync.RWMutex states them: an exclusive holder is admitted after every

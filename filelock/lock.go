@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // A Lock is a reader/writer lock on a file that excludes other processes on
@@ -39,6 +40,11 @@ type Lock struct {
 	holder  bool
 	purpose string
 
+	// Telemetry: recorders of exclusive and shared holds (nil when off),
+	// and when the current exclusive hold began (zero if not timed).
+	recW, recR *telemetry.Recorder
+	since      stamp
+
 	// Holds through this Lock, and calls in progress, for misuse checks.
 	excl   atomic.Bool
 	shared atomic.Int64
@@ -66,10 +72,12 @@ func New(path string, opts ...Option) (*Lock, error) {
 	if path == "" {
 		return nil, fmt.Errorf("filelock: empty path: %w", lock.ErrInvalidArgument)
 	}
-	return newLock("", path, false, &c)
+	return newLock("", path, false, &c, "")
 }
 
-func newLock(dir, name string, private bool, c *config) (*Lock, error) {
+// newLock opens the file name in dir and returns a Lock on it, recording
+// its telemetry under lockName, or under its path if lockName is "".
+func newLock(dir, name string, private bool, c *config, lockName string) (*Lock, error) {
 	s, id, err := openSys(dir, name, private, c)
 	if err != nil {
 		return nil, err
@@ -79,7 +87,12 @@ func newLock(dir, name string, private bool, c *config) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lock{f: f, path: path, holder: c.holder, purpose: c.purpose}, nil
+	if lockName == "" {
+		lockName = path
+	}
+	l := &Lock{f: f, path: path, holder: c.holder, purpose: c.purpose}
+	l.recW, l.recR = c.recorders(lockName)
+	return l, nil
 }
 
 // Path returns the path of the lock file.
@@ -92,10 +105,11 @@ func (l *Lock) Path() string { return l.path }
 // errors.Is(err, ctx.Err()); a release that races with the cancellation is
 // passed on, never kept.
 func (l *Lock) Lock(ctx context.Context) error {
-	err := l.enter()
+	err := l.enter(ctx, l.recW)
 	if err == nil {
-		err = l.f.lock(ctx)
-		l.acquired(err)
+		var since stamp
+		since, err = l.take(ctx, true)
+		l.acquired(err, since)
 	}
 	return err
 }
@@ -105,10 +119,12 @@ func (l *Lock) Lock(ctx context.Context) error {
 // another, or goroutines of this process wait for it, the error wraps
 // [lock.ErrNotAcquired]; any other error is a real failure.
 func (l *Lock) TryLock() error {
-	err := l.enter()
+	ctx := context.Background()
+	err := l.enter(ctx, l.recW)
 	if err == nil {
-		err = l.f.tryLock()
-		l.acquired(err)
+		var since stamp
+		since, err = l.try(ctx, true)
+		l.acquired(err, since)
 	}
 	return err
 }
@@ -119,10 +135,12 @@ func (l *Lock) Unlock() {
 	if !l.excl.CompareAndSwap(true, false) {
 		panic("filelock: Unlock of unlocked Lock " + l.path)
 	}
+	held := l.holdTime()
 	if l.holder && !l.f.cleanup {
 		l.f.sys.clearHolder()
 	}
 	l.f.unlock()
+	l.recW.Released(context.Background(), 1, held)
 }
 
 // RLock takes a shared hold on l, waiting in FIFO order behind the
@@ -130,9 +148,9 @@ func (l *Lock) Unlock() {
 // processes to release an exclusive hold. Shared holds exclude exclusive
 // ones but not each other. It returns as Lock does.
 func (l *Lock) RLock(ctx context.Context) error {
-	err := l.enter()
+	err := l.enter(ctx, l.recR)
 	if err == nil {
-		err = l.f.rlock(ctx)
+		_, err = l.take(ctx, false)
 		l.racquired(err)
 	}
 	return err
@@ -141,9 +159,10 @@ func (l *Lock) RLock(ctx context.Context) error {
 // TryRLock takes a shared hold on l if it can do so without waiting. It
 // returns as TryLock does.
 func (l *Lock) TryRLock() error {
-	err := l.enter()
+	ctx := context.Background()
+	err := l.enter(ctx, l.recR)
 	if err == nil {
-		err = l.f.tryRLock()
+		_, err = l.try(ctx, false)
 		l.racquired(err)
 	}
 	return err
@@ -163,6 +182,7 @@ func (l *Lock) RUnlock() {
 		}
 	}
 	l.f.runlock()
+	l.recR.Released(context.Background(), 1, -1)
 }
 
 // Close releases the descriptor of l (shared with the other Locks on the
@@ -181,20 +201,24 @@ func (l *Lock) Close() error {
 	return l.f.unregister()
 }
 
-// enter registers a call in progress, unless l is closed.
-func (l *Lock) enter() error {
+// enter registers a call in progress, unless l is closed: then it records
+// the failed acquisition through r and returns the error.
+func (l *Lock) enter(ctx context.Context, r *telemetry.Recorder) error {
 	l.calls.Add(1)
 	if l.closed.Load() {
 		l.calls.Add(-1)
-		return l.errClosed()
+		err := l.errClosed()
+		r.Failed(ctx, err)
+		return err
 	}
 	return nil
 }
 
-// acquired records the outcome of an exclusive acquisition and ends the
-// call.
-func (l *Lock) acquired(err error) {
+// acquired records the outcome of an exclusive acquisition, whose hold
+// began at since if it is timed, and ends the call.
+func (l *Lock) acquired(err error, since stamp) {
 	if err == nil {
+		l.since = since
 		l.excl.Store(true)
 		if l.holder {
 			l.f.sys.setHolder(l.purpose)

@@ -82,5 +82,5 @@ func NewNamed(name string, opts ...Option) (*Lock, error) {
 		}
 		c.dir = d
 	}
-	return newLock(c.dir, name+nameSuffix, private, &c)
+	return newLock(c.dir, name+nameSuffix, private, &c, name)
 }

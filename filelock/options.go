@@ -1,5 +1,7 @@
 package filelock
 
+import "github.com/codomyrmex/concurrency/telemetry"
+
 // An Option configures a Lock made by [New] or [NewNamed].
 type Option interface {
 	apply(*config)
@@ -12,6 +14,7 @@ type config struct {
 	purpose   string // holder information, written if holder is set
 	holder    bool
 	cleanup   bool // remove the file on exclusive release; verify on acquire
+	telemetry []telemetry.Option
 }
 
 type optionFunc func(*config)

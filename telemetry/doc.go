@@ -6,8 +6,8 @@
 // them costs nothing. To observe them, wrap a lock with [NewMutex],
 // [NewRWMutex] or [NewWeighted]. Package manager records every lock it
 // manages through the same instruments, in its own scope. Other lock
-// implementations (file locks, remote leases) record through [New] and a
-// [Recorder] per lock.
+// implementations record through [New] and a [Recorder] per lock: package
+// filelock does so itself, in the scope [ScopeFile] with kind [KindFile].
 //
 // # What is recorded
 //

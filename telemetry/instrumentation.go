@@ -19,6 +19,7 @@ const (
 	ScopeSem     = "github.com/codomyrmex/concurrency/sem"
 	ScopeRW      = "github.com/codomyrmex/concurrency/rw"
 	ScopeManager = "github.com/codomyrmex/concurrency/manager"
+	ScopeFile    = "github.com/codomyrmex/concurrency/filelock"
 )
 
 // DurationBoundaries are the explicit bucket boundaries, in seconds, of the

@@ -1,0 +1,115 @@
+package filelock
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// WithTracerProvider sets the provider of the tracer for the Lock's spans.
+// A nil provider is ignored. The default is the global provider, as
+// returned by otel.GetTracerProvider when the Lock is made.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		c.telemetry = append(c.telemetry, telemetry.WithTracerProvider(tp))
+	})
+}
+
+// WithMeterProvider sets the provider of the meter for the Lock's metrics.
+// A nil provider is ignored. The default is the global provider, as
+// returned by otel.GetMeterProvider when the Lock is made.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		c.telemetry = append(c.telemetry, telemetry.WithMeterProvider(mp))
+	})
+}
+
+// recorders returns the recorders of the exclusive and the shared holds of
+// the lock called name, both nil if telemetry is off. Errors creating the
+// instruments go to otel.Handle.
+func (c *config) recorders(name string) (excl, shared *telemetry.Recorder) {
+	in, err := telemetry.New(telemetry.ScopeFile, c.telemetry...)
+	if err != nil {
+		otel.Handle(err)
+	}
+	return in.Recorder(telemetry.KindFile, name, telemetry.ModeWrite),
+		in.Recorder(telemetry.KindFile, name, telemetry.ModeRead)
+}
+
+// LockKind returns "filelock" ([telemetry.KindFile]), the lock.kind under
+// which the Lock records its telemetry; package manager reports a
+// registered Lock under the same kind.
+func (l *Lock) LockKind() string { return telemetry.KindFile }
+
+// recorder returns the recorder of exclusive or shared holds of l.
+func (l *Lock) recorder(excl bool) *telemetry.Recorder {
+	if excl {
+		return l.recW
+	}
+	return l.recR
+}
+
+// take acquires f for l exclusively or shared, waiting until ctx is done,
+// and records the acquisition. With telemetry on it first tries without
+// waiting, and only if the file is held (by this process or another) or
+// goroutines of this process wait for it does it start a span and time the
+// wait. It returns when the hold began if the hold is timed (always after
+// a wait), and zero otherwise.
+func (l *Lock) take(ctx context.Context, excl bool) (stamp, error) {
+	r := l.recorder(excl)
+	if r == nil {
+		return 0, l.f.take(ctx, excl)
+	}
+	if ctx.Err() != nil {
+		err := l.f.take(ctx, excl) // fails at once
+		r.Failed(ctx, err)
+		return 0, err
+	}
+	since, err := l.try(ctx, excl)
+	if !errors.Is(err, lock.ErrNotAcquired) {
+		return since, err
+	}
+	start := now()
+	wctx, w := r.Begin(ctx, 1)
+	err = l.f.take(wctx, excl)
+	end := now()
+	w.End(ctx, err, start.until(end))
+	return end, err
+}
+
+// try acquires f for l exclusively or shared if that needs no wait, and
+// records a success or a real failure; an attempt that would have to wait
+// is not recorded. It returns when an exclusive hold began if the hold is
+// timed, and zero otherwise.
+func (l *Lock) try(ctx context.Context, excl bool) (stamp, error) {
+	err := l.f.tryTake(excl)
+	r := l.recorder(excl)
+	if r == nil {
+		return 0, err
+	}
+	switch {
+	case err == nil:
+		r.Acquired(ctx, 1)
+		if excl && r.HoldTimed(ctx) {
+			return now(), nil
+		}
+	case !errors.Is(err, lock.ErrNotAcquired):
+		r.Failed(ctx, err)
+	}
+	return 0, err
+}
+
+// holdTime returns how long the current exclusive hold of l has lasted,
+// or -1 if it is not timed.
+func (l *Lock) holdTime() time.Duration {
+	if l.since == 0 {
+		return -1
+	}
+	return l.since.until(now())
+}
