@@ -192,22 +192,31 @@ func (m *Manager) clock(ctx context.Context, h *Held) stamp {
 
 // lock1 takes one lock. t is the last time read, or zero if untimed; a lock
 // taken without waiting is deemed taken then.
+//
+// A lock that can be tried is tried first; only if the try reports that it
+// would have to wait is the acquisition contended. If the try fails
+// otherwise, Lock is called as for a lock that cannot be tried, and decides.
 func (m *Manager) lock1(ctx context.Context, it *item, t *stamp) error {
 	s, st := it.s, &it.e.st
-	if s.try != nil && ctx.Err() == nil && s.try() {
-		if m.stats {
-			st.acquisitions.Add(1)
+	contended := false
+	if s.try != nil && ctx.Err() == nil {
+		err := s.try()
+		if err == nil {
+			if m.stats {
+				st.acquisitions.Add(1)
+			}
+			s.rec.Acquired(ctx, 1)
+			it.since = *t
+			return nil
 		}
-		s.rec.Acquired(ctx, 1)
-		it.since = *t
-		return nil
+		contended = errors.Is(err, lock.ErrNotAcquired)
 	}
 	if err := ctxerr.From(ctx); err != nil {
 		m.failed(st, err)
 		s.rec.Failed(ctx, err)
 		return err
 	}
-	end, err := m.wait(ctx, s, st)
+	end, err := m.wait(ctx, s, st, contended)
 	if *t != 0 {
 		*t = end
 	}
@@ -219,17 +228,17 @@ func (m *Manager) lock1(ctx context.Context, it *item, t *stamp) error {
 var errPanicked = errors.New("manager: Lock panicked")
 
 // wait takes s when it could not be taken at once, timing and tracing the
-// wait, and returns when it ended.
-func (m *Manager) wait(ctx context.Context, s *side, st *counters) (end stamp, err error) {
+// wait, and returns when it ended. contended says that a try found s busy.
+func (m *Manager) wait(ctx context.Context, s *side, st *counters, contended bool) (end stamp, err error) {
 	if m.stats {
 		st.waiters.Add(1)
-		if s.try != nil {
+		if contended {
 			st.contended.Add(1)
 		}
 	}
 	var wctx context.Context
 	var w telemetry.Wait
-	if s.try != nil {
+	if contended {
 		wctx, w = s.rec.Begin(ctx, 1)
 	} else {
 		wctx, w = s.rec.BeginCall(ctx, 1)

@@ -24,11 +24,20 @@
 //
 // The Manager uses these methods when a registered lock has them:
 //
-//   - TryLock() bool (and TryRLock() bool for the read side): an
-//     acquisition first tries the lock without waiting. Only one that fails
-//     counts as contended, is timed as a wait and gets a span. A lock
-//     without them (a file or Redis lock) is timed and traced on every
+//   - TryLock() bool or TryLock() error (and TryRLock of either shape for
+//     the read side): an acquisition first tries the lock without waiting.
+//     The error shape, that of filelock.Lock, returns nil if the lock is
+//     now held and an error wrapping lock.ErrNotAcquired if taking it would
+//     have to wait. Only an acquisition whose try finds the lock busy
+//     (false, or lock.ErrNotAcquired) counts as contended, is timed as a
+//     wait and gets a span; if the try fails with another error, Lock is
+//     called as for a lock that cannot be tried, and its result counts. A
+//     lock that cannot be tried (a Redis lock) is timed and traced on every
 //     acquisition and never counted as contended.
+//   - LockKind() string: the lock.kind attribute of the lock's telemetry,
+//     such as "filelock" for a *filelock.Lock. Without it a lock is
+//     reported as "mutex" (lock.Mutex), "rwmutex" (rw.RWMutex) or
+//     "locker".
 //   - RLocker() lock.Locker, or RLock(ctx) error and RUnlock(): the lock has
 //     a read side, which [Read] requests take. A read request for a lock
 //     without one takes it exclusively.

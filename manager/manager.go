@@ -62,9 +62,9 @@ type entry struct {
 // uses, resolved once.
 type side struct {
 	l    lock.Locker
-	try  func() bool // nil: cannot be tried
-	rel  Releaser    // nil: Unlock
-	done Leaser      // nil: cannot be lost
+	try  func() error // nil: cannot be tried; see tryOf
+	rel  Releaser     // nil: Unlock
+	done Leaser       // nil: cannot be lost
 	rec  *telemetry.Recorder
 }
 
@@ -119,6 +119,9 @@ func (m *Manager) Register(name string, l lock.Locker) error {
 
 func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 	kind := telemetry.KindLocker
+	if k, ok := l.(interface{ LockKind() string }); ok {
+		kind = k.LockKind()
+	}
 	e := &entry{name: name}
 	e.write = newSide(l)
 	switch l := l.(type) {
@@ -126,7 +129,7 @@ func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 		kind = telemetry.KindMutex
 	case *rw.RWMutex:
 		kind = telemetry.KindRWMutex
-		e.read = side{l: l.RLocker(), try: l.TryRLock}
+		e.read = side{l: l.RLocker()}
 	case interface{ RLocker() lock.Locker }:
 		e.read = newSide(l.RLocker())
 	case interface {
@@ -135,8 +138,8 @@ func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 	}:
 		e.read = newSide(readSide{l})
 	}
-	if t, ok := l.(interface{ TryRLock() bool }); ok && e.read.l != nil {
-		e.read.try = t.TryRLock
+	if t := tryRead(l); t != nil && e.read.l != nil {
+		e.read.try = t
 	}
 	if m.in != nil {
 		if e.read.l == nil {
@@ -167,10 +170,7 @@ func (m *Manager) recorder(kind, name, mode string) *telemetry.Recorder {
 }
 
 func newSide(l lock.Locker) side {
-	s := side{l: l}
-	if t, ok := l.(interface{ TryLock() bool }); ok {
-		s.try = t.TryLock
-	}
+	s := side{l: l, try: tryOf(l)}
 	s.rel, _ = l.(Releaser)
 	s.done, _ = l.(Leaser)
 	return s

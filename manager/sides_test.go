@@ -11,8 +11,7 @@ import (
 	"github.com/codomyrmex/concurrency/rw"
 )
 
-// fileLike has RLock and RUnlock but no RLocker and no TryLock, like
-// filelock.Lock.
+// fileLike has RLock and RUnlock but no RLocker and no TryLock.
 type fileLike struct{ mu rw.RWMutex }
 
 func (f *fileLike) Lock(ctx context.Context) error  { return f.mu.Lock(ctx) }

@@ -9,7 +9,7 @@ import (
 // the lock was registered or created; durations are wall-clock time.
 type Stats struct {
 	Acquisitions  int64 // successful acquisitions
-	Contended     int64 // acquisitions that had to wait (a failed try first)
+	Contended     int64 // acquisitions that had to wait (a try found the lock busy first)
 	Failures      int64 // acquisitions that failed for another reason than their context
 	Cancellations int64 // acquisitions that failed because their context ended
 	Holders       int64 // holders now
