@@ -136,3 +136,20 @@ func BenchmarkHotKeySpin(b *testing.B) {
 	b.ReportMetric(float64(maxWait.Milliseconds()), "maxwait-ms")
 	b.ReportMetric(sum*sum/(workers*sumSq), "jain")
 }
+
+// BenchmarkMutexLockUnlock is an uncontended Lock and Unlock of a Mutex
+// under a cancellable context, as a caller with a shutdown signal has.
+func BenchmarkMutexLockUnlock(b *testing.B) {
+	_, rdb := real(b)
+	c := newClient(b, rdb)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := c.NewMutex("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Lock(ctx); err != nil {
+			b.Fatal(err)
+		}
+		m.Unlock()
+	}
+}

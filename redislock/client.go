@@ -184,17 +184,35 @@ func (c *Client) unqueue(key string, q *localQueue) {
 
 // release deletes the lock where token holds it, waking the waiters. It
 // reports whether token held it (on a quorum of the nodes).
-func (c *Client) release(ctx context.Context, k keys, token string) (bool, error) {
-	t := c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
-		n, err := releaseScript.Run(ctx, rdb, []string{k.lock}, token, k.lock).Int64()
-		return n == 1, 0, err
-	})
-	return c.verdict(t)
+// token is the lease's token, a string.
+func (c *Client) release(ctx context.Context, k keys, token any) (bool, error) {
+	return c.verdict(c.fanout(ctx, releaseScript, acted, 1, k.lockArg, token, k.lockArg))
+}
+
+// releaseCall is release under do: for a ctx that can be cancelled, it
+// returns as soon as ctx is, with the context's error.
+func (c *Client) releaseCall(ctx context.Context, k keys, token any) (bool, error) {
+	if ctx.Done() == nil {
+		return c.release(ctx, k, token)
+	}
+	return c.releaseAsync(ctx, k, token)
+}
+
+func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, error) {
+	var ok bool
+	err := c.do(ctx, func(ctx context.Context) (err error) {
+		ok, err = c.release(ctx, k, token)
+		return err
+	}, nil)
+	if err != nil {
+		return false, err // ok belongs to the abandoned call
+	}
+	return ok, nil
 }
 
 // cleanup releases, in the background, a lock that token may hold after an
 // acquisition that failed or was given up with a call in flight.
-func (c *Client) cleanup(ctx context.Context, k keys, token string) {
+func (c *Client) cleanup(ctx context.Context, k keys, token any) {
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
 		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)

@@ -264,6 +264,52 @@ func TestMutex(t *testing.T) {
 	m.Unlock()
 }
 
+// Mutex.Release reports what Lease.Release does, and Done follows the
+// current lease: the shape manager's Releaser and Leaser expect.
+func TestMutexReleaseDone(t *testing.T) {
+	_, rdb := mini(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 10*time.Second)
+	m := c.NewMutex("rd")
+	select {
+	case <-m.Done():
+	default:
+		t.Fatal("Done of an unlocked Mutex is not closed")
+	}
+	if err := m.Release(ctx); !errors.Is(err, lock.ErrNotHeld) {
+		t.Fatalf("Release of an unlocked Mutex = %v, want ErrNotHeld", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := m.Done()
+	select {
+	case <-done:
+		t.Fatal("Done closed while held")
+	default:
+	}
+	if err := m.Release(ctx); err != nil {
+		t.Fatalf("Release = %v", err)
+	}
+	<-done
+	if m.Lease() != nil {
+		t.Fatal("Release left the Mutex locked")
+	}
+
+	// A lost lease: Done closes and Release says so.
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, "lock:{rd}")
+	if err := m.Lease().Extend(ctx); !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Extend of a deleted key = %v, want ErrLockLost", err)
+	}
+	<-m.Done()
+	if err := m.Release(ctx); !errors.Is(err, lock.ErrNotHeld) || !errors.Is(err, lock.ErrLockLost) {
+		t.Fatalf("Release of a lost lease = %v, want ErrNotHeld and ErrLockLost", err)
+	}
+}
+
 func TestClose(t *testing.T) {
 	_, rdb := mini(t)
 	ctx := testCtx(t, 10*time.Second)

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -51,7 +49,7 @@ type Lease struct {
 	c       *Client
 	name    string
 	k       keys
-	token   string
+	token   any // string
 	fence   int64
 	cfg     config
 	q       *localQueue
@@ -70,7 +68,7 @@ type Lease struct {
 }
 
 // newLease starts the goroutine of a lease that token holds.
-func (c *Client) newLease(holdCtx context.Context, name string, k keys, token string, fence int64, cfg config, q *localQueue, granted, validUntil time.Time) (*Lease, error) {
+func (c *Client) newLease(holdCtx context.Context, name string, k keys, token any, fence int64, cfg config, q *localQueue, granted, validUntil time.Time) (*Lease, error) {
 	l := &Lease{
 		c: c, name: name, k: k, token: token, fence: fence, cfg: cfg, q: q,
 		granted: granted, validUntil: validUntil,
@@ -170,10 +168,7 @@ func (l *Lease) extend(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	start := time.Now()
-	t := l.c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
-		n, err := extendScript.Run(ctx, rdb, []string{l.k.lock}, l.token, l.cfg.ttl.Milliseconds()).Int64()
-		return n == 1, 0, err
-	})
+	t := l.c.fanout(ctx, extendScript, acted, 1, l.k.lockArg, l.token, l.cfg.ttlArg)
 	if ok, err := l.c.verdict(t); !ok {
 		return false, err
 	}
@@ -200,6 +195,16 @@ func (l *Lease) extend(ctx context.Context) (bool, error) {
 // it), and failing that the key expires with its TTL. The lease has ended
 // either way.
 func (l *Lease) Release(ctx context.Context) error {
+	err := l.release(ctx)
+	select {
+	case <-l.exited:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+// release is Release without waiting for the lease's goroutine.
+func (l *Lease) release(ctx context.Context) error {
 	l.mu.Lock()
 	if l.released {
 		l.mu.Unlock()
@@ -213,10 +218,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
 	} else {
 		var ok bool
-		err = l.c.do(ctx, func(ctx context.Context) (err error) {
-			ok, err = l.c.release(ctx, l.k, l.token)
-			return err
-		}, nil)
+		ok, err = l.c.releaseCall(ctx, l.k, l.token)
 		switch {
 		case err != nil:
 			// Try once more in the background, so that the next
@@ -231,10 +233,6 @@ func (l *Lease) Release(ctx context.Context) error {
 		}
 	}
 	l.dequeue()
-	select {
-	case <-l.exited:
-	case <-ctx.Done():
-	}
 	return err
 }
 

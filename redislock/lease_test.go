@@ -3,6 +3,7 @@ package redislock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,38 @@ func TestDo(t *testing.T) {
 	}, redislock.WithWatchdog(300*time.Millisecond, 50*time.Millisecond))
 	if !errors.Is(err, boom) || !errors.Is(err, lock.ErrLockLost) {
 		t.Fatalf("Do = %v, want fn's error and ErrLockLost", err)
+	}
+}
+
+// An uncontended acquire and release take two EVALSHA round trips and six
+// commands in all (SET and INCR, GET and DEL inside the scripts): nothing
+// is published when nobody waits.
+func TestUncontendedCommands(t *testing.T) {
+	_, rdb := real(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 5*time.Second)
+	warm, err := c.Obtain(ctx, "cmds") // loads the scripts
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := warm.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	m := c.NewMutex("cmds")
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Unlock()
+	info := rdb.Info(ctx, "commandstats").Val()
+	for _, want := range []string{"cmdstat_evalsha:calls=2,", "cmdstat_set:calls=1,", "cmdstat_incr:calls=1,", "cmdstat_get:calls=1,", "cmdstat_del:calls=1,"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("commandstats lack %q:\n%s", want, info)
+		}
+	}
+	if strings.Contains(info, "cmdstat_publish") {
+		t.Errorf("an uncontended release published:\n%s", info)
 	}
 }

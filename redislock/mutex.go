@@ -2,23 +2,25 @@ package redislock
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 )
 
 // A Mutex is a lock.Locker over one Redis lock: Lock obtains a lease and
-// Unlock releases it. Unlike Obtain, Lock's context bounds only the wait;
-// the lease lasts until Unlock (renewed by its watchdog unless the options
-// say otherwise), and its values are kept for the lease's Context.
+// Unlock (or Release) releases it. Unlike Obtain, Lock's context bounds only
+// the wait; the lease lasts until Unlock (renewed by its watchdog unless the
+// options say otherwise), and its values are kept for the lease's Context.
 //
 // As with sync.Mutex, a locked Mutex is not tied to a goroutine, and Lock
-// blocks while the Mutex is locked. Use Lease to reach the fencing token,
-// the Done channel and the lease's context of the current holding.
+// blocks while the Mutex is locked. Use Lease to reach the fencing token
+// and the lease's context of the current holding.
 type Mutex struct {
 	c    *Client
-	name string
-	opts []Option
+	spec spec  // valid if err is nil
+	err  error // a bad name or option, reported by Lock and TryLock
 
 	mu    sync.Mutex
 	lease *Lease
@@ -29,7 +31,8 @@ var _ lock.Locker = (*Mutex)(nil)
 // NewMutex returns a Mutex for the lock called name. The options override
 // the Client's defaults; a bad name or option is reported by Lock.
 func (c *Client) NewMutex(name string, opts ...Option) *Mutex {
-	return &Mutex{c: c, name: name, opts: opts}
+	s, err := c.spec(name, opts)
+	return &Mutex{c: c, spec: s, err: err}
 }
 
 // Lock obtains the lock, waiting while it is held. It returns nil if and
@@ -37,47 +40,79 @@ func (c *Client) NewMutex(name string, opts ...Option) *Mutex {
 // ctx ended the wait the error satisfies errors.Is(err, ctx.Err()). See
 // Client.Obtain for the errors.
 func (m *Mutex) Lock(ctx context.Context) error {
-	l, err := m.c.obtain(ctx, context.WithoutCancel(ctx), m.name, true, m.opts)
-	if err != nil {
-		return err
-	}
-	m.set(l)
-	return nil
+	return m.lock(ctx, true)
 }
 
 // TryLock obtains the lock if it is free, without waiting. It returns an
 // error wrapping lock.ErrNotAcquired if it is held. See Client.TryObtain.
 func (m *Mutex) TryLock(ctx context.Context) error {
-	l, err := m.c.obtain(ctx, context.WithoutCancel(ctx), m.name, false, m.opts)
+	return m.lock(ctx, false)
+}
+
+func (m *Mutex) lock(ctx context.Context, wait bool) error {
+	if m.err != nil {
+		return m.err
+	}
+	l, err := m.c.obtainSpec(ctx, context.WithoutCancel(ctx), &m.spec, wait)
 	if err != nil {
 		return err
 	}
-	m.set(l)
-	return nil
-}
-
-func (m *Mutex) set(l *Lease) {
 	m.mu.Lock()
 	m.lease = l
 	m.mu.Unlock()
+	return nil
+}
+
+// take returns the current lease, unlocking m, or nil if m is not locked.
+func (m *Mutex) take() *Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.lease
+	m.lease = nil
+	return l
 }
 
 // Unlock releases the lock, waiting at most a second for Redis; if that
 // fails, the key expires with its TTL. It panics if m is not locked. A
 // caller that needs to know whether the lock was held throughout should
-// call Release on Lease() instead of Unlock.
+// call Release instead.
 func (m *Mutex) Unlock() {
-	m.mu.Lock()
-	l := m.lease
-	m.lease = nil
-	m.mu.Unlock()
+	l := m.take()
 	if l == nil {
 		panic("redislock: unlock of unlocked Mutex")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	_ = l.Release(ctx)
+	_ = l.release(deadlineCtx{context.Background(), time.Now().Add(cleanupTimeout)})
 }
+
+// Release unlocks m, releasing the lock as Lease.Release does under ctx,
+// and returns its error: nil if the lease was held until released, an
+// error wrapping lock.ErrNotHeld (and lock.ErrLockLost if the lease was
+// lost) if it was not, or a transport or context error. m is unlocked in
+// every case. If m is not locked, Release returns an error wrapping
+// lock.ErrNotHeld.
+func (m *Mutex) Release(ctx context.Context) error {
+	l := m.take()
+	if l == nil {
+		return fmt.Errorf("redislock: release of unlocked Mutex %q: %w", m.spec.name, lock.ErrNotHeld)
+	}
+	return l.Release(ctx)
+}
+
+// Done returns the Done channel of the current lease, which is closed when
+// the lease ends (see Lease.Done), or a closed channel if m is not locked.
+func (m *Mutex) Done() <-chan struct{} {
+	if l := m.Lease(); l != nil {
+		return l.Done()
+	}
+	return closedChan
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Lease returns the lease of the current holding, or nil if m is not
 // locked.
@@ -86,3 +121,15 @@ func (m *Mutex) Lease() *Lease {
 	defer m.mu.Unlock()
 	return m.lease
 }
+
+// deadlineCtx is a context with a deadline that cannot be cancelled, for
+// the calls the package makes on its own behalf: do runs them inline, and
+// go-redis bounds them by the deadline on the socket (ContextTimeoutEnabled,
+// which New requires), without a timer or goroutine. Its Done is nil and
+// its Err nil, even after the deadline.
+type deadlineCtx struct {
+	context.Context // with neither deadline nor cancellation
+	deadline        time.Time
+}
+
+func (c deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }

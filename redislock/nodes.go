@@ -3,8 +3,6 @@ package redislock
 import (
 	"context"
 	"sync"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // A tally is the outcome of one script on every node of a Client.
@@ -16,46 +14,60 @@ type tally struct {
 	nOK    int64 // the value of a single "ok" node
 }
 
-// fanout runs f on every node, in parallel when there are several, and
-// tallies the results. f reports whether the token acted, a value, and an
-// error if the node did not answer.
-func (c *Client) fanout(ctx context.Context, f func(context.Context, redis.UniversalClient) (bool, int64, error)) tally {
+// fanout runs s with args on every node, in parallel when there are
+// several, and tallies the results: decode turns a node's reply into
+// whether the token acted and a value.
+func (c *Client) fanout(ctx context.Context, s script, decode func(int64) (bool, int64), args ...any) tally {
 	var t tally
-	add := func(ok bool, n int64, err error) {
-		switch {
-		case err != nil:
-			t.errs++
-			if t.err == nil {
-				t.err = err
-			}
-		case ok:
-			t.ok++
-			t.nOK = n
-		default:
-			if t.no == 0 || n > t.n {
-				t.n = n
-			}
-			t.no++
-		}
-	}
 	if len(c.nodes) == 1 {
-		ok, n, err := f(ctx, c.rdb)
-		add(ok, n, err)
+		r, err := s.run(ctx, c.rdb, args...)
+		t.add(decode, r, err)
 		return t
 	}
+	return c.fanoutMany(ctx, s, decode, append([]any(nil), args...))
+}
+
+// fanoutMany is fanout on several nodes.
+func (c *Client) fanoutMany(ctx context.Context, s script, decode func(int64) (bool, int64), args []any) tally {
+	var t tally
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, rdb := range c.nodes {
 		wg.Go(func() {
-			ok, n, err := f(ctx, rdb)
+			r, err := s.run(ctx, rdb, args...)
 			mu.Lock()
-			add(ok, n, err)
+			t.add(decode, r, err)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	return t
 }
+
+// add counts the reply r, or the error err, of one node.
+func (t *tally) add(decode func(int64) (bool, int64), r int64, err error) {
+	if err != nil {
+		t.errs++
+		if t.err == nil {
+			t.err = err
+		}
+		return
+	}
+	switch ok, n := decode(r); {
+	case ok:
+		t.ok++
+		t.nOK = n
+	default:
+		if t.no == 0 || n > t.n {
+			t.n = n
+		}
+		t.no++
+	}
+}
+
+// acted decodes the reply of the release and extend scripts: 1 when the
+// token acted.
+func acted(r int64) (bool, int64) { return r == 1, 0 }
 
 // verdict turns a tally into whether the token acted on a quorum of the
 // nodes; it returns an error when neither a quorum acting nor a quorum

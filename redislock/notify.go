@@ -11,8 +11,9 @@ import (
 )
 
 // hub is a Client's one Redis subscription, shared by every lock it waits
-// for. The release script publishes on the lock's channel; the hub turns the
-// message into a wake-up of the local waiter that is talking to Redis.
+// for. The release script publishes on the lock's channel (when an acquire
+// has marked the key as awaited); the hub turns the message into a wake-up
+// of the local waiter that is talking to Redis.
 //
 // The subscription starts with the first wait, and is closed by
 // Client.Close. A channel is subscribed while some waiter needs it. After a

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -54,19 +52,45 @@ func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*L
 	return c.obtain(ctx, ctx, name, false, opts)
 }
 
-// obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.
-func (c *Client) obtain(ctx, holdCtx context.Context, name string, wait bool, opts []Option) (*Lease, error) {
-	cfg := c.cfg
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
+// A spec is what an acquisition needs to know about its lock: the name,
+// its keys and the lease configuration.
+type spec struct {
+	name string
+	k    keys
+	cfg  config
+}
+
+// spec validates a lock name and the options that override the Client's
+// defaults for it.
+func (c *Client) spec(name string, opts []Option) (spec, error) {
+	cfg := c.cfg // validated by New
+	if len(opts) > 0 {
+		for _, o := range opts {
+			o.apply(&cfg)
+		}
+		if err := cfg.validate(); err != nil {
+			return spec{}, err
+		}
 	}
 	k, err := cfg.keys(name)
 	if err != nil {
+		return spec{}, err
+	}
+	return spec{name: name, k: k, cfg: cfg}, nil
+}
+
+// obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.
+func (c *Client) obtain(ctx, holdCtx context.Context, name string, wait bool, opts []Option) (*Lease, error) {
+	s, err := c.spec(name, opts)
+	if err != nil {
 		return nil, err
 	}
+	return c.obtainSpec(ctx, holdCtx, &s, wait)
+}
+
+// obtainSpec acquires a lease on the lock that s describes.
+func (c *Client) obtainSpec(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
+	name, k, cfg := s.name, s.k, s.cfg
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
 	}
@@ -120,7 +144,7 @@ func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait
 // acquire takes the lock in Redis for a new token, with the local FIFO
 // place held.
 func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool) (*Lease, error) {
-	token := rand.Text() // 26 base32 characters, 130 random bits
+	var token any = rand.Text() // 26 base32 characters, 130 random bits
 	var (
 		t        *topic // the subscription, once we have had to wait
 		inFlight bool   // some call may have taken the lock without telling us
@@ -143,7 +167,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, err := c.tryAcquire(ctx, k, token, cfg.ttl)
+		ok, n, err := c.tryAcquire(ctx, k, token, cfg)
 		if err != nil {
 			inFlight = true
 		} else if ok {
@@ -209,13 +233,11 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 // tryAcquire runs the obtain script once on every node. It reports whether
 // token holds the lock (on a quorum of the nodes), and then the fencing
 // token (0 for a Redlock), otherwise the key's PTTL (the longest).
-func (c *Client) tryAcquire(ctx context.Context, k keys, token string, ttl time.Duration) (ok bool, n int64, err error) {
+func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config) (ok bool, n int64, err error) {
 	var t tally
-	err = c.do(ctx, func(ctx context.Context) error {
-		t = c.obtainAll(ctx, k, token, ttl)
-		return nil
-	}, func() { c.cleanup(context.Background(), k, token) })
-	if err != nil {
+	if ctx.Done() == nil {
+		t = c.obtainAll(ctx, k, token, cfg)
+	} else if t, err = c.obtainAsync(ctx, k, token, cfg); err != nil {
 		return false, 0, err
 	}
 	if ok, err = c.verdict(t); ok {
@@ -234,24 +256,38 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token string, ttl time.
 	return false, t.n, err
 }
 
+// obtainAsync is obtainAll for a ctx that can be cancelled: see do. An
+// attempt that ctx abandoned is released in the background.
+func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config) (tally, error) {
+	var t tally
+	err := c.do(ctx, func(ctx context.Context) error {
+		t = c.obtainAll(ctx, k, token, cfg)
+		return nil
+	}, func() { c.cleanup(context.Background(), k, token) })
+	if err != nil {
+		return tally{}, err // t belongs to the abandoned call
+	}
+	return t, nil
+}
+
 // obtainAll runs the obtain script on every node. On a Redlock each node
 // has until the lease's validity would run out to answer.
-func (c *Client) obtainAll(ctx context.Context, k keys, token string, ttl time.Duration) tally {
+func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config) tally {
 	if len(c.nodes) > 1 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ttl-drift(ttl))
+		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))
 		defer cancel()
 	}
-	return c.fanout(ctx, func(ctx context.Context, rdb redis.UniversalClient) (bool, int64, error) {
-		v, err := obtainScript.Run(ctx, rdb, []string{k.lock, k.fence}, token, ttl.Milliseconds()).Int64Slice()
-		if err != nil {
-			return false, 0, err
-		}
-		if len(v) != 2 {
-			return false, 0, fmt.Errorf("redislock: obtain script replied %v", v)
-		}
-		return v[0] == 1, v[1], nil
-	})
+	return c.fanout(ctx, obtainScript, obtained, 2, k.lockArg, k.fenceArg, token, cfg.ttlArg)
+}
+
+// obtained decodes the obtain script's reply: the fence when the token
+// holds the lock, the key's PTTL otherwise.
+func obtained(r int64) (bool, int64) {
+	if r >= 0 {
+		return true, r
+	}
+	return false, -2 - r
 }
 
 // sleep waits for d, a value on wake, the end of ctx or Close.

@@ -40,6 +40,7 @@ type config struct {
 	ttl     time.Duration // the key's TTL after each acquire and renewal
 	renew   time.Duration // watchdog period; 0 for a fixed-TTL lease
 	maxHold time.Duration // 0: unlimited
+	ttlArg  any           // int64: ttl in milliseconds, boxed by validate for the scripts
 }
 
 func defaultConfig() config {
@@ -91,6 +92,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("redislock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
 	}
 	c.ttl = c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
+	c.ttlArg = c.ttl.Milliseconds()
 	return nil
 }
 
@@ -98,6 +100,9 @@ func (c *config) validate() error {
 type keys struct {
 	lock  string // the lock key, also the waiters' channel
 	fence string // the fencing counter
+	// lockArg and fenceArg are lock and fence boxed once, for the
+	// scripts' arguments.
+	lockArg, fenceArg any
 }
 
 func (c *config) keys(name string) (keys, error) {
@@ -110,5 +115,6 @@ func (c *config) keys(name string) (keys, error) {
 		return keys{}, fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
 	}
 	k := c.prefix + ":{" + name + "}"
-	return keys{lock: k, fence: k + ":fence"}, nil
+	f := k + ":fence"
+	return keys{lock: k, fence: f, lockArg: k, fenceArg: f}, nil
 }

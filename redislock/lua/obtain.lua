@@ -5,15 +5,23 @@
 -- ARGV[1]  the token of this acquisition
 -- ARGV[2]  the lease TTL in milliseconds
 --
--- Returns {1, fence} when ARGV[1] holds the lock with a fresh TTL, and
--- {0, pttl} when another token holds it (pttl is -1 for a key without TTL).
--- The counter is bumped only for a new grant: a retried call with the same
--- token (an acquire whose reply was lost) returns the fence it got before.
+-- The lock key holds the holder's token, followed by '*' once a caller has
+-- found it held: then the release publishes, and only then.
+--
+-- Returns the fence (>= 0) when ARGV[1] holds the lock with a fresh TTL,
+-- and -2 - pttl (< 0) when another token holds it (pttl is -1 for a key
+-- without TTL). The counter is bumped only for a new grant: a retried call
+-- with the same token (an acquire whose reply was lost) gets the fence it
+-- got before.
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-	return {1, redis.call('incr', KEYS[2])}
+	return redis.call('incr', KEYS[2])
 end
-if redis.call('get', KEYS[1]) == ARGV[1] then
+local v = redis.call('get', KEYS[1])
+if v == ARGV[1] or v == ARGV[1] .. '*' then
 	redis.call('pexpire', KEYS[1], ARGV[2])
-	return {1, tonumber(redis.call('get', KEYS[2]) or '0')}
+	return tonumber(redis.call('get', KEYS[2]) or '0')
 end
-return {0, redis.call('pttl', KEYS[1])}
+if v and string.sub(v, -1) ~= '*' then
+	redis.call('append', KEYS[1], '*')
+end
+return -2 - redis.call('pttl', KEYS[1])
