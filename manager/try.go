@@ -15,10 +15,16 @@ var errWouldWait = fmt.Errorf("manager: try: lock busy: %w", lock.ErrNotAcquired
 // lock.ErrNotAcquired if taking it would have to wait, and any other error
 // if the attempt failed. TryLock() bool reports false as errWouldWait;
 // TryLock() error is taken as it is. tryOf returns nil if l has neither.
+// Either way a try costs one indirect call, as a method value does.
 func tryOf(l lock.Locker) func() error {
 	switch t := l.(type) {
 	case interface{ TryLock() bool }:
-		return tryBool(t.TryLock)
+		return func() error {
+			if t.TryLock() {
+				return nil
+			}
+			return errWouldWait
+		}
 	case interface{ TryLock() error }:
 		return t.TryLock
 	}
@@ -29,18 +35,14 @@ func tryOf(l lock.Locker) func() error {
 func tryRead(l lock.Locker) func() error {
 	switch t := l.(type) {
 	case interface{ TryRLock() bool }:
-		return tryBool(t.TryRLock)
+		return func() error {
+			if t.TryRLock() {
+				return nil
+			}
+			return errWouldWait
+		}
 	case interface{ TryRLock() error }:
 		return t.TryRLock
 	}
 	return nil
-}
-
-func tryBool(f func() bool) func() error {
-	return func() error {
-		if f() {
-			return nil
-		}
-		return errWouldWait
-	}
 }
