@@ -3,6 +3,7 @@ package filelock
 import (
 	"context"
 	"fmt"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"sync/atomic"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -43,7 +44,7 @@ type Lock struct {
 	// Telemetry: recorders of exclusive and shared holds (nil when off),
 	// and when the current exclusive hold began (zero if not timed).
 	recW, recR *telemetry.Recorder
-	since      stamp
+	since      clock.Stamp
 
 	// Holds through this Lock, and calls in progress, for misuse checks.
 	excl   atomic.Bool
@@ -107,7 +108,7 @@ func (l *Lock) Path() string { return l.path }
 func (l *Lock) Lock(ctx context.Context) error {
 	err := l.enter(ctx, l.recW)
 	if err == nil {
-		var since stamp
+		var since clock.Stamp
 		since, err = l.take(ctx, true)
 		l.acquired(err, since)
 	}
@@ -122,7 +123,7 @@ func (l *Lock) TryLock() error {
 	ctx := context.Background()
 	err := l.enter(ctx, l.recW)
 	if err == nil {
-		var since stamp
+		var since clock.Stamp
 		since, err = l.try(ctx, true)
 		l.acquired(err, since)
 	}
@@ -216,7 +217,7 @@ func (l *Lock) enter(ctx context.Context, r *telemetry.Recorder) error {
 
 // acquired records the outcome of an exclusive acquisition, whose hold
 // began at since if it is timed, and ends the call.
-func (l *Lock) acquired(err error, since stamp) {
+func (l *Lock) acquired(err error, since clock.Stamp) {
 	if err == nil {
 		l.since = since
 		l.excl.Store(true)

@@ -3,6 +3,7 @@ package filelock
 import (
 	"context"
 	"errors"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -61,7 +62,7 @@ func (l *Lock) recorder(excl bool) *telemetry.Recorder {
 // goroutines of this process wait for it does it start a span and time the
 // wait. It returns when the hold began if the hold is timed (always after
 // a wait), and zero otherwise.
-func (l *Lock) take(ctx context.Context, excl bool) (stamp, error) {
+func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	r := l.recorder(excl)
 	if r == nil {
 		return 0, l.f.take(ctx, excl)
@@ -75,11 +76,11 @@ func (l *Lock) take(ctx context.Context, excl bool) (stamp, error) {
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		return since, err
 	}
-	start := now()
+	start := clock.Now()
 	wctx, w := r.Begin(ctx, 1)
 	err = l.f.take(wctx, excl)
-	end := now()
-	w.End(ctx, err, start.until(end))
+	end := clock.Now()
+	w.End(ctx, err, start.Until(end))
 	return end, err
 }
 
@@ -87,7 +88,7 @@ func (l *Lock) take(ctx context.Context, excl bool) (stamp, error) {
 // records a success or a real failure; an attempt that would have to wait
 // is not recorded. It returns when an exclusive hold began if the hold is
 // timed, and zero otherwise.
-func (l *Lock) try(ctx context.Context, excl bool) (stamp, error) {
+func (l *Lock) try(ctx context.Context, excl bool) (clock.Stamp, error) {
 	err := l.f.tryTake(excl)
 	r := l.recorder(excl)
 	if r == nil {
@@ -97,7 +98,7 @@ func (l *Lock) try(ctx context.Context, excl bool) (stamp, error) {
 	case err == nil:
 		r.Acquired(ctx, 1)
 		if excl && r.HoldTimed(ctx) {
-			return now(), nil
+			return clock.Now(), nil
 		}
 	case !errors.Is(err, lock.ErrNotAcquired):
 		r.Failed(ctx, err)
@@ -111,5 +112,5 @@ func (l *Lock) holdTime() time.Duration {
 	if l.since == 0 {
 		return -1
 	}
-	return l.since.until(now())
+	return l.since.Until(clock.Now())
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"slices"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
@@ -125,9 +126,9 @@ func (m *Manager) acquire(ctx context.Context, h *Held) (*Held, error) {
 	if m.order != nil {
 		m.order.acquiring(h)
 	}
-	var t stamp
+	var t clock.Stamp
 	if m.timed(ctx, h) {
-		t = now()
+		t = clock.Now()
 	}
 	for i := range h.items {
 		it := &h.items[i]
@@ -183,9 +184,9 @@ func (m *Manager) timed(ctx context.Context, h *Held) bool {
 }
 
 // clock returns the time now if h's holds are timed.
-func (m *Manager) clock(ctx context.Context, h *Held) stamp {
+func (m *Manager) clock(ctx context.Context, h *Held) clock.Stamp {
 	if m.timed(ctx, h) {
-		return now()
+		return clock.Now()
 	}
 	return 0
 }
@@ -196,7 +197,7 @@ func (m *Manager) clock(ctx context.Context, h *Held) stamp {
 // A lock that can be tried is tried first; only if the try reports that it
 // would have to wait is the acquisition contended. If the try fails
 // otherwise, Lock is called as for a lock that cannot be tried, and decides.
-func (m *Manager) lock1(ctx context.Context, it *item, t *stamp) error {
+func (m *Manager) lock1(ctx context.Context, it *item, t *clock.Stamp) error {
 	s, st := it.s, &it.e.st
 	contended := false
 	if s.try != nil && ctx.Err() == nil {
@@ -229,7 +230,7 @@ var errPanicked = errors.New("manager: Lock panicked")
 
 // wait takes s when it could not be taken at once, timing and tracing the
 // wait, and returns when it ended. contended says that a try found s busy.
-func (m *Manager) wait(ctx context.Context, s *side, st *counters, contended bool) (end stamp, err error) {
+func (m *Manager) wait(ctx context.Context, s *side, st *counters, contended bool) (end clock.Stamp, err error) {
 	if m.stats {
 		st.waiters.Add(1)
 		if contended {
@@ -243,20 +244,20 @@ func (m *Manager) wait(ctx context.Context, s *side, st *counters, contended boo
 	} else {
 		wctx, w = s.rec.BeginCall(ctx, 1)
 	}
-	start := now()
+	start := clock.Now()
 	panicked := true
 	defer func() {
 		if panicked { // keep the counts and the span right; the panic goes on
 			if m.stats {
 				st.waiters.Add(-1)
 			}
-			w.End(ctx, errPanicked, start.until(now()))
+			w.End(ctx, errPanicked, start.Until(clock.Now()))
 		}
 	}()
 	err = s.l.Lock(wctx)
 	panicked = false
-	end = now()
-	waited := start.until(end)
+	end = clock.Now()
+	waited := start.Until(end)
 	w.End(ctx, err, waited)
 	if m.stats {
 		st.waiters.Add(-1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"sync/atomic"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -24,8 +25,8 @@ type item struct {
 	name  string
 	mode  Mode
 	e     *entry
-	s     *side // the side taken
-	since stamp // when the hold began; zero if untimed
+	s     *side       // the side taken
+	since clock.Stamp // when the hold began; zero if untimed
 }
 
 func newHeld(m *Manager, n int) *Held {
@@ -73,7 +74,7 @@ func (h *Held) Release(ctx context.Context) error {
 
 // releaseFrom releases items i, i-1, ..., 0. If one of them panics, the
 // rest are still released and the panic goes on.
-func (h *Held) releaseFrom(ctx context.Context, i int, t stamp) error {
+func (h *Held) releaseFrom(ctx context.Context, i int, t clock.Stamp) error {
 	defer func() {
 		if i >= 0 { // item i panicked
 			h.releaseFrom(ctx, i-1, t)
@@ -88,11 +89,11 @@ func (h *Held) releaseFrom(ctx context.Context, i int, t stamp) error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) release1(ctx context.Context, it *item, t stamp) error {
+func (m *Manager) release1(ctx context.Context, it *item, t clock.Stamp) error {
 	s, st := it.s, &it.e.st
 	// The hold is accounted for first, so that a panicking Unlock cannot
 	// leave it counted.
-	held := it.since.until(t)
+	held := it.since.Until(t)
 	if m.stats {
 		st.releases.Add(1)
 		if held >= 0 {

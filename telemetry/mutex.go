@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -16,8 +17,8 @@ import (
 // start a span and time the wait.
 type Mutex struct {
 	mu    *lock.Mutex
-	r     *Recorder // nil: telemetry off
-	since stamp     // when the current hold began; zero if not timed
+	r     *Recorder   // nil: telemetry off
+	since clock.Stamp // when the current hold began; zero if not timed
 }
 
 var _ lock.Locker = (*Mutex)(nil)
@@ -52,7 +53,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	if ctx.Err() == nil && m.mu.TryLock() {
 		m.r.Acquired(ctx, 1)
 		if m.r.HoldTimed(ctx) {
-			m.since = now()
+			m.since = clock.Now()
 		}
 		return nil
 	}
@@ -77,7 +78,7 @@ func (m *Mutex) TryLock() bool {
 		ctx := context.Background()
 		m.r.Acquired(ctx, 1)
 		if m.r.HoldTimed(ctx) {
-			m.since = now()
+			m.since = clock.Now()
 		}
 	}
 	return true
@@ -91,7 +92,7 @@ func (m *Mutex) Unlock() {
 	}
 	held := time.Duration(-1)
 	if m.since != 0 {
-		held = m.since.until(now())
+		held = m.since.Until(clock.Now())
 		m.since = 0
 	}
 	m.mu.Unlock()

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -15,8 +16,8 @@ import (
 // time it.
 type RWMutex struct {
 	mu    *rw.RWMutex
-	w, r  *Recorder // nil: telemetry off
-	since stamp     // when the current write hold began; zero if not timed
+	w, r  *Recorder   // nil: telemetry off
+	since clock.Stamp // when the current write hold began; zero if not timed
 }
 
 var _ lock.Locker = (*RWMutex)(nil)
@@ -47,7 +48,7 @@ func (m *RWMutex) Lock(ctx context.Context) error {
 	if ctx.Err() == nil && m.mu.TryLock() {
 		m.w.Acquired(ctx, 1)
 		if m.w.HoldTimed(ctx) {
-			m.since = now()
+			m.since = clock.Now()
 		}
 		return nil
 	}
@@ -61,17 +62,17 @@ func (m *RWMutex) Lock(ctx context.Context) error {
 // wait is the slow path of an instrumented acquisition of weight n: it
 // records a failure without a wait if ctx is already done, and otherwise
 // the wait. On success it returns the time the hold began.
-func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (stamp, error) {
+func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (clock.Stamp, error) {
 	if ctx.Err() != nil {
 		err := acquire(ctx) // fails at once
 		r.Failed(ctx, err)
 		return 0, err
 	}
-	start := now()
+	start := clock.Now()
 	wctx, w := r.Begin(ctx, n)
 	err := acquire(wctx)
-	end := now()
-	w.End(ctx, err, start.until(end))
+	end := clock.Now()
+	w.End(ctx, err, start.Until(end))
 	return end, err
 }
 
@@ -85,7 +86,7 @@ func (m *RWMutex) TryLock() bool {
 		ctx := context.Background()
 		m.w.Acquired(ctx, 1)
 		if m.w.HoldTimed(ctx) {
-			m.since = now()
+			m.since = clock.Now()
 		}
 	}
 	return true
@@ -106,7 +107,7 @@ func (m *RWMutex) endHold() time.Duration {
 	if m.since == 0 {
 		return -1
 	}
-	held := m.since.until(now())
+	held := m.since.Until(clock.Now())
 	m.since = 0
 	return held
 }
