@@ -3,9 +3,9 @@ package filelock
 import (
 	"context"
 	"fmt"
-	"github.com/codomyrmex/concurrency/internal/clock"
 	"sync/atomic"
 
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 )

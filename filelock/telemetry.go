@@ -3,9 +3,9 @@ package filelock
 import (
 	"context"
 	"errors"
-	"github.com/codomyrmex/concurrency/internal/clock"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel"

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/codomyrmex/concurrency/internal/clock"
 	"slices"
 
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/codomyrmex/concurrency/internal/clock"
 	"sync/atomic"
 
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/lock"
 )
 

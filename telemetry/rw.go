@@ -2,9 +2,9 @@ package telemetry
 
 import (
 	"context"
-	"github.com/codomyrmex/concurrency/internal/clock"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 )
