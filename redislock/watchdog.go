@@ -11,25 +11,20 @@ import (
 // without a confirmed renewal, and ends it (releasing the key) when the
 // holder's context ends, the Client is closed or the maximum hold time has
 // passed. It returns when the lease has ended, and is stopped by Release.
+// One timer serves the renewals, the validity and the maximum hold.
 func (l *Lease) run() {
 	defer l.c.wg.Done()
 	defer close(l.exited)
 
-	valid := time.NewTimer(l.remaining())
-	defer valid.Stop()
-	var renewC <-chan time.Time
-	var renew *time.Timer
+	var renewAt, maxHoldAt time.Time // zero: no watchdog, no maximum hold
 	if l.cfg.renew > 0 {
-		renew = time.NewTimer(l.cfg.renew)
-		defer renew.Stop()
-		renewC = renew.C
+		renewAt = time.Now().Add(l.cfg.renew)
 	}
-	var maxHoldC <-chan time.Time
 	if l.cfg.maxHold > 0 {
-		t := time.NewTimer(time.Until(l.granted.Add(l.cfg.maxHold)))
-		defer t.Stop()
-		maxHoldC = t.C
+		maxHoldAt = l.granted.Add(l.cfg.maxHold)
 	}
+	timer := time.NewTimer(l.untilNext(renewAt, maxHoldAt))
+	defer timer.Stop()
 
 	var renewErr error // the last failed renewal, if none succeeded since
 	for {
@@ -44,36 +39,49 @@ func (l *Lease) run() {
 		case <-l.c.done:
 			l.finish(errClosed)
 			return
-		case <-maxHoldC:
+		case <-timer.C:
+		}
+		if !maxHoldAt.IsZero() && time.Until(maxHoldAt) <= 0 {
 			l.finish(l.lost(errMaxHold))
 			return
-		case <-valid.C:
-			if d := l.remaining(); d > 0 { // Extend moved the validity
-				valid.Reset(d)
-				continue
+		}
+		if !renewAt.IsZero() && time.Until(renewAt) <= 0 {
+			ok, err := l.extend(l.ctx)
+			switch {
+			case err != nil:
+				// Retry soon, within the validity; the lease ends if
+				// no retry gets through in time.
+				renewErr = err
+				renewAt = time.Now().Add(jitter(l.cfg.renew / 4))
+			case !ok:
+				l.end(l.lost(errKeyGone))
+				return
+			default:
+				renewErr = nil
+				renewAt = time.Now().Add(l.cfg.renew)
 			}
+		}
+		if l.remaining() <= 0 { // Extend may have moved the validity
 			reason := errExpired
 			if renewErr != nil {
 				reason = fmt.Errorf("no renewal confirmed before the lease's validity ran out: %w", renewErr)
 			}
 			l.end(l.lost(reason))
 			return
-		case <-renewC:
-			ok, err := l.extend(l.ctx)
-			switch {
-			case err != nil:
-				// Retry soon, within the validity; valid ends the
-				// lease if no retry gets through in time.
-				renewErr = err
-				renew.Reset(jitter(l.cfg.renew / 4))
-			case !ok:
-				l.end(l.lost(errKeyGone))
-				return
-			default:
-				renewErr = nil
-				renew.Reset(l.cfg.renew)
-				valid.Reset(l.remaining())
-			}
 		}
+		timer.Reset(l.untilNext(renewAt, maxHoldAt))
 	}
+}
+
+// untilNext returns the time until the lease's next event: the end of its
+// validity, or the renewal or maximum hold time if set and earlier.
+func (l *Lease) untilNext(renewAt, maxHoldAt time.Time) time.Duration {
+	d := l.remaining()
+	if !renewAt.IsZero() {
+		d = min(d, time.Until(renewAt))
+	}
+	if !maxHoldAt.IsZero() {
+		d = min(d, time.Until(maxHoldAt))
+	}
+	return d
 }
