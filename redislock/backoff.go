@@ -19,6 +19,21 @@ const (
 	maxWait = 2 * time.Second
 )
 
+// The wait queue (see lua/obtain.lua). A waiter renews its entry with every
+// attempt, at least every maxWait, so an entry outlives a live waiter; one
+// left by a waiter that died expires after queueEntryMs. A release hands
+// the lock to the first waiter, reserving it for reservedMs; if that waiter
+// is gone, the others take the lock when the reservation expires.
+const reserved = 500 * time.Millisecond
+
+var (
+	queueEntryMs any = (maxWait + time.Second).Milliseconds()
+	reservedMs   any = reserved.Milliseconds()
+	noQueue      any = 0
+	firstTry     any = "0" // the token has not been queued yet
+	retry        any = "1" // an earlier attempt may have queued the token
+)
+
 // jitter returns a random duration in [d/2, d].
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)

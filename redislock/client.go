@@ -186,7 +186,7 @@ func (c *Client) unqueue(key string, q *localQueue) {
 // reports whether token held it (on a quorum of the nodes).
 // token is the lease's token, a string.
 func (c *Client) release(ctx context.Context, k keys, token any) (bool, error) {
-	return c.verdict(c.fanout(ctx, releaseScript, acted, 1, k.lockArg, token, k.lockArg))
+	return c.verdict(c.fanout(ctx, releaseScript, acted, 3, k.lockArg, k.queueArg, k.deadlinesArg, token, k.lockArg, reservedMs))
 }
 
 // releaseCall is release under do: for a ctx that can be cancelled, it

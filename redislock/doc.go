@@ -29,11 +29,20 @@
 // key prefix:{name}:fence, bumped by INCR in the acquire script for each
 // new grant and never expired; the braces keep both keys in one Redis
 // Cluster slot. The lock key holds the holder's token; an acquire that
-// finds the lock held appends '*' to it, and a release of a key so marked
-// publishes on the channel prefix:{name}, to which waiting Clients
-// subscribe. An uncontended acquire and release are thus two EVALSHA round
-// trips and, with the commands inside the scripts, six Redis commands: SET
-// and INCR, GET and DEL.
+// finds the lock held appends '*' to it and, if it waits, queues its token
+// in prefix:{name}:queue (ordered by arrival on the server's clock; each
+// entry expires 3s after its waiter last renewed it, which a live waiter
+// does at least every 2s). A release of a marked key hands the lock to the
+// first live waiter in the queue (the key becomes '~' and its token for
+// 500ms, which only that waiter can turn into a grant) and publishes the
+// token on the channel prefix:{name}, to which waiting Clients subscribe;
+// so waiters of different Clients and processes are served in FIFO order,
+// one Redis call per handoff, and a caller that did not queue cannot
+// overtake them. A waiter that died blocks the lock for at most the 500ms
+// reservation, and only until its entry expires. TryObtain and Redlock
+// waiters do not queue. An uncontended acquire and release are two EVALSHA
+// round trips and, with the commands inside the scripts, six Redis
+// commands: SET and INCR, GET and DEL.
 //
 // # Cancellation contract
 //

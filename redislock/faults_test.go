@@ -373,7 +373,7 @@ func TestForeignToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, foreign := range []string{"", "x", token[:len(token)-1], token + "x", "\x00"} {
-			if n, err := rdb.Eval(ctx, string(release), []string{"lock:{own}"}, foreign, "lock:{own}").Int(); err != nil || n != 0 {
+			if n, err := rdb.Eval(ctx, string(release), []string{"lock:{own}", "lock:{own}:queue", "lock:{own}:queue:deadlines"}, foreign, "lock:{own}", 500).Int(); err != nil || n != 0 {
 				t.Fatalf("release with token %q = %d, %v", foreign, n, err)
 			}
 			if n, err := rdb.Eval(ctx, string(extend), []string{"lock:{own}"}, foreign, 60000).Int(); err != nil || n != 0 {
@@ -542,17 +542,17 @@ func TestRetriedAcquireIsOurs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys := []string{"lock:{re}", "lock:{re}:fence"}
+		keys := []string{"lock:{re}", "lock:{re}:fence", "lock:{re}:queue", "lock:{re}:queue:deadlines"}
 		// The reply is the fence (>= 0) for a grant, -2 - pttl otherwise.
-		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000).Int64()
+		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0, "0").Int64()
 		if err != nil || first < 1 {
 			t.Fatalf("first acquire = %v, %v", first, err)
 		}
-		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000).Int64()
+		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0, "1").Int64()
 		if err != nil || again != first {
 			t.Fatalf("retried acquire = %v, %v; first was %v", again, err, first)
 		}
-		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000).Int64()
+		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000, "0").Int64()
 		if err != nil || other >= -2 {
 			t.Fatalf("foreign acquire = %v, %v, want -2 - pttl with pttl > 0", other, err)
 		}

@@ -102,7 +102,7 @@ func FuzzKeys(f *testing.F) {
 		// The key holds the token, or the token and '*' once c2 has
 		// found it held; a caller that knows the token holds the lock.
 		if foreign != token && foreign != token+"*" {
-			if n, err := rdb.Eval(ctx, string(release), []string{key}, foreign, key).Int(); err != nil || n != 0 {
+			if n, err := rdb.Eval(ctx, string(release), []string{key, key + ":queue", key + ":queue:deadlines"}, foreign, key, 500).Int(); err != nil || n != 0 {
 				t.Fatalf("release with token %q = %d, %v", foreign, n, err)
 			}
 			if n, err := rdb.Eval(ctx, string(extend), []string{key}, foreign, 60000).Int(); err != nil || n != 0 {

@@ -37,9 +37,11 @@ type topic struct {
 	// the subscription and no release can be missed any more.
 	pending int
 	ready   chan struct{}
-	// wake is closed, and cleared, when a release is published; see
-	// hub.wakeChan.
+	// wake is closed, and replaced, when a release is published; see
+	// hub.wakeChan. last is the message: the token of the waiter the lock
+	// was handed to, or "" for every waiter.
 	wake chan struct{}
+	last string
 }
 
 // subscribe returns the topic of channel once the server has confirmed the
@@ -110,6 +112,14 @@ func (h *hub) wakeChan(t *topic) <-chan struct{} {
 	return t.wake
 }
 
+// handedElsewhere reports whether the last release published on t handed
+// the lock to a waiter other than token.
+func (h *hub) handedElsewhere(t *topic, token string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return t.last != "" && t.last != token
+}
+
 // unsubscribe gives back a topic returned by subscribe.
 func (h *hub) unsubscribe(t *topic) {
 	h.mu.Lock()
@@ -169,6 +179,7 @@ func (h *hub) receive(ps *redis.PubSub) {
 			}
 		case *redis.Message:
 			if t := h.topics[m.Channel]; t != nil {
+				t.last = m.Payload
 				t.notify()
 			}
 		}
@@ -189,6 +200,7 @@ func (h *hub) wakeAll() {
 		if t.refs == 0 {
 			delete(h.topics, ch)
 		}
+		t.last = ""
 		t.notify()
 	}
 }
@@ -204,11 +216,12 @@ func (h *hub) close() {
 	}
 }
 
-// notify wakes the waiter of t, if any. It must be called with hub.mu
-// held.
+// notify wakes the waiter of t, if any, and gives it a new channel for the
+// next release: one published while it looks at this one is not missed. It
+// must be called with hub.mu held.
 func (t *topic) notify() {
 	if t.wake != nil {
 		close(t.wake)
-		t.wake = nil
+		t.wake = make(chan struct{})
 	}
 }

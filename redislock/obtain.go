@@ -31,7 +31,9 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // (published by the release script, so it is seen within about a round
 // trip) or for the key's remaining TTL, whichever comes first, re-checking
 // at least every 2s. Goroutines of one Client waiting for the same lock
-// queue in FIFO order and only the first talks to Redis. A Redis call that
+// queue in FIFO order and only the first talks to Redis; it joins the
+// lock's queue in Redis, where waiting Clients are served in the order they
+// came (see the package documentation). A Redis call that
 // fails for a transport error or a transient error reply (LOADING, BUSY,
 // READONLY, OOM, ...) is retried with jittered backoff until ctx ends; any
 // other error reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client
@@ -44,8 +46,9 @@ func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Leas
 }
 
 // TryObtain is Obtain without waiting: it makes one attempt and fails with
-// an error wrapping lock.ErrNotAcquired if another holder has the lock or
-// another goroutine of this Client holds or waits for it. A failed Redis
+// an error wrapping lock.ErrNotAcquired if another holder has the lock (or
+// a release is handing it to a waiter queued in Redis) or another
+// goroutine of this Client holds or waits for it. It does not queue. A failed Redis
 // call is returned as it is. ctx bounds the attempt and the hold, as for
 // Obtain.
 func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
@@ -144,7 +147,13 @@ func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait
 // acquire takes the lock in Redis for a new token, with the local FIFO
 // place held.
 func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool) (*Lease, error) {
-	var token any = rand.Text() // 26 base32 characters, 130 random bits
+	tok := rand.Text() // 26 base32 characters, 130 random bits
+	var token any = tok
+	queued := wait && len(c.nodes) == 1 // a Redlock's waiters do not queue
+	entry, again := noQueue, firstTry
+	if queued {
+		entry = queueEntryMs
+	}
 	var (
 		t        *topic // the subscription, once we have had to wait
 		inFlight bool   // some call may have taken the lock without telling us
@@ -167,10 +176,13 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, err := c.tryAcquire(ctx, k, token, cfg)
-		if err != nil {
+		ok, n, err := c.tryAcquire(ctx, k, token, cfg, entry, again)
+		again = retry
+		if err != nil || queued {
+			// The lock, or a place in its queue, may be ours.
 			inFlight = true
-		} else if ok {
+		}
+		if ok {
 			validUntil := start.Add(cfg.ttl - drift(cfg.ttl))
 			if err := ctxerr.From(ctx); err != nil {
 				inFlight = true
@@ -224,20 +236,44 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 				d = min(d, time.Duration(n)*time.Millisecond+jitter(2*time.Millisecond))
 			}
 		}
-		if err := c.sleep(ctx, d, wake); err != nil {
-			return fail(err)
+		for {
+			if err := c.sleep(ctx, d, wake); err != nil {
+				return fail(err)
+			}
+			if !closed(wake) || !c.hub.handedElsewhere(t, tok) {
+				break
+			}
+			// The lock went to a waiter ahead in the queue: try
+			// again when its reservation runs out, unless its
+			// release wakes us first.
+			wake = c.hub.wakeChan(t)
+			d = reserved + jitter(2*time.Millisecond)
 		}
+	}
+}
+
+// closed reports whether ch, which may be nil, is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
 // tryAcquire runs the obtain script once on every node. It reports whether
 // token holds the lock (on a quorum of the nodes), and then the fencing
 // token (0 for a Redlock), otherwise the key's PTTL (the longest).
-func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config) (ok bool, n int64, err error) {
+//
+// entry and again are the obtain script's ARGV[3] and ARGV[4]: the queue
+// entry's lifetime (noQueue or queueEntryMs), and whether an earlier
+// attempt may have queued the token (firstTry or retry).
+func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry, again any) (ok bool, n int64, err error) {
 	var t tally
 	if ctx.Done() == nil {
-		t = c.obtainAll(ctx, k, token, cfg)
-	} else if t, err = c.obtainAsync(ctx, k, token, cfg); err != nil {
+		t = c.obtainAll(ctx, k, token, cfg, entry, again)
+	} else if t, err = c.obtainAsync(ctx, k, token, cfg, entry, again); err != nil {
 		return false, 0, err
 	}
 	if ok, err = c.verdict(t); ok {
@@ -258,10 +294,10 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config) 
 
 // obtainAsync is obtainAll for a ctx that can be cancelled: see do. An
 // attempt that ctx abandoned is released in the background.
-func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config) (tally, error) {
+func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, error) {
 	var t tally
 	err := c.do(ctx, func(ctx context.Context) error {
-		t = c.obtainAll(ctx, k, token, cfg)
+		t = c.obtainAll(ctx, k, token, cfg, entry, again)
 		return nil
 	}, func() { c.cleanup(context.Background(), k, token) })
 	if err != nil {
@@ -272,13 +308,13 @@ func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config)
 
 // obtainAll runs the obtain script on every node. On a Redlock each node
 // has until the lease's validity would run out to answer.
-func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config) tally {
+func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry, again any) tally {
 	if len(c.nodes) > 1 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))
 		defer cancel()
 	}
-	return c.fanout(ctx, obtainScript, obtained, 2, k.lockArg, k.fenceArg, token, cfg.ttlArg)
+	return c.fanout(ctx, obtainScript, obtained, 4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry, again)
 }
 
 // obtained decodes the obtain script's reply: the fence when the token

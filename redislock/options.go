@@ -73,7 +73,9 @@ func WithMaxHold(d time.Duration) Option {
 
 // WithPrefix sets the namespace of the keys and channels: the lock named
 // name lives in the key prefix:{name}, its fencing counter in
-// prefix:{name}:fence, and waiters listen on the channel prefix:{name}.
+// prefix:{name}:fence, its queue of waiters in prefix:{name}:queue and
+// prefix:{name}:queue:deadlines (short-lived, present only while some
+// Client waits), and waiters listen on the channel prefix:{name}.
 // The braces are a Redis Cluster hash tag that keeps the keys in one slot.
 // The default is DefaultPrefix.
 func WithPrefix(prefix string) Option {
@@ -100,9 +102,9 @@ func (c *config) validate() error {
 type keys struct {
 	lock  string // the lock key, also the waiters' channel
 	fence string // the fencing counter
-	// lockArg and fenceArg are lock and fence boxed once, for the
-	// scripts' arguments.
-	lockArg, fenceArg any
+	// The keys boxed once, for the scripts' arguments: lock, fence, and
+	// the wait queue and its deadlines (see lua/obtain.lua).
+	lockArg, fenceArg, queueArg, deadlinesArg any
 }
 
 func (c *config) keys(name string) (keys, error) {
@@ -116,5 +118,5 @@ func (c *config) keys(name string) (keys, error) {
 	}
 	k := c.prefix + ":{" + name + "}"
 	f := k + ":fence"
-	return keys{lock: k, fence: f, lockArg: k, fenceArg: f}, nil
+	return keys{lock: k, fence: f, lockArg: k, fenceArg: f, queueArg: k + ":queue", deadlinesArg: k + ":queue:deadlines"}, nil
 }

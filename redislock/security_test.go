@@ -41,6 +41,7 @@ func lockerRules(prefix string) []string {
 		"~" + prefix + ":*", "&" + prefix + ":*",
 		"+eval", "+evalsha",
 		"+set", "+get", "+incr", "+pexpire", "+pttl", "+append", "+del", "+publish",
+		"+time", "+zadd", "+zrem", "+zrange", "+zrangebyscore", "+zcard", // the wait queue
 		"+subscribe", "+unsubscribe",
 	}
 }
