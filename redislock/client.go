@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // cleanupTimeout bounds the calls the package makes on its own behalf,
@@ -29,6 +30,7 @@ type Client struct {
 	nodes  []redis.UniversalClient // one, or the servers of a Redlock
 	quorum int                     // len(nodes)/2 + 1
 	cfg    config
+	in     *telemetry.Instrumentation
 
 	ctx    context.Context // cancelled by Close, with cause errClosed
 	cancel context.CancelCauseFunc
@@ -38,7 +40,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	closed bool
-	queues map[string]*localQueue // by lock key
+	queues map[string]*localQueue         // by lock key
+	recs   map[string]*telemetry.Recorder // by lock name; see recorder
 }
 
 // localQueue is the in-process FIFO of the goroutines that want one lock.
@@ -89,7 +92,9 @@ func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 		nodes:  nodes,
 		quorum: len(nodes)/2 + 1,
 		cfg:    cfg,
+		in:     instrumentation(cfg),
 		queues: make(map[string]*localQueue),
+		recs:   make(map[string]*telemetry.Recorder),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.done = c.ctx.Done()

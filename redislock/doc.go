@@ -123,4 +123,15 @@
 // maxmemory-policy noeviction: any other policy can evict a held lock, and
 // an allkeys-* policy also a fencing counter, which never expires and whose
 // loss restarts its sequence.
+//
+// # Telemetry
+//
+// A Client records OpenTelemetry spans and metrics in the scope
+// [ScopeName], through the providers of [WithTracerProvider] and
+// [WithMeterProvider] (the global ones by default), with the instruments
+// and attributes of package telemetry and lock.kind "redislock": every
+// acquisition by outcome, a span and a timed wait only for one that had to
+// wait, holders and hold times, lease renewals by outcome and leases lost.
+// With both providers no-ops it records nothing. A [Mutex] has Release and
+// Done, so package manager reports its failed releases and lost leases.
 package redislock

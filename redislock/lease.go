@@ -9,6 +9,7 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // Reasons a lease ends before its holder releases it. The errors the
@@ -53,7 +54,8 @@ type Lease struct {
 	fence   int64
 	cfg     config
 	q       *localQueue
-	granted time.Time // when the acquire that granted it was sent
+	rec     *telemetry.Recorder // nil if telemetry is off
+	granted time.Time           // when the acquire that granted it was sent
 
 	ctx    context.Context // cancelled, with the reason, when the lease ends
 	cancel context.CancelCauseFunc
@@ -68,9 +70,9 @@ type Lease struct {
 }
 
 // newLease starts the goroutine of a lease that token holds.
-func (c *Client) newLease(holdCtx context.Context, name string, k keys, token any, fence int64, cfg config, q *localQueue, granted, validUntil time.Time) (*Lease, error) {
+func (c *Client) newLease(holdCtx context.Context, name string, k keys, token any, fence int64, cfg config, q *localQueue, rec *telemetry.Recorder, granted, validUntil time.Time) (*Lease, error) {
 	l := &Lease{
-		c: c, name: name, k: k, token: token, fence: fence, cfg: cfg, q: q,
+		c: c, name: name, k: k, token: token, fence: fence, cfg: cfg, q: q, rec: rec,
 		granted: granted, validUntil: validUntil,
 		stop: make(chan struct{}), exited: make(chan struct{}),
 	}
@@ -233,6 +235,7 @@ func (l *Lease) release(ctx context.Context) error {
 		}
 	}
 	l.dequeue()
+	l.rec.Released(ctx, 1, time.Since(l.granted))
 	return err
 }
 
@@ -246,6 +249,7 @@ func (l *Lease) end(cause error) bool {
 	}
 	l.ended = true
 	l.cancel(cause)
+	l.recordEnd(cause)
 	return true
 }
 
@@ -259,6 +263,7 @@ func (l *Lease) finish(cause error) {
 	_, _ = l.c.release(ctx, l.k, l.token)
 	cancel()
 	l.dequeue()
+	l.rec.Released(ctx, 1, time.Since(l.granted))
 }
 
 // dequeue gives the local FIFO place back, once. A lost lease keeps it

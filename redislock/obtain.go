@@ -9,6 +9,7 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // errLateReply marks an acquire whose reply came after the lease's local
@@ -56,11 +57,12 @@ func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*L
 }
 
 // A spec is what an acquisition needs to know about its lock: the name,
-// its keys and the lease configuration.
+// its keys, the lease configuration and the lock's telemetry recorder.
 type spec struct {
 	name string
 	k    keys
 	cfg  config
+	rec  *telemetry.Recorder // nil if telemetry is off
 }
 
 // spec validates a lock name and the options that override the Client's
@@ -79,7 +81,7 @@ func (c *Client) spec(name string, opts []Option) (spec, error) {
 	if err != nil {
 		return spec{}, err
 	}
-	return spec{name: name, k: k, cfg: cfg}, nil
+	return spec{name: name, k: k, cfg: cfg, rec: c.recorder(name)}, nil
 }
 
 // obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.
@@ -91,8 +93,17 @@ func (c *Client) obtain(ctx, holdCtx context.Context, name string, wait bool, op
 	return c.obtainSpec(ctx, holdCtx, &s, wait)
 }
 
-// obtainSpec acquires a lease on the lock that s describes.
+// obtainSpec acquires a lease on the lock that s describes, and records
+// the acquisition.
 func (c *Client) obtainSpec(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
+	a := newAcqRec(s.rec)
+	l, err := c.obtainRec(ctx, holdCtx, s, wait, &a)
+	a.done(ctx, err)
+	return l, err
+}
+
+// obtainRec is obtainSpec, marking a as waiting when it has to wait.
+func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *acqRec) (*Lease, error) {
 	name, k, cfg := s.name, s.k, s.cfg
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
@@ -101,11 +112,11 @@ func (c *Client) obtainSpec(ctx, holdCtx context.Context, s *spec, wait bool) (*
 		return nil, errClosed
 	}
 	q := c.queue(k.lock)
-	if err := c.lockLocal(ctx, q, name, wait); err != nil {
+	if err := c.lockLocal(ctx, q, name, wait, a); err != nil {
 		c.unqueue(k.lock, q)
 		return nil, err
 	}
-	l, err := c.acquire(ctx, holdCtx, name, k, cfg, q, wait)
+	l, err := c.acquire(ctx, holdCtx, name, k, cfg, q, wait, a)
 	if err != nil {
 		q.mu.Unlock()
 		c.unqueue(k.lock, q)
@@ -124,13 +135,14 @@ func (c *Client) isClosed() bool {
 }
 
 // lockLocal takes the lock's place in the local FIFO.
-func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait bool) error {
+func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait bool, a *acqRec) error {
 	if q.mu.TryLock() {
 		return nil
 	}
 	if !wait {
 		return fmt.Errorf("redislock: %q is held or awaited in this process: %w", name, lock.ErrNotAcquired)
 	}
+	a.wait(ctx)
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(c.ctx, func() { cancel(errClosed) })
@@ -146,7 +158,7 @@ func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait
 
 // acquire takes the lock in Redis for a new token, with the local FIFO
 // place held.
-func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool) (*Lease, error) {
+func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool, a *acqRec) (*Lease, error) {
 	tok := rand.Text() // 26 base32 characters, 130 random bits
 	var token any = tok
 	queued := wait && len(c.nodes) == 1 // a Redlock's waiters do not queue
@@ -189,7 +201,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 				return fail(err)
 			}
 			if time.Until(validUntil) > 0 {
-				l, err := c.newLease(holdCtx, name, k, token, n, cfg, q, start, validUntil)
+				l, err := c.newLease(holdCtx, name, k, token, n, cfg, q, a.r, start, validUntil)
 				if err != nil {
 					inFlight = true
 					return fail(err)
@@ -210,6 +222,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			}
 			return fail(fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired))
 		}
+		ctx = a.wait(ctx)
 
 		var d time.Duration
 		switch {

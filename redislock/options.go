@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // Defaults of the lease configuration.
@@ -41,6 +42,8 @@ type config struct {
 	renew   time.Duration // watchdog period; 0 for a fixed-TTL lease
 	maxHold time.Duration // 0: unlimited
 	ttlArg  any           // int64: ttl in milliseconds, boxed by validate for the scripts
+
+	telemetry []telemetry.Option // used by New only
 }
 
 func defaultConfig() config {
@@ -117,6 +120,8 @@ func (c *config) keys(name string) (keys, error) {
 		return keys{}, fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
 	}
 	k := c.prefix + ":{" + name + "}"
-	f := k + ":fence"
-	return keys{lock: k, fence: f, lockArg: k, fenceArg: f, queueArg: k + ":queue", deadlinesArg: k + ":queue:deadlines"}, nil
+	const queue, deadlines = ":queue", ":queue:deadlines"
+	d := k + deadlines // one allocation for the lock key and both queue keys
+	k, f := d[:len(k)], k+":fence"
+	return keys{lock: k, fence: f, lockArg: k, fenceArg: f, queueArg: d[:len(k)+len(queue)], deadlinesArg: d}, nil
 }

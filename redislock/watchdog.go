@@ -49,14 +49,18 @@ func (l *Lease) run() {
 			ok, err := l.extend(l.ctx)
 			switch {
 			case err != nil:
+				l.rec.Renewed(l.ctx, err)
 				// Retry soon, within the validity; the lease ends if
 				// no retry gets through in time.
 				renewErr = err
 				renewAt = time.Now().Add(jitter(l.cfg.renew / 4))
 			case !ok:
-				l.end(l.lost(errKeyGone))
+				lost := l.lost(errKeyGone)
+				l.rec.Renewed(l.ctx, lost)
+				l.end(lost)
 				return
 			default:
+				l.rec.Renewed(l.ctx, nil)
 				renewErr = nil
 				renewAt = time.Now().Add(l.cfg.renew)
 			}

@@ -1,0 +1,135 @@
+package redislock
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/telemetry"
+)
+
+// ScopeName is the OpenTelemetry instrumentation scope of the package: its
+// import path. The version is telemetry.Version.
+const ScopeName = "github.com/codomyrmex/concurrency/redislock"
+
+// WithTracerProvider sets the provider of the tracer for the Client's
+// spans. A nil provider is ignored. The default is the global provider, as
+// returned by otel.GetTracerProvider when the Client is made. It takes
+// effect only when given to New or NewRedlock; Obtain, TryObtain and
+// NewMutex ignore it.
+//
+// An acquisition that has to wait (the lock is held elsewhere, or by
+// another goroutine of the Client) is a span from the call to its outcome,
+// with the lock's name and kind ("redislock") as attributes; one that does
+// not wait starts no span.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithTracerProvider(tp))
+	})
+}
+
+// WithMeterProvider sets the provider of the meter for the Client's
+// metrics: those of package telemetry (acquisitions by outcome, waits and
+// holds, waiters and holders, lease renewals by outcome and leases lost).
+// A nil provider is ignored. The default is the global provider, as
+// returned by otel.GetMeterProvider when the Client is made. It takes
+// effect only when given to New or NewRedlock.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithMeterProvider(mp))
+	})
+}
+
+// instrumentation returns the Client's instrumentation; errors creating
+// instruments go to otel.Handle.
+func instrumentation(cfg config) *telemetry.Instrumentation {
+	in, err := telemetry.New(ScopeName, cfg.telemetry...)
+	if err != nil {
+		otel.Handle(err)
+	}
+	return in
+}
+
+// maxRecorders bounds the recorders a Client keeps for reuse, one per lock
+// name; a name beyond them gets a new recorder for every acquisition.
+const maxRecorders = 1024
+
+// recorder returns the telemetry recorder of the lock called name, or nil
+// if telemetry is off.
+func (c *Client) recorder(name string) *telemetry.Recorder {
+	if c.in.Off() {
+		return nil
+	}
+	c.mu.Lock()
+	r := c.recs[name]
+	c.mu.Unlock()
+	if r != nil {
+		return r
+	}
+	r = c.in.Recorder(telemetry.KindRedis, name, "")
+	c.mu.Lock()
+	if len(c.recs) < maxRecorders {
+		c.recs[name] = r
+	}
+	c.mu.Unlock()
+	return r
+}
+
+// LockKind returns "redislock" (telemetry.KindRedis), the lock.kind under
+// which the Mutex records its telemetry; package manager reports a
+// registered Mutex under the same kind.
+func (m *Mutex) LockKind() string { return telemetry.KindRedis }
+
+// An acqRec records one acquisition: a span and a timed wait once it has
+// to wait, a plain outcome otherwise. Its zero value with a nil recorder
+// records nothing.
+type acqRec struct {
+	r       *telemetry.Recorder
+	start   time.Time
+	waiting bool
+	w       telemetry.Wait
+}
+
+func newAcqRec(r *telemetry.Recorder) acqRec {
+	if r == nil {
+		return acqRec{}
+	}
+	return acqRec{r: r, start: time.Now()}
+}
+
+// wait marks the acquisition as waiting, once, and returns the context for
+// the rest of it, which carries the span.
+func (a *acqRec) wait(ctx context.Context) context.Context {
+	if a.r == nil || a.waiting {
+		return ctx
+	}
+	a.waiting = true
+	ctx, a.w = a.r.Begin(ctx, 1)
+	return ctx
+}
+
+// done records the outcome: err is nil if the lock is now held.
+func (a *acqRec) done(ctx context.Context, err error) {
+	switch {
+	case a.r == nil:
+	case a.waiting:
+		a.w.End(ctx, err, time.Since(a.start))
+	case err == nil:
+		a.r.Acquired(ctx, 1)
+	default:
+		a.r.Failed(ctx, err)
+	}
+}
+
+// recordEnd records the end of l's hold for cause: a loss if cause wraps
+// lock.ErrLockLost.
+func (l *Lease) recordEnd(cause error) {
+	if l.rec != nil && errors.Is(cause, lock.ErrLockLost) {
+		l.rec.Lost(context.Background(), cause)
+	}
+}

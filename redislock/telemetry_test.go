@@ -1,0 +1,125 @@
+package redislock_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/codomyrmex/concurrency/redislock"
+	"github.com/codomyrmex/concurrency/telemetry"
+)
+
+// otelSDK records spans and metrics in memory.
+type otelSDK struct {
+	spans  *tracetest.SpanRecorder
+	reader *sdkmetric.ManualReader
+}
+
+func newOtelSDK(t *testing.T) (*otelSDK, []redislock.Option) {
+	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
+	s := &otelSDK{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
+	t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return s, []redislock.Option{redislock.WithTracerProvider(tp), redislock.WithMeterProvider(mp)}
+}
+
+// sum returns the total of the int64 sum metric name, 0 if absent.
+func (s *otelSDK) sum(t *testing.T, name string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := s.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != redislock.ScopeName {
+			t.Fatalf("metrics in scope %q, want %q", sm.Scope.Name, redislock.ScopeName)
+		}
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == name {
+				for _, p := range d.DataPoints {
+					n += p.Value
+				}
+			}
+		}
+	}
+	return n
+}
+
+// An uncontended acquisition records its outcome and hold but no span; one
+// that waits is a span in the package's scope; renewals and a lost lease
+// are counted.
+func TestTelemetry(t *testing.T) {
+	_, rdb := mini(t)
+	s, opts := newOtelSDK(t)
+	ctx := testCtx(t, 10*time.Second)
+	a := newClient(t, rdb, opts...)
+	b := newClient(t, rdb, opts...)
+
+	m := a.NewMutex("tel")
+	if got := m.LockKind(); got != telemetry.KindRedis {
+		t.Fatalf("LockKind = %q", got)
+	}
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.sum(t, "lock.holders"); n != 1 {
+		t.Fatalf("lock.holders = %d while held, want 1", n)
+	}
+	if n := len(s.spans.Ended()); n != 0 {
+		t.Fatalf("uncontended Lock recorded %d spans", n)
+	}
+
+	got := make(chan error, 1)
+	go func() {
+		l, err := b.Obtain(ctx, "tel")
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // b waits
+	if err := m.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	spans := s.spans.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("a wait recorded %d spans, want 1", len(spans))
+	}
+	if sc := spans[0].InstrumentationScope(); sc.Name != redislock.ScopeName {
+		t.Fatalf("span scope %q, want %q", sc.Name, redislock.ScopeName)
+	}
+	if n := s.sum(t, "lock.acquisitions"); n != 2 {
+		t.Fatalf("lock.acquisitions = %d, want 2", n)
+	}
+	if n := s.sum(t, "lock.holders"); n != 0 {
+		t.Fatalf("lock.holders = %d after release, want 0", n)
+	}
+
+	l, err := a.Obtain(ctx, "renewed", redislock.WithWatchdog(100*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := s.sum(t, "lock.lease.renewals"); n < 2 {
+		t.Fatalf("lock.lease.renewals = %d after 5 renewal intervals", n)
+	}
+	rdb.Del(ctx, "lock:{renewed}")
+	<-l.Done()
+	_ = l.Release(ctx)
+	if n := s.sum(t, "lock.lease.lost"); n != 1 {
+		t.Fatalf("lock.lease.lost = %d, want 1", n)
+	}
+}
