@@ -74,10 +74,13 @@
 //
 // Goroutines of one Client that wait for the same lock are served in FIFO
 // order, and only the first of them talks to Redis. Between Clients (and
-// processes) there is no order: a release wakes every waiting Client,
-// within about a round trip, and the first to reach Redis wins. A holder
+// processes) the order is FIFO too: that goroutine queues its token in
+// Redis, and a release hands the lock to the first live waiter in the
+// queue, which is woken within about a round trip (see Protocol). A holder
 // that dies without releasing is replaced when its key expires: waiters
 // sleep until the key's remaining TTL, re-checking at least every 2s.
+// Redlock waiters do not queue: a release wakes all of them, and the first
+// to reach a quorum wins.
 //
 // # What a Redis lock does not promise
 //
