@@ -31,6 +31,7 @@ func TestNewBadInput(t *testing.T) {
 		{"renewal longer than TTL", rdb, []redislock.Option{redislock.WithWatchdog(time.Second, 2*time.Second)}},
 		{"zero watchdog TTL", rdb, []redislock.Option{redislock.WithWatchdog(0, 0)}},
 		{"negative max hold", rdb, []redislock.Option{redislock.WithMaxHold(-time.Second)}},
+		{"prefix with a brace", rdb, []redislock.Option{redislock.WithPrefix("a:{b}")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := redislock.New(tc.rdb, tc.opts...)
@@ -56,6 +57,7 @@ func TestObtainBadInput(t *testing.T) {
 		{"name defeating the hash tag", "}x", nil},
 		{"zero TTL", "a", []redislock.Option{redislock.WithTTL(0)}},
 		{"renewal longer than TTL", "a", []redislock.Option{redislock.WithWatchdog(100*time.Millisecond, 200*time.Millisecond)}},
+		{"prefix with a brace", "a", []redislock.Option{redislock.WithPrefix("x}")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := c.Obtain(ctx, tc.lock, tc.opts...); !errors.Is(err, lock.ErrInvalidArgument) {

@@ -80,7 +80,9 @@ func WithMaxHold(d time.Duration) Option {
 // prefix:{name}:queue:deadlines (short-lived, present only while some
 // Client waits), and waiters listen on the channel prefix:{name}.
 // The braces are a Redis Cluster hash tag that keeps the keys in one slot.
-// The default is DefaultPrefix.
+// The default is DefaultPrefix. A prefix containing '{' or '}' is an error
+// (wrapping lock.ErrInvalidArgument) when the option is used: it would
+// break the hash tag and let two prefixes map one name to the same key.
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) { c.prefix = prefix })
 }
@@ -95,6 +97,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("redislock: renewal interval %v is not shorter than the TTL %v: %w", c.renew, c.ttl, lock.ErrInvalidArgument)
 	case c.maxHold < 0:
 		return fmt.Errorf("redislock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
+	case strings.ContainsAny(c.prefix, "{}"):
+		return fmt.Errorf("redislock: prefix %q contains a brace: %w", c.prefix, lock.ErrInvalidArgument)
 	}
 	c.ttl = c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
 	c.ttlArg = c.ttl.Milliseconds()
