@@ -127,9 +127,10 @@ func (a *acqRec) done(ctx context.Context, err error) {
 }
 
 // recordEnd records the end of l's hold for cause: a loss if cause wraps
-// lock.ErrLockLost.
+// lock.ErrLockLost, also an event on the holder's span (the one in the
+// context the lease was obtained with).
 func (l *Lease) recordEnd(cause error) {
 	if l.rec != nil && errors.Is(cause, lock.ErrLockLost) {
-		l.rec.Lost(context.Background(), cause)
+		l.rec.Lost(context.WithoutCancel(l.ctx), cause)
 	}
 }

@@ -18,12 +18,14 @@ import (
 type otelSDK struct {
 	spans  *tracetest.SpanRecorder
 	reader *sdkmetric.ManualReader
+	tp     *sdktrace.TracerProvider
 }
 
 func newOtelSDK(t *testing.T) (*otelSDK, []redislock.Option) {
 	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
 	s := &otelSDK{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
+	s.tp = tp
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
 	t.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
@@ -122,4 +124,33 @@ func TestTelemetry(t *testing.T) {
 	if n := s.sum(t, "lock.lease.lost"); n != 1 {
 		t.Fatalf("lock.lease.lost = %d, want 1", n)
 	}
+}
+
+// A lease lost while held is an event on the holder's span: the one in the
+// context given to Obtain.
+func TestTelemetryLostLeaseEvent(t *testing.T) {
+	_, rdb := mini(t)
+	s, opts := newOtelSDK(t)
+	c := newClient(t, rdb, opts...)
+	ctx, span := s.tp.Tracer("test").Start(testCtx(t, 10*time.Second), "critical section")
+	l, err := c.Obtain(ctx, "evt", redislock.WithWatchdog(100*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, "lock:{evt}")
+	<-l.Done()
+	_ = l.Release(context.WithoutCancel(ctx))
+	span.End()
+	for _, sp := range s.spans.Ended() {
+		if sp.Name() != "critical section" {
+			continue
+		}
+		for _, e := range sp.Events() {
+			if e.Name == "lease lost" {
+				return
+			}
+		}
+		t.Fatalf("holder's span has events %v, want a \"lease lost\"", sp.Events())
+	}
+	t.Fatal("holder's span not recorded")
 }
