@@ -96,9 +96,9 @@ func (c *Client) obtain(ctx, holdCtx context.Context, name string, wait bool, op
 // obtainSpec acquires a lease on the lock that s describes, and records
 // the acquisition.
 func (c *Client) obtainSpec(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
-	a := newAcqRec(s.rec)
-	l, err := c.obtainRec(ctx, holdCtx, s, wait, &a)
-	a.done(ctx, err)
+	actx, a := startAcqRec(ctx, s.rec)
+	l, err := c.obtainRec(actx, holdCtx, s, wait, &a)
+	a.done(actx, err)
 	return l, err
 }
 

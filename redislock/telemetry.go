@@ -23,10 +23,12 @@ const ScopeName = "github.com/codomyrmex/concurrency/redislock"
 // effect only when given to New or NewRedlock; Obtain, TryObtain and
 // NewMutex ignore it.
 //
-// An acquisition that has to wait (the lock is held elsewhere, or by
-// another goroutine of the Client) is a span from the call to its outcome,
-// with the lock's name and kind ("redislock") as attributes; one that does
-// not wait starts no span.
+// Every acquisition is a span "acquire redislock" from the call to its
+// outcome, with the lock's name and kind as attributes; one that has to
+// wait (the lock is held elsewhere, or by another goroutine of the Client)
+// has the event "lock contended" and counts as a contention. A lease lost
+// while held is the event "lease lost" on the span in the context the lease
+// was obtained with, and a failed renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
 		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithTracerProvider(tp))
@@ -85,9 +87,10 @@ func (c *Client) recorder(name string) *telemetry.Recorder {
 // registered Mutex under the same kind.
 func (m *Mutex) LockKind() string { return telemetry.KindRedis }
 
-// An acqRec records one acquisition: a span and a timed wait once it has
-// to wait, a plain outcome otherwise. Its zero value with a nil recorder
-// records nothing.
+// An acqRec records one acquisition: every one goes over the network, so
+// each is a span from the call to its outcome; one that has to wait for
+// another holder also counts a contention and is an event on that span. Its
+// zero value with a nil recorder records nothing.
 type acqRec struct {
 	r       *telemetry.Recorder
 	start   time.Time
@@ -95,35 +98,29 @@ type acqRec struct {
 	w       telemetry.Wait
 }
 
-func newAcqRec(r *telemetry.Recorder) acqRec {
+// startAcqRec starts recording an acquisition; the returned context carries
+// its span, so that the calls it makes become children.
+func startAcqRec(ctx context.Context, r *telemetry.Recorder) (context.Context, acqRec) {
 	if r == nil {
-		return acqRec{}
+		return ctx, acqRec{}
 	}
-	return acqRec{r: r, start: time.Now()}
+	ctx, w := r.BeginCall(ctx, 1)
+	return ctx, acqRec{r: r, start: time.Now(), w: w}
 }
 
-// wait marks the acquisition as waiting, once, and returns the context for
-// the rest of it, which carries the span.
+// wait marks the acquisition as contended, once, and returns ctx.
 func (a *acqRec) wait(ctx context.Context) context.Context {
 	if a.r == nil || a.waiting {
 		return ctx
 	}
 	a.waiting = true
-	ctx, a.w = a.r.Begin(ctx, 1)
+	a.r.Contended(ctx)
 	return ctx
 }
 
 // done records the outcome: err is nil if the lock is now held.
 func (a *acqRec) done(ctx context.Context, err error) {
-	switch {
-	case a.r == nil:
-	case a.waiting:
-		a.w.End(ctx, err, time.Since(a.start))
-	case err == nil:
-		a.r.Acquired(ctx, 1)
-	default:
-		a.r.Failed(ctx, err)
-	}
+	a.w.End(ctx, err, time.Since(a.start))
 }
 
 // recordEnd records the end of l's hold for cause: a loss if cause wraps

@@ -77,8 +77,10 @@ func TestTelemetry(t *testing.T) {
 	if n := s.sum(t, "lock.holders"); n != 1 {
 		t.Fatalf("lock.holders = %d while held, want 1", n)
 	}
-	if n := len(s.spans.Ended()); n != 0 {
-		t.Fatalf("uncontended Lock recorded %d spans", n)
+	// Every acquisition goes over the network, so each is a span; only
+	// one that waits has the contention event.
+	if spans := s.spans.Ended(); len(spans) != 1 || len(spans[0].Events()) != 0 {
+		t.Fatalf("uncontended Lock recorded %d spans, want 1 without events", len(spans))
 	}
 
 	got := make(chan error, 1)
@@ -97,11 +99,21 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	spans := s.spans.Ended()
-	if len(spans) != 1 {
-		t.Fatalf("a wait recorded %d spans, want 1", len(spans))
+	if len(spans) != 2 {
+		t.Fatalf("two acquisitions recorded %d spans, want 2", len(spans))
 	}
-	if sc := spans[0].InstrumentationScope(); sc.Name != redislock.ScopeName {
+	waited := spans[1]
+	if waited.Name() != "acquire redislock" {
+		t.Fatalf("span name %q", waited.Name())
+	}
+	if sc := waited.InstrumentationScope(); sc.Name != redislock.ScopeName {
 		t.Fatalf("span scope %q, want %q", sc.Name, redislock.ScopeName)
+	}
+	if ev := waited.Events(); len(ev) != 1 || ev[0].Name != "lock contended" {
+		t.Fatalf("waiting acquisition's events %v, want one \"lock contended\"", ev)
+	}
+	if n := s.sum(t, "lock.contentions"); n != 1 {
+		t.Fatalf("lock.contentions = %d, want 1", n)
 	}
 	if n := s.sum(t, "lock.acquisitions"); n != 2 {
 		t.Fatalf("lock.acquisitions = %d, want 2", n)

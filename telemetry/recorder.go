@@ -202,6 +202,19 @@ func (r *Recorder) BeginCall(ctx context.Context, n int64) (context.Context, Wai
 	return ctx, Wait{r: r, n: n, span: span}
 }
 
+// Contended counts a contention for an acquisition begun with BeginCall
+// that then had to wait for another holder, and adds the event
+// "lock contended" to the span in ctx, if it records.
+func (r *Recorder) Contended(ctx context.Context) {
+	if r == nil {
+		return
+	}
+	r.in.contentions.Add(ctx, 1, r.base.add...)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("lock contended", trace.WithAttributes(r.attrs...))
+	}
+}
+
 // End records the result of the wait: err is the acquisition's error (nil
 // if the lock is now held) and waited how long the call took. A failure
 // sets the span's status to Error and its error.type attribute.

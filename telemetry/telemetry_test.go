@@ -345,12 +345,13 @@ func TestLeaseEvents(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
 	defer tp.Shutdown(context.Background())
 	ctx, span := tp.Tracer("test").Start(context.Background(), "hold")
+	r.Contended(ctx)
 	r.Renewed(ctx, nil)
 	r.Renewed(ctx, fmt.Errorf("renew: %w", context.DeadlineExceeded))
 	r.Lost(ctx, lock.ErrLockLost)
 	span.End()
 	events := s.spans.Ended()[0].Events()
-	if len(events) != 2 || events[0].Name != "lease renewal failed" || events[1].Name != "lease lost" {
+	if len(events) != 3 || events[0].Name != "lock contended" || events[1].Name != "lease renewal failed" || events[2].Name != "lease lost" {
 		t.Fatalf("events %v", events)
 	}
 	got := s.metrics(t, "example.com/remote")
