@@ -21,6 +21,10 @@ var (
 	// ErrClosed reports an operation on a primitive that has been closed.
 	ErrClosed = errors.New("lock: closed")
 
+	// ErrTooManyWaiters reports a wait refused because the lock's queue of
+	// waiters is at the bound it was configured with.
+	ErrTooManyWaiters = errors.New("lock: too many waiters")
+
 	// ErrInvalidArgument reports bad input: a weight larger than a
 	// semaphore's size, a negative weight or TTL, an empty or unsafe name.
 	ErrInvalidArgument = errors.New("lock: invalid argument")

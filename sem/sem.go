@@ -44,6 +44,11 @@ var (
 	// after Resize shrank it. It wraps lock.ErrInvalidArgument.
 	ErrTooLarge = fmt.Errorf("sem: weight exceeds size: %w", lock.ErrInvalidArgument)
 
+	// ErrTooManyWaiters is returned by Acquire when it would have to wait
+	// behind as many waiters as WithMaxWaiters allows. It wraps
+	// lock.ErrTooManyWaiters.
+	ErrTooManyWaiters = fmt.Errorf("sem: %w", lock.ErrTooManyWaiters)
+
 	errNegative = fmt.Errorf("sem: negative weight: %w", lock.ErrInvalidArgument)
 )
 
@@ -67,12 +72,28 @@ type Weighted struct {
 
 // NewWeighted creates a semaphore with the given size: the combined weight
 // that may be held at once. It panics if size is negative or over MaxSize.
-func NewWeighted(size int64) *Weighted {
+func NewWeighted(size int64, opts ...Option) *Weighted {
 	checkSize(size)
 	s := new(Weighted)
+	for _, o := range opts {
+		o.apply(s)
+	}
 	s.q.SetExtra(size, 0)
 	return s
 }
+
+// An Option configures a Weighted.
+type Option interface{ apply(*Weighted) }
+
+type maxWaiters int
+
+func (n maxWaiters) apply(s *Weighted) { s.q.MaxWaiters = int(n) }
+
+// WithMaxWaiters bounds the queue of waiters: an Acquire that would have to
+// wait behind n waiters fails at once with ErrTooManyWaiters, holding
+// nothing. It guards against unbounded growth when callers arrive faster
+// than tokens are released. n ≤ 0 means no bound (the default).
+func WithMaxWaiters(n int) Option { return maxWaiters(n) }
 
 // Acquire acquires the semaphore with a weight of n, blocking until the
 // tokens are granted or ctx is done. On success it returns nil. On failure
@@ -124,6 +145,8 @@ func semError(err error) error {
 		return ErrClosed
 	case waitq.ErrTooLarge:
 		return ErrTooLarge
+	case waitq.ErrTooManyWaiters:
+		return ErrTooManyWaiters
 	}
 	return err
 }

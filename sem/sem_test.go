@@ -278,3 +278,25 @@ func panics(f func()) (p bool) {
 	f()
 	return false
 }
+
+func TestWithMaxWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := sem.NewWeighted(1, sem.WithMaxWaiters(1))
+		s.Acquire(context.Background(), 1)
+		queued := make(chan error, 1)
+		go func() { queued <- s.Acquire(context.Background(), 1) }()
+		synctest.Wait()
+		err := s.Acquire(context.Background(), 1)
+		if !errors.Is(err, sem.ErrTooManyWaiters) || !errors.Is(err, lock.ErrTooManyWaiters) {
+			t.Fatalf("second waiter: %v, want ErrTooManyWaiters", err)
+		}
+		if s.Waiters() != 1 || s.Available() != 0 {
+			t.Fatalf("refusal changed state: waiters %d available %d", s.Waiters(), s.Available())
+		}
+		s.Release(1)
+		if err := <-queued; err != nil {
+			t.Fatal(err)
+		}
+		s.Release(1)
+	})
+}

@@ -17,6 +17,7 @@ const (
 	ErrorTypeLockLost        = "lock_lost"        // lock.ErrLockLost
 	ErrorTypeClosed          = "closed"           // lock.ErrClosed
 	ErrorTypeInvalidArgument = "invalid_argument" // lock.ErrInvalidArgument
+	ErrorTypeTooManyWaiters  = "too_many_waiters" // lock.ErrTooManyWaiters
 	ErrorTypeOther           = "_OTHER"           // anything else
 )
 
@@ -41,6 +42,7 @@ const (
 	classLockLost
 	classClosed
 	classInvalidArgument
+	classTooManyWaiters
 	classOther
 	numClasses
 )
@@ -53,6 +55,7 @@ var classErrorType = [numClasses]string{
 	classLockLost:        ErrorTypeLockLost,
 	classClosed:          ErrorTypeClosed,
 	classInvalidArgument: ErrorTypeInvalidArgument,
+	classTooManyWaiters:  ErrorTypeTooManyWaiters,
 	classOther:           ErrorTypeOther,
 }
 
@@ -65,6 +68,7 @@ var classOutcome = [numClasses]string{
 	classLockLost:        OutcomeFailed,
 	classClosed:          OutcomeFailed,
 	classInvalidArgument: OutcomeFailed,
+	classTooManyWaiters:  OutcomeFailed,
 	classOther:           OutcomeFailed,
 }
 
@@ -89,6 +93,8 @@ func classify(err error) errClass {
 		return classClosed
 	case errors.Is(err, lock.ErrInvalidArgument):
 		return classInvalidArgument
+	case errors.Is(err, lock.ErrTooManyWaiters):
+		return classTooManyWaiters
 	}
 	return classOther
 }

@@ -226,6 +226,7 @@ func TestErrorType(t *testing.T) {
 		{lock.ErrClosed, "closed", "failed"},
 		{sem.ErrClosed, "closed", "failed"},
 		{lock.ErrInvalidArgument, "invalid_argument", "failed"},
+		{lock.ErrTooManyWaiters, "too_many_waiters", "failed"},
 		{sem.ErrTooLarge, "invalid_argument", "failed"},
 		{errors.New("disk on fire"), "_OTHER", "failed"},
 	} {

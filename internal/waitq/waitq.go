@@ -33,6 +33,9 @@ var (
 	// capacity, and to waiters whose request no longer fits after the
 	// capacity shrank.
 	ErrTooLarge = errors.New("waitq: request exceeds capacity")
+	// ErrTooManyWaiters is returned by Acquire when it would have to queue
+	// behind MaxWaiters waiters already.
+	ErrTooManyWaiters = errors.New("waitq: too many waiters")
 )
 
 // Bits of the state word: used<<usedShift | closedBit | waitingBit.
@@ -62,6 +65,11 @@ type Queue struct {
 	// set it changes only under mu.
 	state atomic.Int64
 	extra atomic.Int64 // changed only under mu
+
+	// MaxWaiters, if positive, bounds the queue: an Acquire that would
+	// have to wait behind MaxWaiters waiters fails with ErrTooManyWaiters
+	// instead. Set it before first use.
+	MaxWaiters int
 
 	mu    sync.Mutex
 	ring  []entry // circular FIFO; cancelled waiters leave tombstones
@@ -93,7 +101,7 @@ func (q *Queue) TryAcquire(n, base int64) bool {
 // Acquire takes n tokens (0 <= n <= MaxCapacity), waiting in FIFO order
 // until they are granted or ctx is done. It returns nil when the tokens are
 // held; otherwise nothing is held and the error is the context's (see
-// ctxerr.From), ErrClosed or ErrTooLarge.
+// ctxerr.From), ErrClosed, ErrTooLarge or ErrTooManyWaiters.
 func (q *Queue) Acquire(ctx context.Context, n, base int64) error {
 	// Fast path, small enough to be inlined: one free, unqueued attempt.
 	if s := q.load(); s&(waitingBit|closedBit) == 0 && q.fits(s>>usedShift+n, base) &&
@@ -134,6 +142,12 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		if q.cas(s, s|waitingBit) {
 			break
 		}
+	}
+	// With waitingBit just set by us the queue is empty, so a full queue
+	// means the bit was set already and nothing needs undoing.
+	if q.MaxWaiters > 0 && q.live >= q.MaxWaiters {
+		q.mu.Unlock()
+		return ErrTooManyWaiters
 	}
 	ch := make(chan uint8, 1)
 	ticket := q.push(entry{n: n, ch: ch})

@@ -435,3 +435,46 @@ func TestNoGoroutinePerWaiter(t *testing.T) {
 	}
 	q.Release(1, 0)
 }
+
+// TestMaxWaiters: with the queue at its bound a would-be waiter fails at
+// once, holding nothing; a slot freed by a cancelled waiter is usable again.
+func TestMaxWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := &Queue{MaxWaiters: 2}
+		q.SetExtra(1, 0)
+		q.Acquire(context.Background(), 1, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		errs := make(chan error, 2)
+		go func() { errs <- q.Acquire(ctx, 1, 0) }()
+		go func() { errs <- q.Acquire(context.Background(), 1, 0) }()
+		synctest.Wait()
+		if err := q.Acquire(context.Background(), 1, 0); err != ErrTooManyWaiters {
+			t.Fatalf("third waiter: %v, want ErrTooManyWaiters", err)
+		}
+		if q.Waiters() != 2 || q.Used() != 1 {
+			t.Fatalf("refusal changed state: waiters %d used %d", q.Waiters(), q.Used())
+		}
+		cancel()
+		synctest.Wait()
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		third := make(chan error, 1)
+		go func() { third <- q.Acquire(context.Background(), 1, 0) }()
+		synctest.Wait()
+		if q.Waiters() != 2 {
+			t.Fatalf("a freed slot was not reused: waiters %d", q.Waiters())
+		}
+		q.Release(1, 0)
+		synctest.Wait()
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		q.Release(1, 0)
+		synctest.Wait()
+		if err := <-third; err != nil {
+			t.Fatal(err)
+		}
+		q.Release(1, 0)
+	})
+}
