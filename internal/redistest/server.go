@@ -190,6 +190,11 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
+	return pingConn(conn)
+}
+
+// pingConn sends PING on conn, expects +PONG, and closes conn.
+func pingConn(conn net.Conn) error {
 	defer conn.Close()
 	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
 		return err
