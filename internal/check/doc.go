@@ -20,6 +20,12 @@
 //     nothing; ambiguous ones may or may not have taken effect. Processes
 //     save their histories with [History.Save]; [LoadHistory] reads them
 //     back for a merged check.
+//   - A FIFO queue model ([FIFO], [DriveFIFO]): the sequential specification
+//     of the waiter queue under lock.Mutex, rw.RWMutex and sem.Weighted
+//     (grant order, head-of-line blocking, cancellation, Resize, Close, the
+//     waiter bound), driven step by step against the real primitive by the
+//     fuzz targets, with testing/synctest settling every goroutine between
+//     steps.
 //   - Fencing ([Fence], [FileFence]): a simulated protected resource that
 //     rejects writes carrying a token lower than the highest it has seen.
 //
