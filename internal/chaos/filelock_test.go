@@ -68,32 +68,58 @@ func TestFileLocksAcrossProcesses(t *testing.T) {
 	var sum chaos.Summary
 	var cancelled, ops, histories int64
 	for round := range plan.Rounds(1) {
-		r, problems := fileRound(t, round, fileIterations, false)
-		for _, p := range problems {
-			t.Error(p)
+		for _, kind := range []lockKind{flockLocks, ofdLocks} {
+			r, problems := fileRound(t, round, fileIterations, kind)
+			for _, p := range problems {
+				t.Errorf("%v: %s", kind, p)
+			}
+			sum.Acquisitions += r.acquisitions
+			sum.Processes = max(sum.Processes, r.processes)
+			sum.Faults += r.kills + r.stops
+			sum.Overlaps += r.overlaps
+			sum.LostUpdates += r.lost
+			cancelled += r.cancelled
+			ops += r.ops
+			histories++
 		}
-		sum.Acquisitions += r.acquisitions
-		sum.Processes = max(sum.Processes, r.processes)
-		sum.Faults += r.kills + r.stops
-		sum.Overlaps += r.overlaps
-		sum.LostUpdates += r.lost
-		cancelled += r.cancelled
-		ops += r.ops
-		histories++
 		if t.Failed() {
 			break
 		}
 	}
+	sum.Note("flock(2) and OFD rounds")
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
 	sum.Note(chaos.Count(histories, "merged history") + " of " + chaos.Count(ops, "operation") + " linearizable")
 	t.Log(sum)
+}
+
+// A lockKind is the kind of file lock the processes of a round take.
+type lockKind int
+
+const (
+	flockLocks lockKind = iota // every process flock(2)
+	ofdLocks                   // every process OFD locks
+	mixedLocks                 // odd-numbered workers OFD, the others flock(2): broken
+)
+
+func (k lockKind) String() string { return [...]string{"flock", "OFD", "mixed"}[k] }
+
+// ofd reports whether process id (a worker's or victim's number, -1 for
+// the test itself) takes OFD locks.
+func (k lockKind) ofd(id int) bool { return k == ofdLocks || k == mixedLocks && id%2 == 1 }
+
+// fileOptions returns the filelock options of process id.
+func (k lockKind) fileOptions(id int) []filelock.Option {
+	if k.ofd(id) {
+		return []filelock.Option{filelock.WithOFD()}
+	}
+	return nil
 }
 
 // TestFileScenarioCatchesMixedLocks shows that the scenario's oracles catch
 // a broken set-up: half the workers use OFD locks and half flock(2), which
 // do not see each other, so processes overlap.
 func TestFileScenarioCatchesMixedLocks(t *testing.T) {
-	r, problems := fileRound(t, 0, fileIterations/2, true)
+	r, problems := fileRound(t, 0, fileIterations/2, mixedLocks)
 	if r.overlaps == 0 || len(problems) == 0 {
 		t.Fatalf("mixed OFD and flock workers passed: %+v", r)
 	}
@@ -106,15 +132,15 @@ type fileResult struct {
 }
 
 // fileRound runs one round in a fresh directory, each worker making
-// iterations attempts per goroutine (odd-numbered workers with OFD locks
-// if mixOFD), and returns what it did and the violations it found. It
+// iterations attempts per goroutine, every process taking locks of the
+// given kind, and returns what it did and the violations it found. It
 // fails t only when the scenario itself cannot run.
-func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, problems []string) {
+func fileRound(t *testing.T, round, iterations int, kind lockKind) (r fileResult, problems []string) {
 	dir := t.TempDir()
 	workers := make([]*chaos.Proc, fileWorkers)
 	for i := range workers {
 		workers[i] = chaos.StartHelper(t, "file-worker",
-			setenv(envDir, dir), setenv(envID, i), setenv(envOFD, mixOFD && i%2 == 1),
+			setenv(envDir, dir), setenv(envID, i), setenv(envOFD, kind.ofd(i)),
 			setenv(envGoroutines, fileGoroutines), setenv(envIterations, iterations))
 	}
 	fail := func(format string, args ...any) {
@@ -127,7 +153,7 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 	// kernel or by themselves).
 	var own check.Holds
 	var hist check.History
-	mine, err := filelock.New(lockPath(dir))
+	mine, err := filelock.New(lockPath(dir), kind.fileOptions(-1)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +162,7 @@ func fileRound(t *testing.T, round, iterations int, mixOFD bool) (r fileResult, 
 	goneAt := map[int]int64{}   // victim → a Now() once it has exited
 	victims := fileKills + fileStops
 	for v := range victims {
-		victim := chaos.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v))
+		victim := chaos.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v), setenv(envOFD, kind.ofd(v)))
 		if _, err := victim.Expect("held", 30*time.Second); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -299,10 +325,7 @@ func fileWorker() error {
 	if err != nil {
 		return err
 	}
-	var opts []filelock.Option
-	if os.Getenv(envOFD) == "true" {
-		opts = append(opts, filelock.WithOFD())
-	}
+	opts := helperOptions()
 	log, err := check.CreateIntervalLog(workerLog(dir, id))
 	if err != nil {
 		return err
@@ -443,7 +466,7 @@ func fileVictim() error {
 		return err
 	}
 	defer log.Close()
-	l, err := filelock.New(lockPath(dir))
+	l, err := filelock.New(lockPath(dir), helperOptions()...)
 	if err != nil {
 		return err
 	}
@@ -463,5 +486,14 @@ func fileVictim() error {
 		return err
 	}
 	l.Unlock()
+	return nil
+}
+
+// helperOptions returns the filelock options of a helper process, as the
+// test chose them through the environment.
+func helperOptions() []filelock.Option {
+	if os.Getenv(envOFD) == "true" {
+		return []filelock.Option{filelock.WithOFD()}
+	}
 	return nil
 }
