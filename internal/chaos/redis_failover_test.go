@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -373,6 +376,118 @@ func failoverLagging(t *testing.T, oracle *redis.Client, lost int, sum *chaos.Su
 	}
 	replica.Kill()
 	return r
+}
+
+// Filler of the eviction scenario.
+const (
+	fillerSize  = 16 << 10 // bytes per key: a 2mb server holds a few dozen
+	fillerBatch = 8        // keys per pipeline
+	maxFillers  = 20000    // keys per round, at most
+)
+
+// TestRedisEvictionLosesLock fills a server that has maxmemory 2mb and the
+// volatile-lru policy (which evicts keys with a TTL, as every lock key has)
+// with keys that expire in an hour, while a lease with a watchdog is held
+// (from a random point between two renewals), until the lock key is evicted (a keyspace notification says when). The
+// lease must be found lost, with ErrLockLost, at its next renewal: within
+// one renewal interval (plus slack) of the eviction. The fencing counter
+// has no TTL, so volatile-lru never evicts it, and the next grant's token
+// is higher.
+func TestRedisEvictionLosesLock(t *testing.T) {
+	srv := redistest.Start(t, "--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru", "--notify-keyspace-events", "Ke")
+	rdb := dialRedis(t, srv.Addr())
+	locks := newLocks(t, rdb, redislock.WithWatchdog(serverTTL, serverRenew))
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	sub := rdb.Subscribe(ctx, "__keyspace@0__:"+failoverLockKey)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // the subscription is in place
+		t.Fatal(err)
+	}
+	events := sub.Channel()
+	filler := strings.Repeat("x", fillerSize)
+	var sum chaos.Summary
+	sum.Processes = 1
+	var lostAfter []time.Duration
+	var fillers []int64
+	for round := range plan.Rounds(3) {
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		m := locks.NewMutex(lockName)
+		for range 2 { // grants before, so that the token is past 1
+			lockFor(t, m)
+			m.Unlock()
+		}
+		lease := lockFor(t, m)
+		sum.Acquisitions += 3
+
+		// Fill from a random point between two renewals.
+		time.Sleep(rand.N(serverRenew))
+		var evicted time.Time
+		n := int64(0)
+	fill:
+		for n < maxFillers {
+			if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range fillerBatch {
+					p.Set(ctx, fmt.Sprintf("chaos:filler:%d", n+int64(i)), filler, time.Hour)
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("round %d: filler: %v", round, err)
+			}
+			n += fillerBatch
+			select {
+			case msg := <-events:
+				if msg.Payload == "evicted" {
+					evicted = time.Now()
+					break fill
+				}
+			default:
+			}
+		}
+		if evicted.IsZero() {
+			t.Fatalf("round %d: lock key not evicted by %d filler keys", round, n)
+		}
+		sum.Faults++
+		fillers = append(fillers, n)
+		select {
+		case <-lease.Done():
+			lostAfter = append(lostAfter, time.Since(evicted))
+		case <-time.After(serverRenew + slack):
+			t.Fatalf("round %d: lease not found lost %v after the eviction", round, serverRenew+slack)
+		}
+		if !errors.Is(lease.Err(), lock.ErrLockLost) {
+			t.Errorf("round %d: Err = %v, want ErrLockLost", round, lease.Err())
+		}
+		if err := m.Release(ctx); !errors.Is(err, lock.ErrLockLost) {
+			t.Errorf("round %d: Release = %v, want ErrLockLost", round, err)
+		}
+		next := lockFor(t, m)
+		sum.Acquisitions++
+		if next.Fence() <= lease.Fence() {
+			t.Errorf("round %d: token %d after the eviction, %d before", round, next.Fence(), lease.Fence())
+		}
+		m.Unlock()
+		if t.Failed() {
+			break
+		}
+	}
+	sum.Note(fmt.Sprintf("lock key evicted after %s filler keys of %d KiB", int64s(fillers), fillerSize>>10))
+	sum.Note(fmt.Sprintf("leases found lost %s after the eviction (renewal every %v), next token higher", durations(lostAfter), serverRenew))
+	t.Log(sum)
+}
+
+// int64s renders the minimum and maximum of ns.
+func int64s(ns []int64) string {
+	if len(ns) == 0 {
+		return "-"
+	}
+	lo, hi := slices.Min(ns), slices.Max(ns)
+	if lo == hi {
+		return strconv.FormatInt(lo, 10)
+	}
+	return strconv.FormatInt(lo, 10) + "–" + strconv.FormatInt(hi, 10)
 }
 
 // Leases and stalls of the stall scenarios.
