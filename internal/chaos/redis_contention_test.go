@@ -20,7 +20,6 @@ import (
 	"github.com/codomyrmex/concurrency/internal/check"
 	"github.com/codomyrmex/concurrency/internal/faultproxy"
 	"github.com/codomyrmex/concurrency/internal/redistest"
-	"github.com/codomyrmex/concurrency/redislock"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -152,6 +151,23 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		r.faults++
 		time.Sleep(faultEvery)
 	}
+	holds := finishRedisRound(t, round, dir, workers, oracle, &r)
+	// Scripts are constant: however many calls, SCRIPT FLUSHes and NOSCRIPT
+	// reloads, the cache holds at most one entry per script of redislock.
+	if n := cachedScripts(t, admin); n > maxLockScripts {
+		t.Errorf("round %d: %d scripts cached on the lock server, want at most %d", round, n, maxLockScripts)
+	}
+	r.holds = int64(len(holds))
+	return r
+}
+
+// finishRedisRound waits for the redis-worker processes of a round and
+// checks what they report (stalls, the cancellation contract, stale writes
+// of valid leases), their hold logs (no overlap among leases valid at the
+// end of their hold, tokens increasing), their merged histories
+// (porcupine) and the counter on the oracle server, adding the results to
+// r. It returns every hold logged.
+func finishRedisRound(t *testing.T, round int, dir string, workers []*chaos.Proc, oracle *redis.Client, r *redisRoundResult) []check.Interval {
 	for i, w := range workers {
 		if err := w.Wait(2 * time.Minute); err != nil {
 			t.Fatalf("round %d: worker %d: %v", round, i, err)
@@ -178,14 +194,8 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		t.Errorf("round %d: %d writes rejected as stale while their lease was valid", round, r.totals.staleValid)
 	}
 
-	// Scripts are constant: however many calls, SCRIPT FLUSHes and NOSCRIPT
-	// reloads, the cache holds at most one entry per script of redislock.
-	if n := cachedScripts(t, admin); n > maxLockScripts {
-		t.Errorf("round %d: %d scripts cached on the lock server, want at most %d", round, n, maxLockScripts)
-	}
-
 	var holds, kept []check.Interval
-	for i := range redisWorkers {
+	for i := range workers {
 		ivs, err := check.ReadIntervalLog(workerLog(dir, i), math.MaxInt64)
 		if err != nil {
 			t.Fatal(err)
@@ -197,13 +207,12 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 			kept = append(kept, iv)
 		}
 	}
-	r.holds = int64(len(holds))
 	if ex := check.OverCapacity(kept, 1); ex != nil {
 		r.overlaps = len(ex)
 		t.Errorf("round %d: %d holds of valid leases overlapped, first: %v", round, len(ex), ex[0])
 	}
 	var ops []check.Operation
-	for i := range redisWorkers {
+	for i := range workers {
 		o, err := check.LoadHistory(workerHistory(dir, i))
 		if err != nil {
 			t.Fatal(err)
@@ -217,7 +226,7 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 	if reg := check.TokenRegressions(kept); reg != nil {
 		t.Errorf("round %d: %d fencing tokens did not increase, first: %v", round, len(reg), reg[0])
 	}
-	err = check.CheckCount(redisStore{oracle, counterKey}, r.holds)
+	err := check.CheckCount(redisStore{oracle, counterKey}, int64(len(holds)))
 	switch {
 	case err != nil && r.totals.lost == 0:
 		r.lostUpdates = check.LostUpdates(err)
@@ -225,7 +234,7 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 	case err != nil:
 		t.Logf("round %d: %v, after %d leases were lost (and signalled)", round, err, r.totals.lost)
 	}
-	return r
+	return holds
 }
 
 // maxLockScripts is how many Lua scripts redislock runs on the lock's
@@ -322,14 +331,12 @@ func redisWorker() error {
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {
-			rdb := redis.NewClient(redisOptions(os.Getenv(envRedis)))
-			defer rdb.Close()
-			c, err := redislock.New(rdb, redislock.WithWatchdog(redisTTL, redisRenew))
+			c, closeLocks, err := workerLocks(os.Getenv(envRedis))
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer c.Close()
+			defer closeLocks()
 			m := c.NewMutex(lockName)
 			rng := rand.New(rand.NewPCG(uint64(id), uint64(g)))
 			owner := uint64(id*1000 + g)
