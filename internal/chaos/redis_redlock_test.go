@@ -370,7 +370,7 @@ const (
 	// Delay case: a TTL shorter than the delayed round trip.
 	delayTTL   = 500 * time.Millisecond
 	delayEach  = 300 * time.Millisecond // each way, on three servers
-	delayTries = 1 // per round
+	delayTries = 1                      // per round
 )
 
 // TestRedlockMajorityLoss takes three of five servers away while a lease
