@@ -79,6 +79,20 @@ func replicasAcked(t *testing.T, rdb *redis.Client, timeout time.Duration) int64
 	return n
 }
 
+// syncWait bounds the WAIT that confirms a grant reached the replica; WAIT
+// returns as soon as the replica acknowledges.
+const syncWait = 5 * time.Second
+
+// replicationInfo renders INFO replication of servers, for failures.
+func replicationInfo(servers ...*redistest.Server) string {
+	var b strings.Builder
+	for _, s := range servers {
+		info, err := s.Command("INFO", "replication")
+		fmt.Fprintf(&b, "%s: %q %v; ", s.Addr(), info, err)
+	}
+	return b.String()
+}
+
 // getCounter reads an integer key, 0 if it is missing.
 func getCounter(t *testing.T, rdb *redis.Client, key string) int64 {
 	t.Helper()
@@ -183,8 +197,8 @@ func failoverReplicated(t *testing.T, oracle *redis.Client, sum *chaos.Summary) 
 	}
 
 	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, time.Second); n != 1 {
-		t.Fatalf("WAIT 1 1000 = %d, want 1", n)
+	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
+		t.Fatalf("WAIT 1 %d = %d, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
 	}
 	replicaRdb := dialRedis(t, replica.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
@@ -269,8 +283,8 @@ func failoverLagging(t *testing.T, oracle *redis.Client, lost int, sum *chaos.Su
 		m.Unlock()
 	}
 	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, time.Second); n != 1 {
-		t.Fatalf("WAIT 1 1000 = %d before the fault, want 1", n)
+	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
+		t.Fatalf("WAIT 1 %d = %d before the fault, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
 	}
 	synced := getCounter(t, primaryRdb, failoverFenceKey)
 
@@ -398,10 +412,11 @@ func TestRedisEvictionLosesLock(t *testing.T) {
 	rdb := dialRedis(t, srv.Addr())
 	locks := newLocks(t, rdb, redislock.WithWatchdog(serverTTL, serverRenew))
 	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
-	defer cancel()
 	sub := rdb.Subscribe(ctx, "__keyspace@0__:"+failoverLockKey)
 	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil { // the subscription is in place
+	_, err := sub.Receive(ctx) // the subscription is in place
+	cancel()
+	if err != nil {
 		t.Fatal(err)
 	}
 	events := sub.Channel()
@@ -411,6 +426,8 @@ func TestRedisEvictionLosesLock(t *testing.T) {
 	var lostAfter []time.Duration
 	var fillers []int64
 	for round := range plan.Rounds(3) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
