@@ -37,3 +37,25 @@ func ExampleMutex_Lock_timeout() {
 	fmt.Println(errors.Is(err, context.DeadlineExceeded))
 	// Output: true
 }
+
+func ExampleMutex_SetMaxWaiters() {
+	var mu lock.Mutex
+	mu.SetMaxWaiters(1) // at most one goroutine waits; others fail fast
+
+	mu.Lock(context.Background())
+	waiting := make(chan error)
+	go func() { waiting <- mu.Lock(context.Background()) }()
+	for mu.Waiters() == 0 {
+		time.Sleep(time.Millisecond) // until the goroutine waits
+	}
+
+	err := mu.Lock(context.Background()) // would wait behind it: refused
+	fmt.Println(errors.Is(err, lock.ErrTooManyWaiters))
+
+	mu.Unlock()            // hand over to the waiter
+	fmt.Println(<-waiting) // it holds the mutex now
+	mu.Unlock()
+	// Output:
+	// true
+	// <nil>
+}

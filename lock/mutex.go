@@ -29,12 +29,31 @@ type Mutex struct {
 // Lock locks m, waiting in FIFO order while it is held. It returns nil when
 // m is locked by the caller. If ctx is done first, including before the
 // call, m is not locked and the error satisfies errors.Is(err, ctx.Err()).
+// If it would have to wait behind as many waiters as SetMaxWaiters allows,
+// it fails at once with ErrTooManyWaiters and m is not locked.
 func (m *Mutex) Lock(ctx context.Context) error {
 	err := m.q.Acquire(ctx, 1, 1)
+	if err == waitq.ErrTooManyWaiters {
+		return ErrTooManyWaiters
+	}
 	if race.Enabled && err == nil {
 		race.Acquire(unsafe.Pointer(m))
 	}
 	return err
+}
+
+// SetMaxWaiters bounds the goroutines waiting in Lock: a Lock that would
+// have to wait behind n waiters fails at once with ErrTooManyWaiters,
+// holding nothing. n ≤ 0 removes the bound (the default). It may be called
+// at any time, also concurrently with Lock; waiters already queued are not
+// affected, even when there are more of them than n. TryLock never waits
+// and is not affected.
+//
+// A bound guards against unbounded growth of the queue when callers arrive
+// faster than the mutex is released: the excess fails fast instead of
+// piling up.
+func (m *Mutex) SetMaxWaiters(n int) {
+	m.q.SetMaxWaiters(n)
 }
 
 // TryLock locks m if it is free and no goroutine is waiting for it, and

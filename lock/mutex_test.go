@@ -3,7 +3,9 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -197,4 +199,130 @@ func panics(f func()) (p bool) {
 	defer func() { p = recover() != nil }()
 	f()
 	return false
+}
+
+// TestSetMaxWaiters: with the queue at its bound a Lock fails at once with
+// ErrTooManyWaiters, holding nothing and leaving the queue as it was; a
+// cancelled waiter frees its slot; lowering the bound leaves queued waiters
+// alone; n ≤ 0 removes it.
+func TestSetMaxWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu lock.Mutex
+		mu.SetMaxWaiters(2)
+		mu.Lock(context.Background())
+		var got []int // guarded by mu
+		var wg sync.WaitGroup
+		waiter := func(ctx context.Context, id int) chan error {
+			res := make(chan error, 1)
+			wg.Go(func() {
+				err := mu.Lock(ctx)
+				if err == nil {
+					got = append(got, id)
+					mu.Unlock()
+				}
+				res <- err
+			})
+			synctest.Wait()
+			return res
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		first := waiter(context.Background(), 1)
+		cancelled := waiter(ctx, -1)
+		if err := mu.Lock(context.Background()); err != lock.ErrTooManyWaiters {
+			t.Fatalf("third waiter: %v, want ErrTooManyWaiters", err)
+		}
+		if mu.Waiters() != 2 || !mu.Locked() || mu.TryLock() {
+			t.Fatalf("refusal changed state: waiters %d locked %v", mu.Waiters(), mu.Locked())
+		}
+
+		cancel()
+		if err := <-cancelled; !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		third := waiter(context.Background(), 2)
+		if mu.Waiters() != 2 {
+			t.Fatalf("the cancelled waiter's slot was not reused: waiters %d", mu.Waiters())
+		}
+
+		mu.SetMaxWaiters(1) // below the queue: those queued stay
+		if mu.Waiters() != 2 {
+			t.Fatalf("lowering the bound dropped waiters: %d", mu.Waiters())
+		}
+		if err := mu.Lock(context.Background()); !errors.Is(err, lock.ErrTooManyWaiters) {
+			t.Fatalf("over the lowered bound: %v", err)
+		}
+		mu.SetMaxWaiters(0)
+		var more []chan error
+		for i := range 4 {
+			more = append(more, waiter(context.Background(), 3+i))
+		}
+		if mu.Waiters() != 6 {
+			t.Fatalf("unbounded queue holds %d waiters, want 6", mu.Waiters())
+		}
+
+		mu.Unlock()
+		wg.Wait()
+		for _, res := range append([]chan error{first, third}, more...) {
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, id := range got {
+			if id != i+1 {
+				t.Fatalf("handoff order %v, want 1..6", got)
+			}
+		}
+		if mu.Locked() {
+			t.Fatal("mutex left locked")
+		}
+	})
+}
+
+// TestSetMaxWaitersConcurrent changes the bound while goroutines contend:
+// every Lock either holds the mutex or is refused holding nothing, and -race
+// sees no unsynchronized access.
+func TestSetMaxWaitersConcurrent(t *testing.T) {
+	var mu lock.Mutex
+	counter, successes := 0, 0
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for n := 0; ; n = (n + 1) % 4 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.SetMaxWaiters(n - 1) // -1, 0: unbounded; 1, 2
+			runtime.Gosched()
+		}
+	})
+	var workers sync.WaitGroup
+	for range 8 {
+		workers.Go(func() {
+			for range 2000 {
+				switch err := mu.Lock(context.Background()); {
+				case err == nil:
+					counter++
+					successes++
+					mu.Unlock()
+				case errors.Is(err, lock.ErrTooManyWaiters):
+					refused.Add(1)
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	workers.Wait()
+	close(stop)
+	wg.Wait()
+	if counter != successes || int64(successes)+refused.Load() != 8*2000 {
+		t.Fatalf("counter %d, successes %d, refused %d", counter, successes, refused.Load())
+	}
+	if mu.Locked() || mu.Waiters() != 0 {
+		t.Fatal("mutex left locked or waited for")
+	}
 }

@@ -16,6 +16,7 @@ package rw
 
 import (
 	"context"
+	"fmt"
 	"unsafe"
 
 	"github.com/codomyrmex/concurrency/internal/race"
@@ -50,11 +51,20 @@ type RWMutex struct {
 	q waitq.Queue
 }
 
+// errTooManyWaiters is returned by Lock and RLock when they would have to
+// wait behind as many waiters as SetMaxWaiters allows.
+var errTooManyWaiters = fmt.Errorf("rw: %w", lock.ErrTooManyWaiters)
+
 // Lock locks rw for writing, waiting in FIFO order for earlier readers and
 // writers. It returns nil when rw is write-locked by the caller; otherwise
-// the caller holds nothing (see the package documentation).
+// the caller holds nothing (see the package documentation). If it would
+// have to wait behind as many waiters as SetMaxWaiters allows, it fails at
+// once with an error wrapping lock.ErrTooManyWaiters.
 func (rw *RWMutex) Lock(ctx context.Context) error {
 	err := rw.q.Acquire(ctx, MaxReaders, MaxReaders)
+	if err == waitq.ErrTooManyWaiters {
+		return errTooManyWaiters
+	}
 	if race.Enabled && err == nil {
 		race.Acquire(rw.readerSync())
 		race.Acquire(rw.writerSync())
@@ -88,13 +98,30 @@ func (rw *RWMutex) Unlock() {
 
 // RLock locks rw for reading, waiting behind any writer that holds or has
 // queued for rw. It returns nil when the caller holds a read lock; otherwise
-// the caller holds nothing (see the package documentation).
+// the caller holds nothing (see the package documentation). If it would
+// have to wait behind as many waiters as SetMaxWaiters allows, it fails at
+// once with an error wrapping lock.ErrTooManyWaiters.
 func (rw *RWMutex) RLock(ctx context.Context) error {
 	err := rw.q.Acquire(ctx, 1, MaxReaders)
+	if err == waitq.ErrTooManyWaiters {
+		return errTooManyWaiters
+	}
 	if race.Enabled && err == nil {
 		race.Acquire(rw.readerSync())
 	}
 	return err
+}
+
+// SetMaxWaiters bounds the goroutines waiting in Lock and RLock, readers
+// and writers alike: a call that would have to wait behind n waiters fails
+// at once with an error wrapping lock.ErrTooManyWaiters, holding nothing.
+// A reader admitted at once, because no writer holds rw or is queued, never
+// waits and is never refused. n ≤ 0 removes the bound (the default). It may
+// be called at any time, also concurrently with Lock and RLock; waiters
+// already queued are not affected, even when there are more of them than
+// n. TryLock and TryRLock never wait and are not affected.
+func (rw *RWMutex) SetMaxWaiters(n int) {
+	rw.q.SetMaxWaiters(n)
 }
 
 // TryRLock locks rw for reading if no writer holds it and nobody is queued,

@@ -3,6 +3,8 @@ package rw_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -319,4 +321,146 @@ func TestCancelRacingUnlock(t *testing.T) {
 		}
 		mu.Unlock()
 	}
+}
+
+// TestSetMaxWaiters: readers and writers both count as waiters; at the
+// bound either kind fails at once with an error wrapping
+// lock.ErrTooManyWaiters, holding nothing; a reader admitted at once is
+// never refused; a cancelled waiter frees its slot; n ≤ 0 removes the
+// bound; the order of those queued is kept.
+func TestSetMaxWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu rw.RWMutex
+		mu.SetMaxWaiters(2)
+		for range 3 { // readers that need not wait are never refused
+			if err := mu.RLock(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var order []string // appended under mu
+		var omu sync.Mutex
+		note := func(s string) { omu.Lock(); order = append(order, s); omu.Unlock() }
+		var wg sync.WaitGroup
+		start := func(ctx context.Context, name string, write bool) chan error {
+			res := make(chan error, 1)
+			wg.Go(func() {
+				if write {
+					err := mu.Lock(ctx)
+					if err == nil {
+						note(name)
+						mu.Unlock()
+					}
+					res <- err
+					return
+				}
+				err := mu.RLock(ctx)
+				if err == nil {
+					note(name)
+					mu.RUnlock()
+				}
+				res <- err
+			})
+			synctest.Wait()
+			return res
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		w1 := start(context.Background(), "w1", true)
+		r1 := start(ctx, "r1", false) // queued behind w1
+		for _, try := range []func(context.Context) error{mu.Lock, mu.RLock} {
+			err := try(context.Background())
+			if !errors.Is(err, lock.ErrTooManyWaiters) {
+				t.Fatalf("third waiter: %v, want lock.ErrTooManyWaiters", err)
+			}
+		}
+		if mu.Waiters() != 2 || mu.TryRLock() || mu.TryLock() {
+			t.Fatalf("refusal changed state: waiters %d", mu.Waiters())
+		}
+
+		cancel()
+		if err := <-r1; !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		r2 := start(context.Background(), "r2", false)
+		if mu.Waiters() != 2 {
+			t.Fatalf("the cancelled waiter's slot was not reused: waiters %d", mu.Waiters())
+		}
+		mu.SetMaxWaiters(-1)
+		w2 := start(context.Background(), "w2", true)
+		r3 := start(context.Background(), "r3", false)
+		if mu.Waiters() != 4 {
+			t.Fatalf("unbounded queue holds %d waiters, want 4", mu.Waiters())
+		}
+
+		for range 3 {
+			mu.RUnlock()
+		}
+		wg.Wait()
+		for _, res := range []chan error{w1, r2, w2, r3} {
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := "w1 r2 w2 r3"; fmt.Sprint(order) != "["+want+"]" {
+			t.Fatalf("order %v, want [%s]", order, want)
+		}
+	})
+}
+
+// TestSetMaxWaitersConcurrent changes the bound while readers and writers
+// contend, under -race.
+func TestSetMaxWaitersConcurrent(t *testing.T) {
+	var mu rw.RWMutex
+	shared := 0
+	var refused atomic.Int64
+	stop := make(chan struct{})
+	var setter sync.WaitGroup
+	setter.Go(func() {
+		for n := 0; ; n = (n + 1) % 4 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.SetMaxWaiters(n - 1)
+			runtime.Gosched()
+		}
+	})
+	var workers sync.WaitGroup
+	writes := 0
+	for g := range 8 {
+		workers.Go(func() {
+			for i := range 1000 {
+				write := (g+i)%4 == 0
+				var err error
+				if write {
+					err = mu.Lock(context.Background())
+				} else {
+					err = mu.RLock(context.Background())
+				}
+				switch {
+				case err == nil && write:
+					shared++
+					writes++
+					mu.Unlock()
+				case err == nil:
+					if shared < 0 { // a read that -race checks
+						t.Error("negative")
+					}
+					mu.RUnlock()
+				case errors.Is(err, lock.ErrTooManyWaiters):
+					refused.Add(1)
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	workers.Wait()
+	close(stop)
+	setter.Wait()
+	if shared != writes || mu.Waiters() != 0 || !mu.TryLock() {
+		t.Fatalf("shared %d writes %d waiters %d", shared, writes, mu.Waiters())
+	}
+	mu.Unlock()
 }

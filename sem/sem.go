@@ -45,8 +45,8 @@ var (
 	ErrTooLarge = fmt.Errorf("sem: weight exceeds size: %w", lock.ErrInvalidArgument)
 
 	// ErrTooManyWaiters is returned by Acquire when it would have to wait
-	// behind as many waiters as WithMaxWaiters allows. It wraps
-	// lock.ErrTooManyWaiters.
+	// behind as many waiters as WithMaxWaiters or SetMaxWaiters allows. It
+	// wraps lock.ErrTooManyWaiters.
 	ErrTooManyWaiters = fmt.Errorf("sem: %w", lock.ErrTooManyWaiters)
 
 	errNegative = fmt.Errorf("sem: negative weight: %w", lock.ErrInvalidArgument)
@@ -87,19 +87,22 @@ type Option interface{ apply(*Weighted) }
 
 type maxWaiters int
 
-func (n maxWaiters) apply(s *Weighted) { s.q.MaxWaiters = int(n) }
+func (n maxWaiters) apply(s *Weighted) { s.q.SetMaxWaiters(int(n)) }
 
 // WithMaxWaiters bounds the queue of waiters: an Acquire that would have to
 // wait behind n waiters fails at once with ErrTooManyWaiters, holding
 // nothing. It guards against unbounded growth when callers arrive faster
-// than tokens are released. n ≤ 0 means no bound (the default).
+// than tokens are released. n ≤ 0 means no bound (the default). See
+// [Weighted.SetMaxWaiters] to change the bound later.
 func WithMaxWaiters(n int) Option { return maxWaiters(n) }
 
 // Acquire acquires the semaphore with a weight of n, blocking until the
 // tokens are granted or ctx is done. On success it returns nil. On failure
 // it holds nothing and returns the context's error (see the package
-// documentation), ErrClosed, ErrTooLarge if n exceeds the size, or an error
-// wrapping lock.ErrInvalidArgument if n is negative.
+// documentation), ErrClosed, ErrTooLarge if n exceeds the size,
+// ErrTooManyWaiters if it would have to wait behind as many waiters as the
+// bound allows, or an error wrapping lock.ErrInvalidArgument if n is
+// negative.
 //
 // A weight of 0 succeeds at once (unless ctx is done or the semaphore is
 // closed), even with waiters queued: it takes nothing, so it cannot overtake
@@ -185,6 +188,15 @@ func (s *Weighted) Release(n int64) {
 func (s *Weighted) Resize(size int64) {
 	checkSize(size)
 	s.q.SetExtra(size, 0)
+}
+
+// SetMaxWaiters bounds the goroutines waiting in Acquire, as WithMaxWaiters
+// does: an Acquire that would have to wait behind n waiters fails at once
+// with ErrTooManyWaiters, holding nothing. n ≤ 0 removes the bound. It may
+// be called at any time, also concurrently with Acquire; waiters already
+// queued are not affected, even when there are more of them than n.
+func (s *Weighted) SetMaxWaiters(n int) {
+	s.q.SetMaxWaiters(n)
 }
 
 // Close shuts the semaphore down: every queued Acquire and every later one

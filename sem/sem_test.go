@@ -300,3 +300,35 @@ func TestWithMaxWaiters(t *testing.T) {
 		s.Release(1)
 	})
 }
+
+// TestSetMaxWaiters: the bound can be set, lowered and lifted after
+// NewWeighted; waiters already queued are never dropped.
+func TestSetMaxWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := sem.NewWeighted(1)
+		s.Acquire(context.Background(), 1)
+		queued := make(chan error, 3)
+		for range 2 {
+			go func() { queued <- s.Acquire(context.Background(), 1) }()
+		}
+		synctest.Wait()
+		s.SetMaxWaiters(1) // below the queue: both stay queued
+		err := s.Acquire(context.Background(), 1)
+		if !errors.Is(err, sem.ErrTooManyWaiters) || s.Waiters() != 2 {
+			t.Fatalf("over the bound: %v with %d waiters", err, s.Waiters())
+		}
+		s.SetMaxWaiters(0)
+		go func() { queued <- s.Acquire(context.Background(), 1) }()
+		synctest.Wait()
+		if s.Waiters() != 3 {
+			t.Fatalf("unbounded queue holds %d waiters, want 3", s.Waiters())
+		}
+		for range 3 {
+			s.Release(1)
+			if err := <-queued; err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Release(1)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/sem"
@@ -95,4 +96,66 @@ func TestWeightedWrapper(t *testing.T) {
 	if got := attribute.NewSet(spans[0].Attributes()...); spans[0].Name() != "acquire semaphore" || !got.Equals(&want) {
 		t.Errorf("span %q %v", spans[0].Name(), spans[0].Attributes())
 	}
+}
+
+// TestWrappersTooManyWaiters: a Lock or RLock refused by the bound of the
+// wrapped lock is a failed acquisition with error.type too_many_waiters, on
+// the metric and on the span.
+func TestWrappersTooManyWaiters(t *testing.T) {
+	ctx := context.Background()
+	refuse := func(t *testing.T, s *sdk, scope string, hold, release func(), waiters func() int, lockFn func(context.Context) error) {
+		t.Helper()
+		hold()
+		queued := make(chan error, 1)
+		go func() { queued <- lockFn(ctx) }()
+		for waiters() != 1 {
+			time.Sleep(10 * time.Microsecond)
+		}
+		if err := lockFn(ctx); !errors.Is(err, lock.ErrTooManyWaiters) {
+			t.Fatalf("over the bound: %v, want lock.ErrTooManyWaiters", err)
+		}
+		release()
+		if err := <-queued; err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for _, dp := range s.metrics(t, scope)["lock.acquisitions"].Data.(metricdata.Sum[int64]).DataPoints {
+			typ, _ := dp.Attributes.Value(telemetry.AttrErrorType)
+			outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
+			if typ.AsString() == telemetry.ErrorTypeTooManyWaiters {
+				refused += int(dp.Value)
+				if outcome.AsString() != telemetry.OutcomeFailed {
+					t.Errorf("refusal has outcome %q", outcome.AsString())
+				}
+			}
+		}
+		if refused != 1 {
+			t.Errorf("%d acquisitions with error.type too_many_waiters, want 1", refused)
+		}
+		spans := 0
+		for _, sp := range s.spans.Ended() {
+			for _, kv := range sp.Attributes() {
+				if kv.Key == telemetry.AttrErrorType && kv.Value.AsString() == telemetry.ErrorTypeTooManyWaiters {
+					spans++
+				}
+			}
+		}
+		if spans != 1 {
+			t.Errorf("%d spans with error.type too_many_waiters, want 1", spans)
+		}
+	}
+	t.Run("Mutex", func(t *testing.T) {
+		s := newSDK(t)
+		m := telemetry.NewMutex("m", nil, s.opts...)
+		m.Unwrap().SetMaxWaiters(1)
+		refuse(t, s, telemetry.ScopeLock, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.Lock)
+		m.Unlock()
+	})
+	t.Run("RWMutex", func(t *testing.T) {
+		s := newSDK(t)
+		m := telemetry.NewRWMutex("rw", nil, s.opts...)
+		m.Unwrap().SetMaxWaiters(1)
+		refuse(t, s, telemetry.ScopeRW, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.RLock)
+		m.RUnlock()
+	})
 }

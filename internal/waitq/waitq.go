@@ -34,7 +34,7 @@ var (
 	// capacity shrank.
 	ErrTooLarge = errors.New("waitq: request exceeds capacity")
 	// ErrTooManyWaiters is returned by Acquire when it would have to queue
-	// behind MaxWaiters waiters already.
+	// behind as many waiters as SetMaxWaiters allows.
 	ErrTooManyWaiters = errors.New("waitq: too many waiters")
 )
 
@@ -66,17 +66,13 @@ type Queue struct {
 	state atomic.Int64
 	extra atomic.Int64 // changed only under mu
 
-	// MaxWaiters, if positive, bounds the queue: an Acquire that would
-	// have to wait behind MaxWaiters waiters fails with ErrTooManyWaiters
-	// instead. Set it before first use.
-	MaxWaiters int
-
-	mu    sync.Mutex
-	ring  []entry // circular FIFO; cancelled waiters leave tombstones
-	head  int     // index of the front entry in ring
-	count int     // entries in ring, tombstones included
-	front uint64  // ticket of ring[head]; tickets grow by one per enqueue
-	live  int     // waiters in ring that are not tombstones
+	mu         sync.Mutex
+	ring       []entry // circular FIFO; cancelled waiters leave tombstones
+	head       int     // index of the front entry in ring
+	count      int     // entries in ring, tombstones included
+	front      uint64  // ticket of ring[head]; tickets grow by one per enqueue
+	live       int     // waiters in ring that are not tombstones
+	maxWaiters int     // see SetMaxWaiters; ≤ 0 means no bound
 }
 
 type entry struct {
@@ -145,7 +141,7 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 	}
 	// With waitingBit just set by us the queue is empty, so a full queue
 	// means the bit was set already and nothing needs undoing.
-	if q.MaxWaiters > 0 && q.live >= q.MaxWaiters {
+	if q.maxWaiters > 0 && q.live >= q.maxWaiters {
 		q.mu.Unlock()
 		return ErrTooManyWaiters
 	}
@@ -326,6 +322,18 @@ func (q *Queue) SetExtra(extra, base int64) {
 		}
 	}
 	q.grantLocked(s>>usedShift, base)
+}
+
+// SetMaxWaiters bounds the queue: an Acquire that would have to wait behind
+// n waiters fails with ErrTooManyWaiters instead, holding nothing. n ≤ 0
+// removes the bound (the default). It may be called at any time, also
+// concurrently with Acquire; waiters already queued are not affected, even
+// when there are more of them than n. The bound is read only by callers
+// that have to wait, so it costs the uncontended path nothing.
+func (q *Queue) SetMaxWaiters(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.maxWaiters = n
 }
 
 // Extra returns the capacity above base.

@@ -440,7 +440,8 @@ func TestNoGoroutinePerWaiter(t *testing.T) {
 // once, holding nothing; a slot freed by a cancelled waiter is usable again.
 func TestMaxWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := &Queue{MaxWaiters: 2}
+		q := new(Queue)
+		q.SetMaxWaiters(2)
 		q.SetExtra(1, 0)
 		q.Acquire(context.Background(), 1, 0)
 		ctx, cancel := context.WithCancel(context.Background())
