@@ -82,9 +82,9 @@
 // Every acquisition, release and failed call (a TryLock that would wait
 // excepted) updates the acquisition, holder and hold-duration metrics; see
 // package telemetry. With the no-op providers of trace/noop and
-// metric/noop nothing is recorded and no attempt is made first; with the
-// global providers and no SDK an uncontended Lock and Unlock allocate
-// nothing more and cost a few nanoseconds more.
+// metric/noop nothing is recorded; with the global providers and no SDK an
+// uncontended Lock and Unlock allocate nothing more and cost a few
+// nanoseconds more.
 //
 // # Limits
 //

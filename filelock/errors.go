@@ -8,7 +8,8 @@ import "errors"
 // A TryLock or TryRLock that would have to wait returns an error wrapping
 // [lock.ErrNotAcquired]. Bad input (an unsafe name, conflicting options)
 // wraps [lock.ErrInvalidArgument]. A call on a closed Lock wraps
-// [lock.ErrClosed].
+// [lock.ErrClosed]. A Lock or RLock refused by the bound of
+// [WithMaxWaiters] wraps [lock.ErrTooManyWaiters].
 var (
 	// ErrNotSupported reports a platform, filesystem or locking backend on
 	// which this package cannot lock reliably: any platform but Linux,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
@@ -54,6 +55,10 @@ type file struct {
 	// kernel shared lock is held while readers > 0.
 	mu      sync.Mutex
 	readers int
+
+	// waiters counts the goroutines in Lock or RLock, through any Lock on
+	// the file, that found it busy and wait (see Lock.take).
+	waiters atomic.Int64
 
 	// Addresses for race annotations (see admit), used as sync.RWMutex
 	// uses its semaphores: rsem orders a writer before the next holder,
@@ -277,6 +282,23 @@ func tokens(excl bool) int64 {
 	}
 	return 1
 }
+
+// joinWaiters counts the caller in as a waiter for f, unless limit > 0 and
+// limit goroutines wait already. It returns the number of waiters it found.
+func (f *file) joinWaiters(limit int) (int64, bool) {
+	for {
+		n := f.waiters.Load()
+		if limit > 0 && n >= int64(limit) {
+			return n, false
+		}
+		if f.waiters.CompareAndSwap(n, n+1) {
+			return n, true
+		}
+	}
+}
+
+// leaveWaiters counts out a waiter counted in by joinWaiters.
+func (f *file) leaveWaiters() { f.waiters.Add(-1) }
 
 // enterGate locks the gate, waiting until ctx is done.
 func (f *file) enterGate(ctx context.Context) error {

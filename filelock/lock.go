@@ -41,6 +41,8 @@ type Lock struct {
 	holder  bool
 	purpose string
 
+	maxWaiters int // see WithMaxWaiters
+
 	// Telemetry: recorders of exclusive and shared holds (nil when off),
 	// and when the current exclusive hold began (zero if not timed).
 	recW, recR *telemetry.Recorder
@@ -91,7 +93,7 @@ func newLock(dir, name string, private bool, c *config, lockName string) (*Lock,
 	if lockName == "" {
 		lockName = path
 	}
-	l := &Lock{f: f, path: path, holder: c.holder, purpose: c.purpose}
+	l := &Lock{f: f, path: path, holder: c.holder, purpose: c.purpose, maxWaiters: c.maxWaiters}
 	l.recW, l.recR = c.recorders(lockName)
 	return l, nil
 }
@@ -104,7 +106,9 @@ func (l *Lock) Path() string { return l.path }
 // release it. It returns nil if and only if l is now held. If ctx is done
 // first, including before the call, l is not held and the error satisfies
 // errors.Is(err, ctx.Err()); a release that races with the cancellation is
-// passed on, never kept.
+// passed on, never kept. If it finds the file busy while as many goroutines
+// of this process wait for it as [WithMaxWaiters] allows, it fails at once
+// with an error wrapping [lock.ErrTooManyWaiters].
 func (l *Lock) Lock(ctx context.Context) error {
 	err := l.enter(ctx, l.recW)
 	if err == nil {

@@ -8,13 +8,14 @@ type Option interface {
 }
 
 type config struct {
-	ofd       bool   // Linux open-file-description locks instead of flock(2)
-	networkFS bool   // allow NFS, SMB, FUSE, 9P and similar filesystems
-	dir       string // directory of named locks; "" means DefaultDir
-	purpose   string // holder information, written if holder is set
-	holder    bool
-	cleanup   bool // remove the file on exclusive release; verify on acquire
-	telemetry []telemetry.Option
+	ofd        bool   // Linux open-file-description locks instead of flock(2)
+	networkFS  bool   // allow NFS, SMB, FUSE, 9P and similar filesystems
+	dir        string // directory of named locks; "" means DefaultDir
+	purpose    string // holder information, written if holder is set
+	holder     bool
+	cleanup    bool // remove the file on exclusive release; verify on acquire
+	maxWaiters int  // see WithMaxWaiters; ≤ 0 means no bound
+	telemetry  []telemetry.Option
 }
 
 type optionFunc func(*config)
@@ -86,4 +87,19 @@ func WithHolderInfo(purpose string) Option {
 // (about 100 µs on ext4 under load), against about 2 µs for a kept file.
 func WithCleanup() Option {
 	return optionFunc(func(c *config) { c.cleanup = true })
+}
+
+// WithMaxWaiters bounds the goroutines of this process that wait for the
+// lock file: a Lock or RLock through this Lock that finds the file busy
+// while n goroutines of the process already wait for it fails at once with
+// an error wrapping [lock.ErrTooManyWaiters], holding nothing. The file is
+// busy when it is held, by this process or another, or goroutines of this
+// process wait for it; a call that can take the file at once is never
+// refused. The waiters counted are those of every Lock on the same file in
+// the process (they share one queue, see [Lock]), whether they wait in the
+// process's queue or for another process; each call is checked against the
+// bound of the Lock it is made through. n ≤ 0 means no bound (the
+// default). TryLock and TryRLock never wait and are not affected.
+func WithMaxWaiters(n int) Option {
+	return optionFunc(func(c *config) { c.maxWaiters = n })
 }

@@ -3,6 +3,7 @@ package filelock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
@@ -57,16 +58,14 @@ func (l *Lock) recorder(excl bool) *telemetry.Recorder {
 }
 
 // take acquires f for l exclusively or shared, waiting until ctx is done,
-// and records the acquisition. With telemetry on it first tries without
-// waiting, and only if the file is held (by this process or another) or
-// goroutines of this process wait for it does it start a span and time the
-// wait. It returns when the hold began if the hold is timed (always after
-// a wait), and zero otherwise.
+// and records the acquisition. It first tries without waiting; only if the
+// file is held (by this process or another) or goroutines of this process
+// wait for it does the caller count as a waiter of the file (see
+// WithMaxWaiters), and, with telemetry on, start a span and time the wait.
+// It returns when the hold began if the hold is timed (always after a wait
+// with telemetry on), and zero otherwise.
 func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	r := l.recorder(excl)
-	if r == nil {
-		return 0, l.f.take(ctx, excl)
-	}
 	if ctx.Err() != nil {
 		err := l.f.take(ctx, excl) // fails at once
 		r.Failed(ctx, err)
@@ -75,6 +74,15 @@ func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	since, err := l.try(ctx, excl)
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		return since, err
+	}
+	if n, ok := l.f.joinWaiters(l.maxWaiters); !ok {
+		err := fmt.Errorf("filelock: %s: %d goroutines of this process wait for it: %w", l.path, n, lock.ErrTooManyWaiters)
+		r.Failed(ctx, err)
+		return 0, err
+	}
+	defer l.f.leaveWaiters()
+	if r == nil {
+		return 0, l.f.take(ctx, excl)
 	}
 	start := clock.Now()
 	wctx, w := r.Begin(ctx, 1)

@@ -329,3 +329,28 @@ func TestLockKind(t *testing.T) {
 		t.Errorf("LockKind = %q", k)
 	}
 }
+
+// A call refused by WithMaxWaiters is a failed acquisition with error.type
+// too_many_waiters, without a span (it does not wait).
+func TestTelemetryTooManyWaiters(t *testing.T) {
+	s := newSDK(t)
+	l := newLock(t, append(s.opts, filelock.WithMaxWaiters(1))...)
+	release := rawLock(t, l.Path(), unix.LOCK_EX)
+	got := make(chan error, 1)
+	go func() { got <- l.Lock(context.Background()) }()
+	s.started(t, 1)
+	if err := l.RLock(context.Background()); !errors.Is(err, lock.ErrTooManyWaiters) {
+		t.Fatalf("RLock over the bound = %v", err)
+	}
+	release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if n := len(s.spans.Started()); n != 1 {
+		t.Errorf("%d spans, want 1 (the wait)", n)
+	}
+	if got := s.sums(t, "lock.acquisitions"); got["read/failed/too_many_waiters"] != 1 || got["write/acquired/"] != 1 {
+		t.Errorf("acquisitions %v, want one refused read and one write", got)
+	}
+}
