@@ -41,7 +41,8 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // fails the call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
-// lock.ErrClosed once the Client is closed, and the context's error.
+// lock.ErrClosed once the Client is closed, lock.ErrTooManyWaiters when
+// the bound of WithMaxWaiters refuses the call, and the context's error.
 func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
 	return c.obtain(ctx, ctx, name, true, opts)
 }
@@ -112,6 +113,13 @@ func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *
 		return nil, errClosed
 	}
 	q := c.queue(k.lock)
+	if wait {
+		if n, ok := q.joinWaiters(cfg.maxWaiters); !ok {
+			c.unqueue(k.lock, q)
+			return nil, fmt.Errorf("redislock: %q: %d goroutines of this Client wait for it: %w", name, n, lock.ErrTooManyWaiters)
+		}
+		defer q.leaveWaiters()
+	}
 	if err := c.lockLocal(ctx, q, name, wait, a); err != nil {
 		c.unqueue(k.lock, q)
 		return nil, err

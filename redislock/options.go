@@ -43,6 +43,8 @@ type config struct {
 	maxHold time.Duration // 0: unlimited
 	ttlArg  any           // int64: ttl in milliseconds, boxed by validate for the scripts
 
+	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
+
 	telemetry []telemetry.Option // used by New only
 }
 
@@ -85,6 +87,24 @@ func WithMaxHold(d time.Duration) Option {
 // break the hash tag and let two prefixes map one name to the same key.
 func WithPrefix(prefix string) Option {
 	return optionFunc(func(c *config) { c.prefix = prefix })
+}
+
+// WithMaxWaiters bounds the goroutines of the Client that wait for one
+// lock: an Obtain or Mutex.Lock that finds n goroutines of the Client in
+// Obtain or Mutex.Lock for the same name, none of which holds it yet,
+// fails at once with an error wrapping lock.ErrTooManyWaiters, without a
+// Redis call and holding nothing. Those n are ahead of it in the Client's
+// FIFO for the name (whose first talks to Redis, possibly waiting for
+// another holder), so it would have to wait behind all of them. Other
+// Clients and processes are not counted. n ≤ 0 means no bound (the
+// default).
+//
+// Given to New it sets the Client's bound; given to Obtain or NewMutex it
+// overrides it for those calls: each call is checked against its own
+// bound, and counts towards everyone's. TryObtain and Mutex.TryLock never
+// wait and are not affected.
+func WithMaxWaiters(n int) Option {
+	return optionFunc(func(c *config) { c.maxWaiters = n })
 }
 
 func (c *config) validate() error {
