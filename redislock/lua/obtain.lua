@@ -2,7 +2,7 @@
 --
 -- KEYS[1]  the lock key
 -- KEYS[2]  the fencing counter key
--- KEYS[3]  the wait queue: a sorted set of tokens by arrival (server ms)
+-- KEYS[3]  the wait queue: a sorted set of tokens by arrival (server microseconds)
 -- KEYS[4]  the queue's deadlines: a sorted set of tokens by expiry
 -- ARGV[1]  the token of this acquisition
 -- ARGV[2]  the lease TTL in milliseconds
@@ -48,9 +48,11 @@ end
 local entry = tonumber(ARGV[3])
 if entry > 0 then
 	local t = redis.call('time')
-	local now = t[1] * 1000 + math.floor(t[2] / 1000)
-	redis.call('zadd', KEYS[3], 'NX', now, tok)
-	redis.call('zadd', KEYS[4], now + entry, tok)
+	-- The arrival in microseconds, built as a string: Lua would format
+	-- the number with 14 significant digits, too few for 16.
+	local arrival = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+	redis.call('zadd', KEYS[3], 'NX', arrival, tok)
+	redis.call('zadd', KEYS[4], t[1] * 1000 + math.floor(t[2] / 1000) + entry, tok)
 	redis.call('pexpire', KEYS[3], entry)
 	redis.call('pexpire', KEYS[4], entry)
 end
