@@ -17,6 +17,9 @@ const (
 	// maxWait bounds any one wait for a lock held by another token, even
 	// when its TTL is longer: a safety net for a lost notification.
 	maxWait = 2 * time.Second
+	// redlockRetry bounds the random delay before a Redlock waiter tries
+	// again after a split vote or a release that woke every waiter.
+	redlockRetry = 20 * time.Millisecond
 )
 
 // The wait queue (see lua/obtain.lua). A waiter renews its entry with every

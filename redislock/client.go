@@ -236,6 +236,26 @@ func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, err
 	return ok, nil
 }
 
+// giveBack releases, in the background, the lock that token may hold after
+// an attempt that did not become a lease: at once, and on several nodes
+// again once calls (the attempt's calls still in flight) have returned, in
+// case one of them granted it late.
+func (c *Client) giveBack(ctx context.Context, k keys, token any, calls <-chan struct{}) {
+	ctx = context.WithoutCancel(ctx)
+	c.goAsync(func() {
+		rctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		_, _ = c.release(rctx, k, token)
+		cancel()
+		if closed(calls) {
+			return
+		}
+		<-calls
+		rctx, cancel = context.WithTimeout(ctx, cleanupTimeout)
+		_, _ = c.release(rctx, k, token)
+		cancel()
+	})
+}
+
 // cleanup releases, in the background, a lock that token may hold after an
 // acquisition that failed or was given up with a call in flight.
 func (c *Client) cleanup(ctx context.Context, k keys, token any) {

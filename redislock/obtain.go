@@ -190,13 +190,21 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		}
 		return nil, err
 	}
-	for {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && len(c.nodes) > 1 {
+			// A Redlock attempt that did not become a lease is given
+			// back in the background (see giveBack): a later attempt
+			// with its token could have its grants undone by that
+			// release.
+			tok = rand.Text()
+			token, again = tok, firstTry
+		}
 		var wake <-chan struct{} // closed by a release after this attempt
 		if t != nil {
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, err := c.tryAcquire(ctx, k, token, cfg, entry, again)
+		ok, n, calls, err := c.tryAcquire(ctx, k, token, cfg, entry, again)
 		again = retry
 		if err != nil || queued {
 			// The lock, or a place in its queue, may be ours.
@@ -205,18 +213,24 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		if ok {
 			validUntil := start.Add(cfg.ttl - drift(cfg.ttl))
 			if err := ctxerr.From(ctx); err != nil {
-				inFlight = true
-				return fail(err)
+				c.giveBack(ctx, k, token, calls)
+				return nil, err
 			}
 			if time.Until(validUntil) > 0 {
 				l, err := c.newLease(holdCtx, name, k, token, n, cfg, q, a.r, start, validUntil)
 				if err != nil {
-					inFlight = true
-					return fail(err)
+					c.giveBack(ctx, k, token, calls)
+					return nil, err
 				}
 				return l, nil
 			}
+			// Too late to use: a single node's next attempt, with the
+			// same token, confirms the lock afresh; a Redlock's has a
+			// new token, so this one is given back.
 			inFlight, err = true, errLateReply
+			if len(c.nodes) > 1 {
+				c.giveBack(ctx, k, token, calls)
+			}
 		}
 		if err := ctxerr.From(ctx); err != nil {
 			return fail(err)
@@ -261,6 +275,14 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			if err := c.sleep(ctx, d, wake); err != nil {
 				return fail(err)
 			}
+			if closed(wake) && len(c.nodes) > 1 {
+				// Every waiter was woken by the same release: a
+				// random delay keeps them from splitting the
+				// servers between them (Redlock's retry delay).
+				if err := c.sleep(ctx, jitter(redlockRetry), nil); err != nil {
+					return fail(err)
+				}
+			}
 			if !closed(wake) || !c.hub.handedElsewhere(t, tok) {
 				break
 			}
@@ -290,52 +312,59 @@ func closed(ch <-chan struct{}) bool {
 // entry and again are the obtain script's ARGV[3] and ARGV[4]: the queue
 // entry's lifetime (noQueue or queueEntryMs), and whether an earlier
 // attempt may have queued the token (firstTry or retry).
-func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry, again any) (ok bool, n int64, err error) {
+func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry, again any) (ok bool, n int64, calls <-chan struct{}, err error) {
 	var t tally
 	if ctx.Done() == nil {
-		t = c.obtainAll(ctx, k, token, cfg, entry, again)
-	} else if t, err = c.obtainAsync(ctx, k, token, cfg, entry, again); err != nil {
-		return false, 0, err
+		t, calls = c.obtainAll(ctx, k, token, cfg, entry, again)
+	} else if t, calls, err = c.obtainAsync(ctx, k, token, cfg, entry, again); err != nil {
+		return false, 0, nil, err
 	}
 	if ok, err = c.verdict(t); ok {
 		if len(c.nodes) > 1 {
-			return true, 0, nil
+			return true, 0, calls, nil
 		}
-		return true, t.nOK, nil
+		return true, t.nOK, calls, nil
 	}
-	if len(c.nodes) > 1 && t.ok+t.errs > 0 {
-		// Give back the nodes we took, so that two contenders
-		// holding a minority each do not block each other.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		_, _ = c.release(ctx, k, token)
-		cancel()
+	if len(c.nodes) > 1 && t.no < len(c.nodes) {
+		// Give back the nodes we may have taken, so that two
+		// contenders holding a minority each do not block each other.
+		c.giveBack(ctx, k, token, calls)
+		if t.ok > 0 && err == nil {
+			// A split vote: the others give theirs back too. Try
+			// again after a random delay, not the keys' TTL.
+			return false, jitter(redlockRetry).Milliseconds(), calls, nil
+		}
 	}
-	return false, t.n, err
+	return false, t.n, calls, err
 }
 
 // obtainAsync is obtainAll for a ctx that can be cancelled: see do. An
-// attempt that ctx abandoned is released in the background.
-func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, error) {
+// attempt that ctx abandoned is given back.
+func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, <-chan struct{}, error) {
 	var t tally
+	var calls <-chan struct{}
 	err := c.do(ctx, func(ctx context.Context) error {
-		t = c.obtainAll(ctx, k, token, cfg, entry, again)
+		t, calls = c.obtainAll(ctx, k, token, cfg, entry, again)
 		return nil
-	}, func() { c.cleanup(context.Background(), k, token) })
+	}, func() { c.giveBack(context.Background(), k, token, calls) })
 	if err != nil {
-		return tally{}, err // t belongs to the abandoned call
+		return tally{}, nil, err // t belongs to the abandoned call
 	}
-	return t, nil
+	return t, calls, nil
 }
 
-// obtainAll runs the obtain script on every node. On a Redlock each node
-// has until the lease's validity would run out to answer.
-func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry, again any) tally {
+// obtainAll runs the obtain script on every node (see fanoutAll). On a
+// Redlock each node has until the lease's validity would run out to
+// answer, but the outcome is decided without the nodes that have not
+// answered within nodeTimeout.
+func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, <-chan struct{}) {
+	args := []any{4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry, again}
 	if len(c.nodes) > 1 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))
 		defer cancel()
 	}
-	return c.fanout(ctx, obtainScript, obtained, 4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry, again)
+	return c.fanoutAll(ctx, obtainScript, obtained, nodeTimeout(cfg.ttl), args)
 }
 
 // obtained decodes the obtain script's reply: the fence when the token

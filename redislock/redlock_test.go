@@ -1,7 +1,10 @@
 package redislock_test
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,8 +70,11 @@ func TestRedlockMinorityLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := keysOn(t, rdbs, "lock:{r}"); n != 5 {
-		t.Fatalf("lock on %d of 5 servers", n)
+	// Obtain returns once a quorum granted it; the others follow.
+	for end := time.Now().Add(time.Second); keysOn(t, rdbs, "lock:{r}") != 5; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("lock on %d of 5 servers a second after Obtain", keysOn(t, rdbs, "lock:{r}"))
+		}
 	}
 	if l.Fence() != 0 {
 		t.Fatalf("Redlock Fence() = %d, want 0", l.Fence())
@@ -106,8 +112,11 @@ func TestRedlockMinorityLoss(t *testing.T) {
 	if _, err := c.TryObtain(ctx, "r2"); err == nil {
 		t.Fatal("TryObtain succeeded with 2 of 5 servers")
 	}
-	if n := keysOn(t, rdbs[3:], "lock:{r2}"); n != 0 {
-		t.Fatalf("failed acquire left its token on %d servers", n)
+	// It is given back in the background.
+	for end := time.Now().Add(time.Second); keysOn(t, rdbs[3:], "lock:{r2}") != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("failed acquire left its token on %d servers", keysOn(t, rdbs[3:], "lock:{r2}"))
+		}
 	}
 }
 
@@ -139,8 +148,11 @@ func TestRedlockPartialGrantReleased(t *testing.T) {
 	if _, err := c.TryObtain(ctx, "p"); !errors.Is(err, lock.ErrNotAcquired) {
 		t.Fatalf("TryObtain = %v, want ErrNotAcquired", err)
 	}
-	if rdbs[2].Exists(ctx, "lock:{p}").Val() != 0 {
-		t.Fatal("the server granted to a losing contender was not released")
+	// It is given back in the background.
+	for end := time.Now().Add(time.Second); rdbs[2].Exists(ctx, "lock:{p}").Val() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the server granted to a losing contender was not released")
+		}
 	}
 	l, err := c.Obtain(ctx, "p") // once the other token expires
 	if err != nil {
@@ -148,5 +160,51 @@ func TestRedlockPartialGrantReleased(t *testing.T) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With two of five servers stopped, the three left are a bare quorum that
+// contenders can split between them. A split vote is decided after the
+// per-node timeout instead of waiting for the stopped servers, and a
+// random delay before the next attempt lets one contender take all three:
+// acquisitions keep succeeding.
+func TestRedlockContentionWithSilentMinority(t *testing.T) {
+	servers, rdbs := redlockServers(t, 5)
+	clients := make([]*redislock.Client, 3)
+	for i := range clients {
+		own := make([]redis.UniversalClient, len(rdbs))
+		for j, rdb := range rdbs {
+			own[j] = dial(t, rdb.(*redis.Client).Options().Addr)
+		}
+		clients[i] = newRedlock(t, own, redislock.WithWatchdog(time.Second, 200*time.Millisecond))
+	}
+	servers[1].Pause()
+	servers[3].Pause()
+	defer servers[1].Resume()
+	defer servers[3].Resume()
+	var acquired, failed atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(time.Second)
+	for _, c := range clients {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				l, err := c.Obtain(ctx, "silent")
+				if err != nil {
+					failed.Add(1)
+				} else {
+					acquired.Add(1)
+					if err := l.Release(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d acquisitions, %d failures in 1s", acquired.Load(), failed.Load())
+	if acquired.Load() < 5 {
+		t.Fatalf("%d acquisitions in 1s by 3 contenders with 3 of 5 servers up", acquired.Load())
 	}
 }
