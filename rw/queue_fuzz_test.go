@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 )
 
@@ -14,17 +15,20 @@ import (
 // the FIFO model, in which a reader weighs 1 and a writer rw.MaxReaders:
 // readers and writers are admitted in arrival order, readers behind a
 // queued writer wait for it, and a Downgrade admits the readers at the
-// front of the queue.
+// front of the queue; SetMaxWaiters bounds the queue.
 func FuzzRWMutexQueue(f *testing.F) {
-	f.Add([]byte{0x08, 0x00, 0x08, 0x00, 0x05, 0x04, 0x0c, 0x04, 0x04})
-	f.Add([]byte{0x00, 0x08, 0x08, 0x00, 0x08, 0x0b, 0x04, 0x0d, 0x04, 0x04})
-	f.Add([]byte{0x0a, 0x02, 0x08, 0x13, 0x04, 0x04})
-	f.Fuzz(func(t *testing.T, ops []byte) {
+	f.Add(uint8(0), []byte{0x08, 0x00, 0x08, 0x00, 0x05, 0x04, 0x0c, 0x04, 0x04})
+	f.Add(uint8(3), []byte{0x00, 0x08, 0x08, 0x00, 0x08, 0x0b, 0x04, 0x0d, 0x04, 0x04})
+	f.Add(uint8(0), []byte{0x0a, 0x02, 0x08, 0x13, 0x04, 0x04})
+	f.Fuzz(func(t *testing.T, maxWaiters uint8, ops []byte) {
 		check.DriveFIFO(t, ops, func() check.FIFOTarget {
 			var mu rw.RWMutex
+			bound := int(maxWaiters % 4)
+			mu.SetMaxWaiters(bound)
 			return check.FIFOTarget{
-				Capacity: rw.MaxReaders,
-				Weights:  []int64{1, rw.MaxReaders},
+				Capacity:   rw.MaxReaders,
+				MaxWaiters: bound,
+				Weights:    []int64{1, rw.MaxReaders},
 				Acquire: func(ctx context.Context, n int64) error {
 					if n == 1 {
 						return mu.RLock(ctx)
@@ -53,8 +57,11 @@ func FuzzRWMutexQueue(f *testing.F) {
 				},
 				Waiters: mu.Waiters,
 				Result: func(err error) check.Result {
-					if errors.Is(err, context.Canceled) {
+					switch {
+					case errors.Is(err, context.Canceled):
 						return check.Cancelled
+					case errors.Is(err, lock.ErrTooManyWaiters):
+						return check.Refused
 					}
 					return check.Waiting // not a result of the model: DriveFIFO fails
 				},
