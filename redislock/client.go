@@ -243,10 +243,11 @@ func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, err
 func (c *Client) giveBack(ctx context.Context, k keys, token any, calls <-chan struct{}) {
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
+		answered := closed(calls) // before the first release is sent
 		rctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 		_, _ = c.release(rctx, k, token)
 		cancel()
-		if closed(calls) {
+		if answered {
 			return
 		}
 		<-calls
