@@ -185,34 +185,10 @@ func failoverReplicated(t *testing.T, oracle *redis.Client, sum *chaos.Summary) 
 	addr.Store(new(primary.Addr()))
 	holder := newLocks(t, dialFollowing(t, &addr), redislock.WithWatchdog(failoverTTL, failoverRenew))
 	m := holder.NewMutex(lockName)
-	for range 2 { // grants before, so that the token is past 1
-		lockFor(t, m)
-		m.Unlock()
-	}
-	lease := lockFor(t, m)
-	sum.Acquisitions += 3
-	before := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
-	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
-		t.Fatalf("write before the failover: stale=%v, %v", stale, err)
-	}
-
-	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
-		t.Fatalf("WAIT 1 %d = %d, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
-	}
+	lease, before, token := holdReplicated(t, m, oracle, primary, replica, sum)
 	replicaRdb := dialRedis(t, replica.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
 	defer cancel()
-	token, err := primaryRdb.Get(ctx, failoverLockKey).Result()
-	if err != nil {
-		t.Fatalf("GET %s on the primary: %v", failoverLockKey, err)
-	}
-	if got, err := replicaRdb.Get(ctx, failoverLockKey).Result(); err != nil || got != token {
-		t.Fatalf("GET %s on the replica = %q, %v; want the primary's %q", failoverLockKey, got, err, token)
-	}
-	if n := getCounter(t, replicaRdb, failoverFenceKey); n != lease.Fence() {
-		t.Fatalf("fence counter on the replica = %d, want %d", n, lease.Fence())
-	}
 
 	primary.Kill()
 	replica.Promote()
@@ -241,22 +217,7 @@ func failoverReplicated(t *testing.T, oracle *redis.Client, sum *chaos.Summary) 
 	}
 
 	next := lockFor(t, newLocks(t, replicaRdb, redislock.WithWatchdog(failoverTTL, failoverRenew)).NewMutex(lockName))
-	sum.Acquisitions++
-	after := check.Interval{Owner: 2, Start: check.Now(), Token: next.Fence()}
-	if reg := check.TokenRegressions([]check.Interval{before, after}); reg != nil {
-		t.Errorf("token regressed after a failover to a synced replica: %v", reg[0])
-	}
-	if stale, err := fencedWrite(oracle, next.Fence(), "next holder"); stale || err != nil {
-		t.Errorf("next holder's write: stale=%v, %v", stale, err)
-	}
-	after.End = check.Now()
-	if ov := check.Overlaps([]check.Interval{before, after}); ov != nil {
-		sum.Overlaps += len(ov)
-		t.Errorf("overlap in the replicated case: %v", ov[0])
-	}
-	if err := next.Release(ctx); err != nil {
-		t.Error(err)
-	}
+	checkNextHolder(t, next, before, oracle, sum)
 	replica.Kill()
 	return !t.Failed()
 }
@@ -657,4 +618,65 @@ func TestRedisStalls(t *testing.T) {
 	sum.Note(fmt.Sprintf("leases found lost by their validity %s into %v stalls; next holder got a higher token %s after the stall began",
 		durations(lostAfter), longStall, durations(nextAfter)))
 	t.Log(sum)
+}
+
+// holdReplicated takes the lock three times through m (so that the token is
+// past 1), writes the resource with the last lease's token, and checks that
+// the grant reached the replica: WAIT 1, and the same key and fence counter
+// there. It returns the lease, its hold so far and its token.
+func holdReplicated(t *testing.T, m *redislock.Mutex, oracle *redis.Client, primary, replica *redistest.Server, sum *chaos.Summary) (*redislock.Lease, check.Interval, string) {
+	t.Helper()
+	for range 2 {
+		lockFor(t, m)
+		m.Unlock()
+	}
+	lease := lockFor(t, m)
+	sum.Acquisitions += 3
+	before := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
+	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
+		t.Fatalf("write before the failover: stale=%v, %v", stale, err)
+	}
+	primaryRdb := dialRedis(t, primary.Addr())
+	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
+		t.Fatalf("WAIT 1 %d = %d, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
+	}
+	replicaRdb := dialRedis(t, replica.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	token, err := primaryRdb.Get(ctx, failoverLockKey).Result()
+	if err != nil {
+		t.Fatalf("GET %s on the primary: %v", failoverLockKey, err)
+	}
+	if got, err := replicaRdb.Get(ctx, failoverLockKey).Result(); err != nil || got != token {
+		t.Fatalf("GET %s on the replica = %q, %v; want the primary's %q", failoverLockKey, got, err, token)
+	}
+	if n := getCounter(t, replicaRdb, failoverFenceKey); n != lease.Fence() {
+		t.Fatalf("fence counter on the replica = %d, want %d", n, lease.Fence())
+	}
+	return lease, before, token
+}
+
+// checkNextHolder checks the grant after a failover that kept the lock:
+// its token is above the one held before, its fenced write is accepted,
+// its hold does not overlap the earlier one; then it releases it.
+func checkNextHolder(t *testing.T, next *redislock.Lease, before check.Interval, oracle *redis.Client, sum *chaos.Summary) {
+	t.Helper()
+	sum.Acquisitions++
+	after := check.Interval{Owner: 2, Start: check.Now(), Token: next.Fence()}
+	if reg := check.TokenRegressions([]check.Interval{before, after}); reg != nil {
+		t.Errorf("token regressed after a failover to a synced replica: %v", reg[0])
+	}
+	if stale, err := fencedWrite(oracle, next.Fence(), "next holder"); stale || err != nil {
+		t.Errorf("next holder's write: stale=%v, %v", stale, err)
+	}
+	after.End = check.Now()
+	if ov := check.Overlaps([]check.Interval{before, after}); ov != nil {
+		sum.Overlaps += len(ov)
+		t.Errorf("overlap in the replicated case: %v", ov[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	if err := next.Release(ctx); err != nil {
+		t.Error(err)
+	}
 }

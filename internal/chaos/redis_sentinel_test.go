@@ -154,34 +154,10 @@ func sentinelReplicated(t *testing.T, oracle *redis.Client, sum *chaos.Summary) 
 	primary, replica, s := startSentinelTrio(t)
 	holder := newLocks(t, failoverClient(t, s, nil), redislock.WithWatchdog(sentinelTTL, sentinelRenew))
 	m := holder.NewMutex(lockName)
-	for range 2 { // grants before, so that the token is past 1
-		lockFor(t, m)
-		m.Unlock()
-	}
-	lease := lockFor(t, m)
-	sum.Acquisitions += 3
-	before := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
-	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
-		t.Fatalf("write before the failover: stale=%v, %v", stale, err)
-	}
-
-	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
-		t.Fatalf("WAIT 1 %d = %d, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
-	}
+	lease, before, token := holdReplicated(t, m, oracle, primary, replica, sum)
 	replicaRdb := dialRedis(t, replica.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
 	defer cancel()
-	token, err := primaryRdb.Get(ctx, failoverLockKey).Result()
-	if err != nil {
-		t.Fatalf("GET %s on the primary: %v", failoverLockKey, err)
-	}
-	if got, err := replicaRdb.Get(ctx, failoverLockKey).Result(); err != nil || got != token {
-		t.Fatalf("GET %s on the replica = %q, %v; want the primary's %q", failoverLockKey, got, err, token)
-	}
-	if n := getCounter(t, replicaRdb, failoverFenceKey); n != lease.Fence() {
-		t.Fatalf("fence counter on the replica = %d, want %d", n, lease.Fence())
-	}
 
 	primary.Kill()
 	killed := time.Now()
@@ -217,22 +193,7 @@ func sentinelReplicated(t *testing.T, oracle *redis.Client, sum *chaos.Summary) 
 
 	// The next grant, by another failover client.
 	next := lockFor(t, newLocks(t, failoverClient(t, s, nil), redislock.WithWatchdog(sentinelTTL, sentinelRenew)).NewMutex(lockName))
-	sum.Acquisitions++
-	after := check.Interval{Owner: 2, Start: check.Now(), Token: next.Fence()}
-	if reg := check.TokenRegressions([]check.Interval{before, after}); reg != nil {
-		t.Errorf("token regressed after a Sentinel failover to a synced replica: %v", reg[0])
-	}
-	if stale, err := fencedWrite(oracle, next.Fence(), "next holder"); stale || err != nil {
-		t.Errorf("next holder's write: stale=%v, %v", stale, err)
-	}
-	after.End = check.Now()
-	if ov := check.Overlaps([]check.Interval{before, after}); ov != nil {
-		sum.Overlaps += len(ov)
-		t.Errorf("overlap in the replicated case: %v", ov[0])
-	}
-	if err := next.Release(ctx); err != nil {
-		t.Error(err)
-	}
+	checkNextHolder(t, next, before, oracle, sum)
 	return promoted, !t.Failed()
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -248,34 +247,14 @@ func (s *Sentinel) start(bin string, primary *Server, args []string) error {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, append([]string{conf, "--sentinel"}, args...)...)
-	cmd.Dir = s.dir
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
+	p, err := spawn(bin, s.dir, append([]string{conf, "--sentinel"}, args...), logPath, func() error { return ping(s.Addr()) })
+	if err != nil {
 		return err
 	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		if ping(s.Addr()) == nil {
-			s.mu.Lock()
-			s.proc = p
-			s.mu.Unlock()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("exited early (%v): %s", p.err, tail(logPath))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	_ = cmd.Process.Kill()
-	<-p.exited
-	return fmt.Errorf("no PING reply within %v: %s", startTimeout, tail(logPath))
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return nil
 }
 
 // waitMaster waits until the Sentinel reports addr for its primary and is

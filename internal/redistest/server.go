@@ -154,34 +154,45 @@ func (s *Server) start() error {
 		"--logfile", logPath,
 		"--daemonize", "no",
 	}, s.args...)
-	cmd := exec.Command(s.bin, args...)
-	cmd.Dir = s.dir
+	p, err := spawn(s.bin, s.dir, args, logPath, func() error { return ping(s.Addr()) })
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return nil
+}
+
+// spawn starts bin with args in dir and waits until ready reports nil. If
+// the process exits first or ready keeps failing for startTimeout, it is
+// killed and the error carries the end of its log.
+func spawn(bin, dir string, args []string, logPath string, ready func() error) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.exited)
 	}()
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		if ping(s.Addr()) == nil {
-			s.mu.Lock()
-			s.proc = p
-			s.mu.Unlock()
-			return nil
+	var err error
+	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); {
+		if err = ready(); err == nil {
+			return p, nil
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("exited early (%v): %s", p.err, tail(logPath))
+			return nil, fmt.Errorf("exited early (%v): %s", p.err, tail(logPath))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	_ = cmd.Process.Kill()
 	<-p.exited
-	return fmt.Errorf("no PING reply within %v: %s", startTimeout, tail(logPath))
+	return nil, fmt.Errorf("not ready within %v (%v): %s", startTimeout, err, tail(logPath))
 }
 
 // ping sends PING over a fresh connection and expects +PONG.

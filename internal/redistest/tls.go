@@ -8,11 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -87,30 +85,7 @@ func (s *TLSServer) start(bin, dir string, port int, extra []string) (*process, 
 		"--logfile", logPath,
 		"--daemonize", "no",
 	}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); {
-		if s.ping() == nil {
-			return p, nil
-		}
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("exited early (%v): %s", p.err, tail(logPath))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	_ = cmd.Process.Kill()
-	<-p.exited
-	return nil, fmt.Errorf("no PING reply over TLS within %v: %s", startTimeout, tail(logPath))
+	return spawn(bin, dir, args, logPath, s.ping)
 }
 
 // ping sends PING over a fresh TLS connection and expects +PONG.
