@@ -14,7 +14,7 @@ var errNodeTimeout = errors.New("redislock: no answer within the Redlock per-nod
 // A tally is the outcome of one script on every node of a Client.
 type tally struct {
 	ok, no int   // nodes where the token acted, and where it did not
-	errs   int   // nodes that failed to answer (those not waited for are in none)
+	errs   int   // nodes that failed to answer, or were not waited for
 	err    error // the first of their errors
 	n      int64 // the value of a single node; the largest over the "no" nodes otherwise
 	nOK    int64 // the value of a single "ok" node
@@ -46,14 +46,13 @@ func (c *Client) fanoutAll(ctx context.Context, s script, decode func(int64) (bo
 // fanoutMany is fanout on several nodes. It returns once a quorum of the
 // nodes acted, once too few nodes are left to make one, or once ctx is
 // done or patience has run out, so that a node that does not answer delays
-// nobody while a quorum does. The calls still
-// in flight then finish in the background (Close waits for them) and the
-// returned channel is closed when they have. They keep ctx's deadline but
-// not its cancellation: a caller that returns and cancels its context
-// does not stop the calls to the slower nodes, so that a lock is taken,
-// renewed and released on every node that answers, not only on the
-// quickest quorum. Without a deadline they are bounded by the go-redis
-// timeouts.
+// nobody while a quorum does. The calls still in flight then finish in the
+// background (Close waits for them), and the returned channel is closed
+// when they have. They keep ctx's deadline but not its cancellation: a
+// caller that returns and cancels its context does not stop the calls to
+// the slower nodes, so that a lock is taken, renewed and released on every
+// node that answers, not only on the quickest quorum. Without a deadline
+// they are bounded by the go-redis timeouts.
 func (c *Client) fanoutMany(ctx context.Context, s script, decode func(int64) (bool, int64), patience time.Duration, args []any) (tally, <-chan struct{}) {
 	type reply struct {
 		r   int64
