@@ -65,9 +65,9 @@ func refused(t *testing.T, what string, call func(context.Context) error) {
 // TestMaxWaiters: waiters of every Lock on the file count, each call is
 // checked against the bound of its Lock, a refused call holds nothing and
 // leaves the queue and its order as they were, and a cancelled waiter frees
-// its slot.
+// its slot. It does not run in parallel: it counts the process's
+// descriptors.
 func TestMaxWaiters(t *testing.T) {
-	t.Parallel()
 	ls := openWaitersTest(t, []Option{WithMaxWaiters(2)}, nil)
 	bounded, free := ls[0], ls[1]
 	bg := context.Background()
