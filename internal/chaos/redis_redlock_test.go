@@ -653,8 +653,9 @@ func TestRedlockUnsafeRestart(t *testing.T) {
 
 // TestRedlockSilentNode: a single server of five that stops answering
 // without closing its connections (here a blackhole) delays nobody, as
-// Redlock prescribes: an acquire returns once a quorum has answered, well
-// within the TTL, and a held lease keeps being renewed by the other four.
+// Redlock prescribes: an acquire returns once a quorum has answered (within
+// 250ms on a loaded machine), and a held lease keeps being renewed by the
+// other four.
 // (Before redislock returned on a quorum, each call waited for every
 // server until the lease's validity ran out: every acquire failed and held
 // leases were lost.)
@@ -675,8 +676,11 @@ func TestRedlockSilentNode(t *testing.T) {
 	if err != nil {
 		t.Errorf("TryObtain with 4 of 5 servers answering failed after %v: %v", time.Since(start), err)
 	} else {
-		if d := time.Since(start); d > redlockTTL/2 {
+		// A quorum answers at once: no waiting for the silent server.
+		if d := time.Since(start); d > 250*time.Millisecond {
 			t.Errorf("TryObtain with 4 of 5 servers answering took %v, TTL %v", d, redlockTTL)
+		} else {
+			t.Logf("TryObtain with 4 of 5 servers answering took %v", d)
 		}
 		other.Release(ctx)
 	}
