@@ -427,7 +427,9 @@ func TestNoGoroutinePerWaiter(t *testing.T) {
 		}
 		cancel()
 	}
-	if after := runtime.NumGoroutine(); after > before {
+	// A goroutine per waiter would leave up to 1000 more; the runtime may
+	// start one or two of its own meanwhile (cleanup workers).
+	if after := runtime.NumGoroutine(); after > before+2 {
 		t.Fatalf("goroutines %d -> %d after 1000 cancelled waits", before, after)
 	}
 	if q.Waiters() != 0 {
