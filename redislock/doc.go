@@ -79,8 +79,9 @@
 // queue, which is woken within about a round trip (see Protocol). A holder
 // that dies without releasing is replaced when its key expires: waiters
 // sleep until the key's remaining TTL, re-checking at least every 2s.
-// Redlock waiters do not queue: a release wakes all of them, and the first
-// to reach a quorum wins.
+// Redlock waiters do not queue: a release wakes all of them, and after a
+// short random delay (so that they do not split the servers between them)
+// the first to reach a quorum wins.
 //
 // # What a Redis lock does not promise
 //
