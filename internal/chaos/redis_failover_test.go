@@ -239,37 +239,7 @@ func failoverLagging(t *testing.T, oracle *redis.Client, lost int, sum *chaos.Su
 	addr.Store(new(primary.Addr()))
 	holder := newLocks(t, dialFollowing(t, &addr), redislock.WithWatchdog(failoverTTL, failoverRenew))
 	m := holder.NewMutex(lockName)
-	for range 2 { // grants that reach the replica
-		lockFor(t, m)
-		m.Unlock()
-	}
-	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
-		t.Fatalf("WAIT 1 %d = %d before the fault, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
-	}
-	synced := getCounter(t, primaryRdb, failoverFenceKey)
-
-	replica.Pause()
-	if _, err := primary.Command("CLIENT", "KILL", "TYPE", "replica"); err != nil {
-		t.Fatalf("CLIENT KILL TYPE replica: %v", err)
-	}
-	sum.Faults += 2
-	for range lost - 1 { // grants the replica never sees
-		lockFor(t, m)
-		m.Unlock()
-	}
-	lease := lockFor(t, m)
-	sum.Acquisitions += 2 + int64(lost)
-	first := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
-	if lease.Fence() != synced+int64(lost) {
-		t.Fatalf("token %d, want %d (%d synced + %d)", lease.Fence(), synced+int64(lost), synced, lost)
-	}
-	if n := replicasAcked(t, primaryRdb, 200*time.Millisecond); n != 0 {
-		t.Fatalf("WAIT 1 200 = %d with the replica stopped and cut off, want 0", n)
-	}
-	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
-		t.Fatalf("first holder's write before the failover: stale=%v, %v", stale, err)
-	}
+	lease, first, synced := holdLagging(t, m, oracle, primary, replica, lost, sum)
 
 	primary.Kill()
 	replica.Resume()
@@ -679,4 +649,46 @@ func checkNextHolder(t *testing.T, next *redislock.Lease, before check.Interval,
 	if err := next.Release(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+// holdLagging takes the lock twice through m with the replica in sync, then
+// stops the replica and cuts its link (SIGSTOP, CLIENT KILL TYPE replica),
+// and takes it lost more times, the last of which it returns with its hold
+// so far and the fence counter the replica last saw. It checks that the
+// grants did not reach the replica (WAIT 1 200 returns 0) and writes the
+// resource with the lease's token.
+func holdLagging(t *testing.T, m *redislock.Mutex, oracle *redis.Client, primary, replica *redistest.Server, lost int, sum *chaos.Summary) (*redislock.Lease, check.Interval, int64) {
+	t.Helper()
+	for range 2 { // grants that reach the replica
+		lockFor(t, m)
+		m.Unlock()
+	}
+	primaryRdb := dialRedis(t, primary.Addr())
+	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
+		t.Fatalf("WAIT 1 %d = %d before the fault, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
+	}
+	synced := getCounter(t, primaryRdb, failoverFenceKey)
+
+	replica.Pause()
+	if _, err := primary.Command("CLIENT", "KILL", "TYPE", "replica"); err != nil {
+		t.Fatalf("CLIENT KILL TYPE replica: %v", err)
+	}
+	sum.Faults += 2
+	for range lost - 1 { // grants the replica never sees
+		lockFor(t, m)
+		m.Unlock()
+	}
+	lease := lockFor(t, m)
+	sum.Acquisitions += 2 + int64(lost)
+	first := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
+	if lease.Fence() != synced+int64(lost) {
+		t.Fatalf("token %d, want %d (%d synced + %d)", lease.Fence(), synced+int64(lost), synced, lost)
+	}
+	if n := replicasAcked(t, primaryRdb, 200*time.Millisecond); n != 0 {
+		t.Fatalf("WAIT 1 200 = %d with the replica stopped and cut off, want 0", n)
+	}
+	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
+		t.Fatalf("first holder's write before the failover: stale=%v, %v", stale, err)
+	}
+	return lease, first, synced
 }

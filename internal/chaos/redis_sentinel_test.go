@@ -223,33 +223,7 @@ func sentinelLagging(t *testing.T, oracle *redis.Client, sum *chaos.Summary) (r 
 	}
 	holder := newLocks(t, failoverClient(t, s, dialA), redislock.WithWatchdog(sentinelTTL, sentinelRenew))
 	m := holder.NewMutex(lockName)
-	for range 2 { // grants that reach the replica
-		lockFor(t, m)
-		m.Unlock()
-	}
-	primaryRdb := dialRedis(t, primary.Addr())
-	if n := replicasAcked(t, primaryRdb, syncWait); n != 1 {
-		t.Fatalf("WAIT 1 %d = %d before the fault, want 1; %s", syncWait.Milliseconds(), n, replicationInfo(primary, replica))
-	}
-	synced := getCounter(t, primaryRdb, failoverFenceKey)
-
-	replica.Pause()
-	if _, err := primary.Command("CLIENT", "KILL", "TYPE", "replica"); err != nil {
-		t.Fatalf("CLIENT KILL TYPE replica: %v", err)
-	}
-	sum.Faults += 2
-	lease := lockFor(t, m)
-	sum.Acquisitions += 3
-	first := check.Interval{Owner: 1, Start: check.Now(), Token: lease.Fence()}
-	if lease.Fence() != synced+1 {
-		t.Fatalf("token %d, want %d", lease.Fence(), synced+1)
-	}
-	if n := replicasAcked(t, primaryRdb, 200*time.Millisecond); n != 0 {
-		t.Fatalf("WAIT 1 200 = %d with the replica stopped and cut off, want 0", n)
-	}
-	if stale, err := fencedWrite(oracle, lease.Fence(), "first holder"); stale || err != nil {
-		t.Fatalf("first holder's write before the failover: stale=%v, %v", stale, err)
-	}
+	lease, first, synced := holdLagging(t, m, oracle, primary, replica, 1, sum)
 
 	cut.Store(true)
 	primary.Kill()
