@@ -1,6 +1,10 @@
 package check
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // A Result is what became of one acquire in a [FIFO] model.
 type Result uint8
@@ -147,6 +151,14 @@ func (m *FIFO) grant() {
 		m.results[m.queue[0].id] = Granted
 		m.queue = m.queue[1:]
 	}
+}
+
+// Clone returns an independent copy of m.
+func (m *FIFO) Clone() FIFO {
+	c := *m
+	c.queue = slices.Clone(m.queue)
+	c.results = maps.Clone(m.results)
+	return c
 }
 
 // Result returns what became of waiter id so far.

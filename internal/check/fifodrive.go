@@ -34,7 +34,8 @@ type FIFOTarget struct {
 // and fails t at the first difference. Each byte is an operation (low 3
 // bits) and its argument (high 5 bits): an acquire in a goroutine of its
 // own, a TryAcquire, cancelling a queued waiter, releasing or downgrading a
-// hold, an acquire with a context already done, Resize, or Close. After each
+// hold, an acquire with a context already done, Resize (alone, or racing
+// the cancellation of a queued waiter), or Close. After each
 // operation every goroutine is left to settle, then the result of every
 // acquire (still waiting, granted, or failed and why) and the number of
 // waiters must match the model.
@@ -60,6 +61,8 @@ type fifoDriver struct {
 	m       FIFO
 	waiters []*fifoCall // every acquire started, in order
 	holds   []int64     // weights held, granted or tried
+	other   *FIFO       // after a racy step, the model of the other order
+	racer   int         // the waiter cancelled in the racy step
 }
 
 type fifoCall struct {
@@ -113,11 +116,26 @@ func (d *fifoDriver) step(op byte) {
 			d.t.Fatalf("Acquire with a done context = %v", err)
 		}
 	case 6:
-		if d.tg.Resize != nil {
-			c := int64(arg % 16)
-			d.tg.Resize(c)
-			d.m.Resize(c)
+		if d.tg.Resize == nil {
+			return
 		}
+		c := int64(arg % 16)
+		if q := d.m.Queued(); arg >= 16 && len(q) > 0 {
+			// Cancel a waiter and resize before it has run: either
+			// may take effect first, so both orders are models.
+			id := q[arg%len(q)]
+			d.waiters[id].cancel()
+			d.tg.Resize(c)
+			other := d.m.Clone()
+			d.m.Cancel(id)
+			d.m.Resize(c)
+			other.Resize(c)
+			other.Cancel(id)
+			d.other, d.racer = &other, id
+			return
+		}
+		d.tg.Resize(c)
+		d.m.Resize(c)
 	case 7:
 		if d.tg.Close != nil && arg%8 == 0 {
 			d.tg.Close()
@@ -137,7 +155,47 @@ func (d *fifoDriver) acquire(n int64) {
 }
 
 // compare checks the target against the model once everything settled.
+// After a racy step it takes the model of whichever order the target
+// matches.
 func (d *fifoDriver) compare(i int, op byte) {
+	d.collect()
+	if d.other != nil {
+		if !d.matches(&d.m) && d.matches(d.other) {
+			d.m = *d.other
+			// Failed by the resize after its context ended, the
+			// racer may report either.
+			d.m.results[d.racer] = d.waiters[d.racer].result
+		}
+		d.other = nil
+	}
+	for _, c := range d.waiters {
+		if want := d.m.Result(c.id); c.result != want {
+			d.t.Fatalf("after op %d (%#02x): acquire %d of weight %d is %v, model %v (queue %v)",
+				i, op, c.id, c.n, c.result, want, d.m.Queued())
+		}
+	}
+	if got, want := d.tg.Waiters(), d.m.Waiters(); got != want {
+		d.t.Fatalf("after op %d (%#02x): Waiters() = %d, model %d", i, op, got, want)
+	}
+}
+
+// matches reports whether the target's results and waiter count are those
+// of m, one of the models after a racy step.
+func (d *fifoDriver) matches(m *FIFO) bool {
+	for _, c := range d.waiters {
+		want := m.Result(c.id)
+		if c.id == d.racer && want == Oversized && c.result == Cancelled {
+			continue
+		}
+		if c.result != want {
+			return false
+		}
+	}
+	return d.tg.Waiters() == m.Waiters()
+}
+
+// collect records the results of the acquires that returned.
+func (d *fifoDriver) collect() {
 	for _, c := range d.waiters {
 		if c.result == Waiting {
 			select {
@@ -153,13 +211,6 @@ func (d *fifoDriver) compare(i int, op byte) {
 			default:
 			}
 		}
-		if want := d.m.Result(c.id); c.result != want {
-			d.t.Fatalf("after op %d (%#02x): acquire %d of weight %d is %v, model %v (queue %v)",
-				i, op, c.id, c.n, c.result, want, d.m.Queued())
-		}
-	}
-	if got, want := d.tg.Waiters(), d.m.Waiters(); got != want {
-		d.t.Fatalf("after op %d (%#02x): Waiters() = %d, model %d", i, op, got, want)
 	}
 }
 

@@ -171,15 +171,19 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 	case <-done:
 		q.mu.Lock()
 		if ticket >= q.front {
-			// Still queued: leave a tombstone and let those behind
-			// us through if we were blocking them.
-			q.ring[(q.head+int(ticket-q.front))%len(q.ring)].ch = nil
-			q.live--
-			q.grantLocked(q.load()>>usedShift, base)
-			q.mu.Unlock()
-			return ctxerr.From(ctx)
+			if e := &q.ring[(q.head+int(ticket-q.front))%len(q.ring)]; e.ch != nil {
+				// Still queued: leave a tombstone and let those
+				// behind us through if we were blocking them.
+				e.ch = nil
+				q.live--
+				q.grantLocked(q.load()>>usedShift, base)
+				q.mu.Unlock()
+				return ctxerr.From(ctx)
+			}
+			// SetExtra failed us (and left the tombstone) while
+			// ctx ended: the result is in ch.
 		}
-		// Already dequeued: the result is in ch.
+		// Already dequeued, or failed by SetExtra: the result is in ch.
 		r := <-ch
 		if r == granted {
 			q.releaseLocked(n, base)

@@ -352,6 +352,51 @@ func TestResize(t *testing.T) {
 	})
 }
 
+// TestResizeRacingCancel: a shrink fails a waiter queued behind another
+// just after its context ended, before the waiter ran. The waiter sees either result,
+// but it leaves the queue once: the waiter count must not go negative and
+// the bound must not leak a slot (it once did, counting the waiter out
+// twice).
+func TestResizeRacingCancel(t *testing.T) {
+	for range 100 {
+		synctest.Test(t, func(t *testing.T) {
+			q := newQueue(3)
+			q.SetMaxWaiters(2)
+			q.Acquire(context.Background(), 3, 0)
+			errA, errB := make(chan error, 1), make(chan error, 1)
+			go func() { errA <- q.Acquire(context.Background(), 1, 0) }()
+			synctest.Wait()
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { errB <- q.Acquire(ctx, 3, 0) }()
+			synctest.Wait()
+			cancel()         // wakes B for its context...
+			q.SetExtra(2, 0) // ...and fails it behind A before B runs
+			synctest.Wait()
+			if err := <-errB; err != ErrTooLarge && !errors.Is(err, context.Canceled) {
+				t.Fatalf("B: %v, want ErrTooLarge or context.Canceled", err)
+			}
+			if w := q.Waiters(); w != 1 {
+				t.Fatalf("Waiters() = %d with A queued, want 1", w)
+			}
+			// The bound of 2 admits exactly one more waiter.
+			errC := make(chan error, 1)
+			go func() { errC <- q.Acquire(context.Background(), 1, 0) }()
+			synctest.Wait()
+			if err := q.Acquire(context.Background(), 1, 0); err != ErrTooManyWaiters {
+				t.Fatalf("third waiter with a bound of 2: %v, want ErrTooManyWaiters", err)
+			}
+			q.Release(3, 0)
+			if err := <-errA; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errC; err != nil {
+				t.Fatal(err)
+			}
+			q.Release(2, 0)
+		})
+	}
+}
+
 func TestOverRelease(t *testing.T) {
 	q := newQueue(2)
 	q.Acquire(context.Background(), 1, 0)
