@@ -10,16 +10,22 @@ import (
 // lock when fn returns, even if ctx has ended by then: the release runs
 // under context.WithoutCancel(ctx) with a one-second timeout.
 //
+// If fn panics (or calls runtime.Goexit), the lock is released the same
+// way and the lease's goroutine stopped before the panic goes on up the
+// stack; Do does not recover it.
+//
 // It returns the error of Obtain, or fn's error joined with the release's:
 // an error wrapping lock.ErrLockLost means the lease ended before fn
 // returned, so fn's work may not have been exclusive.
-func (c *Client) Do(ctx context.Context, name string, fn func(context.Context, *Lease) error, opts ...Option) error {
+func (c *Client) Do(ctx context.Context, name string, fn func(context.Context, *Lease) error, opts ...Option) (err error) {
 	l, err := c.Obtain(ctx, name, opts...)
 	if err != nil {
 		return err
 	}
-	err = fn(l.Context(), l)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	return errors.Join(err, l.Release(rctx))
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		err = errors.Join(err, l.Release(rctx))
+	}()
+	return fn(l.Context(), l)
 }
