@@ -16,4 +16,37 @@
 //   - Cancelling the waiter at the head of a queue wakes the waiters behind
 //     it that can now proceed.
 //   - No goroutine, timer or context.AfterFunc outlives the call.
+//
+// # Trying without waiting
+//
+// Locks that live in the process have TryLock() bool, like sync.Mutex:
+// false means only that the lock is busy (or waiters are queued, which a
+// try never overtakes). Locks whose try does I/O, a file lock or a Redis
+// lock, return an error instead: one wrapping ErrNotAcquired when the lock
+// is busy, any other error when the try itself failed; a try that talks to
+// a server takes a context.
+//
+// # Bounded waiting
+//
+// Every lock can bound its queue of waiters (SetMaxWaiters, or a
+// WithMaxWaiters option). A call that would have to wait behind that many
+// waiters fails at once with a *TooManyWaitersError, which wraps
+// ErrTooManyWaiters, holding nothing. A call that need not wait is never
+// refused.
+//
+// # Misuse
+//
+// Misuse of a lock held in this process is a bug in the caller and panics
+// with a message that names the package and the call, as sync does,
+// changing nothing:
+//
+//	Mutex.Unlock of an unlocked Mutex        panic "lock: Unlock of unlocked Mutex"
+//	Mutex.Unlock a second time               the same panic, unless another
+//	                                         goroutine has locked it meanwhile
+//
+// A Mutex has no owner, so an Unlock by another goroutine than the one that
+// locked it is allowed, not misuse. Packages sem, rw, filelock and manager
+// list their own cases; remote locks (redislock) cannot always tell a
+// second release from a lost lease and return an error wrapping ErrNotHeld
+// instead of panicking.
 package lock

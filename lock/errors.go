@@ -1,6 +1,9 @@
 package lock
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors shared by every package of the module. Errors returned by
 // the module wrap them with detail; test for them with errors.Is.
@@ -29,3 +32,28 @@ var (
 	// semaphore's size, a negative weight or TTL, an empty or unsafe name.
 	ErrInvalidArgument = errors.New("lock: invalid argument")
 )
+
+// A TooManyWaitersError is the error of a call refused because the lock's
+// queue of waiters was at its bound (SetMaxWaiters or WithMaxWaiters). It
+// wraps ErrTooManyWaiters. Every primitive of the module reports such a
+// refusal with it, at once and holding nothing.
+type TooManyWaitersError struct {
+	// Lock names the lock that refused, as its package calls it:
+	// "lock.Mutex", "sem.Weighted", `filelock "/run/app/db.lock"`.
+	Lock string
+	// Max is the bound in force: at least Max callers were already
+	// waiting. What counts as a waiter is the primitive's: the goroutines
+	// of a process for a file lock, of one Client for a Redis lock.
+	Max int
+}
+
+func (e *TooManyWaitersError) Error() string {
+	noun := "goroutines"
+	if e.Max == 1 {
+		noun = "goroutine"
+	}
+	return fmt.Sprintf("%s: %d %s already waiting (the bound): %v", e.Lock, e.Max, noun, ErrTooManyWaiters)
+}
+
+// Unwrap returns ErrTooManyWaiters.
+func (e *TooManyWaitersError) Unwrap() error { return ErrTooManyWaiters }

@@ -30,21 +30,23 @@ type Mutex struct {
 // m is locked by the caller. If ctx is done first, including before the
 // call, m is not locked and the error satisfies errors.Is(err, ctx.Err()).
 // If it would have to wait behind as many waiters as SetMaxWaiters allows,
-// it fails at once with ErrTooManyWaiters and m is not locked.
+// it fails at once with a *TooManyWaitersError and m is not locked.
 func (m *Mutex) Lock(ctx context.Context) error {
-	err := m.q.Acquire(ctx, 1, 1)
-	if err == waitq.ErrTooManyWaiters {
-		return ErrTooManyWaiters
+	if err := m.q.Acquire(ctx, 1, 1); err != nil {
+		if err == waitq.ErrTooManyWaiters {
+			return &TooManyWaitersError{Lock: "lock.Mutex", Max: m.q.MaxWaiters()}
+		}
+		return err
 	}
-	if race.Enabled && err == nil {
+	if race.Enabled {
 		race.Acquire(unsafe.Pointer(m))
 	}
-	return err
+	return nil
 }
 
 // SetMaxWaiters bounds the goroutines waiting in Lock: a Lock that would
-// have to wait behind n waiters fails at once with ErrTooManyWaiters,
-// holding nothing. n ≤ 0 removes the bound (the default). It may be called
+// have to wait behind n waiters fails at once with a *TooManyWaitersError
+// (which wraps ErrTooManyWaiters), holding nothing. n ≤ 0 removes the bound (the default). It may be called
 // at any time, also concurrently with Lock; waiters already queued are not
 // affected, even when there are more of them than n. TryLock never waits
 // and is not affected.
@@ -72,9 +74,8 @@ func (m *Mutex) Unlock() {
 	if race.Enabled {
 		race.Release(unsafe.Pointer(m))
 	}
-	ok := m.q.Release(1, 1)
-	if !ok {
-		panic("lock: unlock of unlocked Mutex")
+	if !m.q.Release(1, 1) {
+		panic("lock: Unlock of unlocked Mutex")
 	}
 }
 

@@ -142,7 +142,7 @@ func TestCancelRacingUnlock(t *testing.T) {
 
 func TestUnlockOfUnlockedPanics(t *testing.T) {
 	defer func() {
-		if r := recover(); r != "lock: unlock of unlocked Mutex" {
+		if r := recover(); r != "lock: Unlock of unlocked Mutex" {
 			t.Fatalf("recovered %v", r)
 		}
 	}()
@@ -228,8 +228,11 @@ func TestSetMaxWaiters(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		first := waiter(context.Background(), 1)
 		cancelled := waiter(ctx, -1)
-		if err := mu.Lock(context.Background()); err != lock.ErrTooManyWaiters {
-			t.Fatalf("third waiter: %v, want ErrTooManyWaiters", err)
+		err := mu.Lock(context.Background())
+		var tm *lock.TooManyWaitersError
+		if !errors.Is(err, lock.ErrTooManyWaiters) || !errors.As(err, &tm) || tm.Max != 2 ||
+			err.Error() != "lock.Mutex: 2 goroutines already waiting (the bound): lock: too many waiters" {
+			t.Fatalf("third waiter: %v, want a TooManyWaitersError with Max 2", err)
 		}
 		if mu.Waiters() != 2 || !mu.Locked() || mu.TryLock() {
 			t.Fatalf("refusal changed state: waiters %d locked %v", mu.Waiters(), mu.Locked())

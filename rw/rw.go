@@ -12,11 +12,25 @@
 // cancellation goes to the next waiters; when a queued writer gives up, the
 // readers queued behind it are admitted at once. No goroutine or timer is
 // started per call.
+//
+// # Misuse
+//
+// Each of these panics, changing nothing, as sync.RWMutex does:
+//
+//	Unlock or Downgrade of an unlocked RWMutex      "rw: Unlock of unlocked RWMutex"
+//	Unlock or Downgrade of a read-locked RWMutex    "rw: Unlock of RWMutex locked for reading"
+//	RUnlock of an unlocked RWMutex                  "rw: RUnlock of unlocked RWMutex"
+//	RUnlock of a write-locked RWMutex               "rw: RUnlock of RWMutex locked for writing"
+//
+// (Downgrade's messages name Downgrade.) A second Unlock or RUnlock is
+// caught as one of these unless other goroutines hold the lock by then: an
+// RWMutex does not know which goroutine holds which read lock. Recursive
+// read locking is not misuse that is detected; it deadlocks once a writer
+// is queued (see RWMutex).
 package rw
 
 import (
 	"context"
-	"fmt"
 	"unsafe"
 
 	"github.com/codomyrmex/concurrency/internal/race"
@@ -51,25 +65,20 @@ type RWMutex struct {
 	q waitq.Queue
 }
 
-// errTooManyWaiters is returned by Lock and RLock when they would have to
-// wait behind as many waiters as SetMaxWaiters allows.
-var errTooManyWaiters = fmt.Errorf("rw: %w", lock.ErrTooManyWaiters)
-
 // Lock locks rw for writing, waiting in FIFO order for earlier readers and
 // writers. It returns nil when rw is write-locked by the caller; otherwise
 // the caller holds nothing (see the package documentation). If it would
 // have to wait behind as many waiters as SetMaxWaiters allows, it fails at
-// once with an error wrapping lock.ErrTooManyWaiters.
+// once with a *lock.TooManyWaitersError.
 func (rw *RWMutex) Lock(ctx context.Context) error {
-	err := rw.q.Acquire(ctx, MaxReaders, MaxReaders)
-	if err == waitq.ErrTooManyWaiters {
-		return errTooManyWaiters
+	if err := rw.q.Acquire(ctx, MaxReaders, MaxReaders); err != nil {
+		return rw.acquireError(err)
 	}
-	if race.Enabled && err == nil {
+	if race.Enabled {
 		race.Acquire(rw.readerSync())
 		race.Acquire(rw.writerSync())
 	}
-	return err
+	return nil
 }
 
 // TryLock locks rw for writing if it is free and nobody is queued, and
@@ -90,9 +99,8 @@ func (rw *RWMutex) Unlock() {
 	if race.Enabled {
 		race.Release(rw.readerSync())
 	}
-	ok := rw.q.Release(MaxReaders, MaxReaders)
-	if !ok {
-		panic("rw: Unlock of RWMutex not locked for writing")
+	if !rw.q.Release(MaxReaders, MaxReaders) {
+		rw.misuse("Unlock")
 	}
 }
 
@@ -100,21 +108,28 @@ func (rw *RWMutex) Unlock() {
 // queued for rw. It returns nil when the caller holds a read lock; otherwise
 // the caller holds nothing (see the package documentation). If it would
 // have to wait behind as many waiters as SetMaxWaiters allows, it fails at
-// once with an error wrapping lock.ErrTooManyWaiters.
+// once with a *lock.TooManyWaitersError.
 func (rw *RWMutex) RLock(ctx context.Context) error {
-	err := rw.q.Acquire(ctx, 1, MaxReaders)
-	if err == waitq.ErrTooManyWaiters {
-		return errTooManyWaiters
+	if err := rw.q.Acquire(ctx, 1, MaxReaders); err != nil {
+		return rw.acquireError(err)
 	}
-	if race.Enabled && err == nil {
+	if race.Enabled {
 		race.Acquire(rw.readerSync())
+	}
+	return nil
+}
+
+// acquireError maps an error of the queue to the one Lock and RLock return.
+func (rw *RWMutex) acquireError(err error) error {
+	if err == waitq.ErrTooManyWaiters {
+		return &lock.TooManyWaitersError{Lock: "rw.RWMutex", Max: rw.q.MaxWaiters()}
 	}
 	return err
 }
 
 // SetMaxWaiters bounds the goroutines waiting in Lock and RLock, readers
 // and writers alike: a call that would have to wait behind n waiters fails
-// at once with an error wrapping lock.ErrTooManyWaiters, holding nothing.
+// at once with a *lock.TooManyWaitersError, holding nothing.
 // A reader admitted at once, because no writer holds rw or is queued, never
 // waits and is never refused. n ≤ 0 removes the bound (the default). It may
 // be called at any time, also concurrently with Lock and RLock; waiters
@@ -135,14 +150,16 @@ func (rw *RWMutex) TryRLock() bool {
 }
 
 // RUnlock undoes a single RLock (or Downgrade). It panics if rw is not
-// locked at all; calling it while rw is write-locked is a misuse that is not
-// always detected.
+// read-locked: "rw: RUnlock of unlocked RWMutex", or "rw: RUnlock of
+// RWMutex locked for writing", changing nothing.
 func (rw *RWMutex) RUnlock() {
 	if race.Enabled {
 		race.ReleaseMerge(rw.writerSync())
 	}
-	ok := rw.q.Release(1, MaxReaders)
-	if !ok {
+	if !rw.q.ReleaseBelow(1, MaxReaders, MaxReaders) {
+		if rw.q.Used() >= MaxReaders {
+			panic("rw: RUnlock of RWMutex locked for writing")
+		}
 		panic("rw: RUnlock of unlocked RWMutex")
 	}
 }
@@ -155,10 +172,18 @@ func (rw *RWMutex) Downgrade() {
 	if race.Enabled {
 		race.Release(rw.readerSync())
 	}
-	ok := rw.q.Release(MaxReaders-1, MaxReaders)
-	if !ok {
-		panic("rw: Downgrade of RWMutex not locked for writing")
+	if !rw.q.Release(MaxReaders-1, MaxReaders) {
+		rw.misuse("Downgrade")
 	}
+}
+
+// misuse panics for a write-side call (Unlock or Downgrade) on rw, which
+// is not locked for writing.
+func (rw *RWMutex) misuse(call string) {
+	if rw.q.Used() > 0 {
+		panic("rw: " + call + " of RWMutex locked for reading")
+	}
+	panic("rw: " + call + " of unlocked RWMutex")
 }
 
 // RLocker returns the read side of rw as a lock.Locker: its Lock calls

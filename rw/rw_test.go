@@ -210,6 +210,61 @@ func TestTryAndMisuse(t *testing.T) {
 	mu.Unlock()
 }
 
+// TestMisusePanics: every unlock that does not match what is held panics
+// with its message and changes nothing. RUnlock of a write-locked mutex
+// was once accepted, leaving a reader and the writer both "holding" it.
+func TestMisusePanics(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(*rw.RWMutex)
+		misuse  func(*rw.RWMutex)
+		message string
+	}{
+		{"Unlock of unlocked", func(*rw.RWMutex) {}, (*rw.RWMutex).Unlock, "rw: Unlock of unlocked RWMutex"},
+		{"Unlock of read-locked", rlock, (*rw.RWMutex).Unlock, "rw: Unlock of RWMutex locked for reading"},
+		{"RUnlock of unlocked", func(*rw.RWMutex) {}, (*rw.RWMutex).RUnlock, "rw: RUnlock of unlocked RWMutex"},
+		{"RUnlock of write-locked", wlock, (*rw.RWMutex).RUnlock, "rw: RUnlock of RWMutex locked for writing"},
+		{"Downgrade of unlocked", func(*rw.RWMutex) {}, (*rw.RWMutex).Downgrade, "rw: Downgrade of unlocked RWMutex"},
+		{"Downgrade of read-locked", rlock, (*rw.RWMutex).Downgrade, "rw: Downgrade of RWMutex locked for reading"},
+		{"second Unlock", func(mu *rw.RWMutex) { wlock(mu); mu.Unlock() }, (*rw.RWMutex).Unlock, "rw: Unlock of unlocked RWMutex"},
+		{"second RUnlock", func(mu *rw.RWMutex) { rlock(mu); mu.RUnlock() }, (*rw.RWMutex).RUnlock, "rw: RUnlock of unlocked RWMutex"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu rw.RWMutex
+			tc.setup(&mu)
+			readers, writer := state(&mu)
+			func() {
+				defer func() {
+					if r := recover(); r != tc.message {
+						t.Fatalf("recovered %v, want %q", r, tc.message)
+					}
+				}()
+				tc.misuse(&mu)
+			}()
+			if r, w := state(&mu); r != readers || w != writer {
+				t.Fatalf("misuse changed the mutex: read-locked %v, write-locked %v before; %v, %v after", readers, writer, r, w)
+			}
+		})
+	}
+}
+
+func rlock(mu *rw.RWMutex) { mu.RLock(context.Background()) }
+func wlock(mu *rw.RWMutex) { mu.Lock(context.Background()) }
+
+// state probes whether mu is read-locked or write-locked, leaving it as it
+// was.
+func state(mu *rw.RWMutex) (readers, writer bool) {
+	if mu.TryLock() {
+		mu.Unlock()
+		return false, false
+	}
+	if !mu.TryRLock() {
+		return false, true
+	}
+	mu.RUnlock()
+	return true, false
+}
+
 // FuzzRWMutex drives non-blocking operations against a model.
 func FuzzRWMutex(f *testing.F) {
 	f.Add([]byte{1, 1, 3, 0, 3, 3, 0, 4, 2, 3, 5})
@@ -237,7 +292,7 @@ func FuzzRWMutex(f *testing.F) {
 				}
 			case 2:
 				if !writer {
-					if !panics(mu.Unlock) && readers == 0 {
+					if !panics(mu.Unlock) {
 						t.Fatal("Unlock without writer did not panic")
 					}
 					continue
@@ -246,7 +301,7 @@ func FuzzRWMutex(f *testing.F) {
 				writer = false
 			case 3:
 				if readers == 0 {
-					if !writer && !panics(mu.RUnlock) {
+					if !panics(mu.RUnlock) {
 						t.Fatal("RUnlock without readers did not panic")
 					}
 					continue
@@ -255,7 +310,7 @@ func FuzzRWMutex(f *testing.F) {
 				readers--
 			case 4:
 				if !writer {
-					if readers == 0 && !panics(mu.Downgrade) {
+					if !panics(mu.Downgrade) {
 						t.Fatal("Downgrade without writer did not panic")
 					}
 					continue
@@ -368,7 +423,8 @@ func TestSetMaxWaiters(t *testing.T) {
 		r1 := start(ctx, "r1", false) // queued behind w1
 		for _, try := range []func(context.Context) error{mu.Lock, mu.RLock} {
 			err := try(context.Background())
-			if !errors.Is(err, lock.ErrTooManyWaiters) {
+			if !errors.Is(err, lock.ErrTooManyWaiters) ||
+				err.Error() != "rw.RWMutex: 2 goroutines already waiting (the bound): lock: too many waiters" {
 				t.Fatalf("third waiter: %v, want lock.ErrTooManyWaiters", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/sem"
 )
 
@@ -46,7 +47,7 @@ func semResult(err error) check.Result {
 		return check.Shut
 	case errors.Is(err, sem.ErrTooLarge):
 		return check.Oversized
-	case errors.Is(err, sem.ErrTooManyWaiters):
+	case errors.Is(err, lock.ErrTooManyWaiters):
 		return check.Refused
 	}
 	return check.Waiting // not a result of the model: DriveFIFO fails

@@ -18,6 +18,19 @@
 // whose ctx ended at the same moment go to the next waiters; cancelling the
 // waiter at the head of the queue wakes those behind it that now fit. No
 // goroutine or timer is started per call.
+//
+// # Bad input and misuse
+//
+//	Acquire(ctx, n) with n > Size()      error wrapping ErrTooLarge: "sem: weight 5 exceeds size 3: ..."
+//	Acquire(ctx, n) with n < 0           error wrapping lock.ErrInvalidArgument
+//	TryAcquire(n) with n < 0 or > size   false
+//	Release(n) with n < 0                panic "sem: Release(-1): negative weight"
+//	Release(n) of more than is held      panic "sem: Release(3) with 2 held"
+//	NewWeighted or Resize with size < 0  panic "sem: size -1 out of range [0, MaxSize]"
+//	Acquire or TryAcquire after Close    ErrClosed, false
+//
+// A semaphore does not track who holds its weight, so a second Release is
+// caught only when it releases more than is held in all.
 package sem
 
 import (
@@ -39,18 +52,21 @@ var (
 	// wraps lock.ErrClosed.
 	ErrClosed = fmt.Errorf("sem: %w", lock.ErrClosed)
 
-	// ErrTooLarge is returned by Acquire for a weight larger than the
-	// semaphore's size, including to a waiter whose weight no longer fits
-	// after Resize shrank it. It wraps lock.ErrInvalidArgument.
+	// ErrTooLarge reports a weight larger than the semaphore's size. Acquire
+	// returns an error that wraps it and names both numbers, also to a
+	// waiter whose weight no longer fits after Resize shrank the size. It
+	// wraps lock.ErrInvalidArgument.
 	ErrTooLarge = fmt.Errorf("sem: weight exceeds size: %w", lock.ErrInvalidArgument)
-
-	// ErrTooManyWaiters is returned by Acquire when it would have to wait
-	// behind as many waiters as WithMaxWaiters or SetMaxWaiters allows. It
-	// wraps lock.ErrTooManyWaiters.
-	ErrTooManyWaiters = fmt.Errorf("sem: %w", lock.ErrTooManyWaiters)
-
-	errNegative = fmt.Errorf("sem: negative weight: %w", lock.ErrInvalidArgument)
 )
+
+// tooLarge is the error of a weight n that exceeds the size.
+type tooLarge struct{ n, size int64 }
+
+func (e *tooLarge) Error() string {
+	return fmt.Sprintf("sem: weight %d exceeds size %d: %v", e.n, e.size, lock.ErrInvalidArgument)
+}
+
+func (e *tooLarge) Unwrap() error { return ErrTooLarge }
 
 // Weighted provides a way to bound concurrent access to a resource. Callers
 // request access with a given weight.
@@ -90,8 +106,8 @@ type maxWaiters int
 func (n maxWaiters) apply(s *Weighted) { s.q.SetMaxWaiters(int(n)) }
 
 // WithMaxWaiters bounds the queue of waiters: an Acquire that would have to
-// wait behind n waiters fails at once with ErrTooManyWaiters, holding
-// nothing. It guards against unbounded growth when callers arrive faster
+// wait behind n waiters fails at once with a *lock.TooManyWaitersError,
+// holding nothing. It guards against unbounded growth when callers arrive faster
 // than tokens are released. n ≤ 0 means no bound (the default). See
 // [Weighted.SetMaxWaiters] to change the bound later.
 func WithMaxWaiters(n int) Option { return maxWaiters(n) }
@@ -99,10 +115,10 @@ func WithMaxWaiters(n int) Option { return maxWaiters(n) }
 // Acquire acquires the semaphore with a weight of n, blocking until the
 // tokens are granted or ctx is done. On success it returns nil. On failure
 // it holds nothing and returns the context's error (see the package
-// documentation), ErrClosed, ErrTooLarge if n exceeds the size,
-// ErrTooManyWaiters if it would have to wait behind as many waiters as the
-// bound allows, or an error wrapping lock.ErrInvalidArgument if n is
-// negative.
+// documentation), ErrClosed, an error wrapping ErrTooLarge if n exceeds the
+// size, a *lock.TooManyWaitersError if it would have to wait behind as many
+// waiters as the bound allows, or an error wrapping lock.ErrInvalidArgument
+// if n is negative.
 //
 // A weight of 0 succeeds at once (unless ctx is done or the semaphore is
 // closed), even with waiters queued: it takes nothing, so it cannot overtake
@@ -112,7 +128,7 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 		return s.acquireOutOfRange(ctx, n)
 	}
 	if err := s.q.Acquire(ctx, n, 0); err != nil {
-		return semError(err)
+		return s.acquireError(err, n)
 	}
 	if race.Enabled {
 		race.Acquire(unsafe.Pointer(s))
@@ -124,10 +140,10 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 // ones, weights over MaxSize (which could overflow its arithmetic) and 0.
 func (s *Weighted) acquireOutOfRange(ctx context.Context, n int64) error {
 	if n < 0 {
-		return errNegative
+		return fmt.Errorf("sem: negative weight %d: %w", n, lock.ErrInvalidArgument)
 	}
 	if n > MaxSize {
-		return ErrTooLarge
+		return &tooLarge{n, s.Size()}
 	}
 	if err := ctxerr.From(ctx); err != nil {
 		return err
@@ -141,15 +157,16 @@ func (s *Weighted) acquireOutOfRange(ctx context.Context, n int64) error {
 	return nil
 }
 
-// semError maps the queue's errors to the package's.
-func semError(err error) error {
+// acquireError maps an error of the queue to the one Acquire of weight n
+// returns.
+func (s *Weighted) acquireError(err error, n int64) error {
 	switch err {
 	case waitq.ErrClosed:
 		return ErrClosed
 	case waitq.ErrTooLarge:
-		return ErrTooLarge
+		return &tooLarge{n, s.Size()}
 	case waitq.ErrTooManyWaiters:
-		return ErrTooManyWaiters
+		return &lock.TooManyWaitersError{Lock: "sem.Weighted", Max: s.q.MaxWaiters()}
 	}
 	return err
 }
@@ -169,19 +186,28 @@ func (s *Weighted) TryAcquire(n int64) bool {
 }
 
 // Release releases the semaphore with a weight of n and grants queued
-// waiters that now fit. It panics ("sem: released more than held"),
-// changing nothing, if n is negative or more than the weight held.
+// waiters that now fit. It panics, changing nothing, if n is negative
+// ("sem: Release(-1): negative weight") or more than the weight held
+// ("sem: Release(3) with 2 held").
 func (s *Weighted) Release(n int64) {
 	if race.Enabled {
 		race.ReleaseMerge(unsafe.Pointer(s))
 	}
 	if n < 0 || !s.q.Release(n, 0) {
-		panic("sem: released more than held")
+		s.badRelease(n)
 	}
 }
 
+func (s *Weighted) badRelease(n int64) {
+	if n < 0 {
+		panic(fmt.Sprintf("sem: Release(%d): negative weight", n))
+	}
+	panic(fmt.Sprintf("sem: Release(%d) with %d held", n, s.q.Used()))
+}
+
 // Resize sets the size of the semaphore, then grants queued waiters that now
-// fit and fails with ErrTooLarge those whose weight exceeds the new size.
+// fit and fails those whose weight exceeds the new size with an error
+// wrapping ErrTooLarge.
 // Tokens already held are never revoked: after a shrink below the weight in
 // use, Available is 0 and no Acquire succeeds until enough is released.
 // Resize panics if size is negative or over MaxSize.
@@ -192,7 +218,7 @@ func (s *Weighted) Resize(size int64) {
 
 // SetMaxWaiters bounds the goroutines waiting in Acquire, as WithMaxWaiters
 // does: an Acquire that would have to wait behind n waiters fails at once
-// with ErrTooManyWaiters, holding nothing. n ≤ 0 removes the bound. It may
+// with a *lock.TooManyWaitersError, holding nothing. n ≤ 0 removes the bound. It may
 // be called at any time, also concurrently with Acquire; waiters already
 // queued are not affected, even when there are more of them than n.
 func (s *Weighted) SetMaxWaiters(n int) {

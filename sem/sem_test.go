@@ -287,7 +287,7 @@ func TestWithMaxWaiters(t *testing.T) {
 		go func() { queued <- s.Acquire(context.Background(), 1) }()
 		synctest.Wait()
 		err := s.Acquire(context.Background(), 1)
-		if !errors.Is(err, sem.ErrTooManyWaiters) || !errors.Is(err, lock.ErrTooManyWaiters) {
+		if !errors.Is(err, lock.ErrTooManyWaiters) {
 			t.Fatalf("second waiter: %v, want ErrTooManyWaiters", err)
 		}
 		if s.Waiters() != 1 || s.Available() != 0 {
@@ -314,7 +314,7 @@ func TestSetMaxWaiters(t *testing.T) {
 		synctest.Wait()
 		s.SetMaxWaiters(1) // below the queue: both stay queued
 		err := s.Acquire(context.Background(), 1)
-		if !errors.Is(err, sem.ErrTooManyWaiters) || s.Waiters() != 2 {
+		if !errors.Is(err, lock.ErrTooManyWaiters) || s.Waiters() != 2 {
 			t.Fatalf("over the bound: %v with %d waiters", err, s.Waiters())
 		}
 		s.SetMaxWaiters(0)
@@ -330,5 +330,57 @@ func TestSetMaxWaiters(t *testing.T) {
 			}
 		}
 		s.Release(1)
+	})
+}
+
+// TestMessages: errors and panics name the numbers involved.
+func TestMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := sem.NewWeighted(3, sem.WithMaxWaiters(1))
+		for _, tc := range []struct {
+			n    int64
+			want string
+		}{
+			{4, "sem: weight 4 exceeds size 3: lock: invalid argument"},
+			{-1, "sem: negative weight -1: lock: invalid argument"},
+		} {
+			if err := s.Acquire(context.Background(), tc.n); err == nil || err.Error() != tc.want {
+				t.Errorf("Acquire(%d) = %v, want %q", tc.n, err, tc.want)
+			}
+		}
+		s.Acquire(context.Background(), 2)
+		queued := make(chan error, 1)
+		go func() { queued <- s.Acquire(context.Background(), 3) }()
+		synctest.Wait()
+		err := s.Acquire(context.Background(), 1)
+		var tm *lock.TooManyWaitersError
+		if !errors.As(err, &tm) || tm.Max != 1 || tm.Lock != "sem.Weighted" ||
+			err.Error() != "sem.Weighted: 1 goroutine already waiting (the bound): lock: too many waiters" {
+			t.Errorf("refused Acquire = %v", err)
+		}
+		s.Resize(2) // the queued 3 no longer fits
+		if err := <-queued; !errors.Is(err, sem.ErrTooLarge) || err.Error() != "sem: weight 3 exceeds size 2: lock: invalid argument" {
+			t.Errorf("waiter after a shrink = %v", err)
+		}
+		for _, tc := range []struct {
+			n    int64
+			want string
+		}{
+			{3, "sem: Release(3) with 2 held"},
+			{-1, "sem: Release(-1): negative weight"},
+		} {
+			func() {
+				defer func() {
+					if r := recover(); r != tc.want {
+						t.Errorf("Release(%d) panicked with %v, want %q", tc.n, r, tc.want)
+					}
+				}()
+				s.Release(tc.n)
+			}()
+		}
+		if s.Available() != 0 {
+			t.Fatalf("a bad Release changed the semaphore: available %d", s.Available())
+		}
+		s.Release(2)
 	})
 }

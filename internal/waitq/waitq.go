@@ -186,7 +186,7 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		// Already dequeued, or failed by SetExtra: the result is in ch.
 		r := <-ch
 		if r == granted {
-			q.releaseLocked(n, base)
+			q.releaseLocked(n, noLimit, base)
 		}
 		q.mu.Unlock()
 		return ctxerr.From(ctx)
@@ -218,19 +218,34 @@ func (q *Queue) Release(n, base int64) bool {
 	if s := q.load(); s&waitingBit == 0 && s>>usedShift >= n && q.cas(s, s-n<<usedShift) {
 		return true
 	}
-	return q.releaseSlow(n, base)
+	return q.releaseSlow(n, noLimit, base)
 }
 
-func (q *Queue) releaseSlow(n, base int64) bool {
+// ReleaseBelow is Release, except that it also reports false, changing
+// nothing, if limit or more tokens are held. A reader/writer lock releases
+// a read token with it to tell a read unlock of a write-locked lock.
+func (q *Queue) ReleaseBelow(n, limit, base int64) bool {
+	// Fast path, small enough to be inlined.
+	if s := q.load(); s&waitingBit == 0 && s>>usedShift >= n && s>>usedShift < limit &&
+		q.cas(s, s-n<<usedShift) {
+		return true
+	}
+	return q.releaseSlow(n, limit, base)
+}
+
+// noLimit is above any number of tokens held.
+const noLimit = MaxCapacity + 1
+
+func (q *Queue) releaseSlow(n, limit, base int64) bool {
 	for {
 		s := q.load()
 		if s&waitingBit != 0 {
 			q.mu.Lock()
-			ok := q.releaseLocked(n, base)
+			ok := q.releaseLocked(n, limit, base)
 			q.mu.Unlock()
 			return ok
 		}
-		if s>>usedShift < n {
+		if s>>usedShift < n || s>>usedShift >= limit {
 			return false
 		}
 		if q.cas(s, s-n<<usedShift) {
@@ -239,11 +254,11 @@ func (q *Queue) releaseSlow(n, base int64) bool {
 	}
 }
 
-// releaseLocked is Release with q.mu held.
-func (q *Queue) releaseLocked(n, base int64) bool {
+// releaseLocked is ReleaseBelow with q.mu held.
+func (q *Queue) releaseLocked(n, limit, base int64) bool {
 	for {
 		s := q.load()
-		if s>>usedShift < n {
+		if s>>usedShift < n || s>>usedShift >= limit {
 			return false
 		}
 		if s&waitingBit != 0 {
@@ -338,6 +353,13 @@ func (q *Queue) SetMaxWaiters(n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.maxWaiters = n
+}
+
+// MaxWaiters returns the bound set by SetMaxWaiters; ≤ 0 means none.
+func (q *Queue) MaxWaiters() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.maxWaiters
 }
 
 // Extra returns the capacity above base.
