@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,6 +112,23 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestTableOneRep: with one repetition there is no spread to print (it
+// printed "0%").
+func TestTableOneRep(t *testing.T) {
+	r := testReport()
+	s := &r.Scenarios[0]
+	s.Runs = slices.DeleteFunc(s.Runs, func(run Run) bool { return run.Rep > 0 })
+	r.Config.Reps = 1
+	r.Summarize()
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "0%") || !strings.Contains(out, "1.00k") {
+		t.Errorf("one repetition printed a spread (or no rate):\n%s", out)
 	}
 }
 

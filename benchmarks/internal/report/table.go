@@ -76,7 +76,11 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 			fmt.Fprintf(tw, "%s\t  %-*s\t  FAILED: %s\n", workers, nameW, row.Impl, oneLine(row.Failure))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%.0f%%\t%s\t%s\t%s\t%s\t%.3f\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), 50*row.Spread,
+		spread := "" // one repetition has no spread
+		if row.Reps > 1 {
+			spread = fmt.Sprintf("%.0f%%", 50*row.Spread)
+		}
+		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), spread,
 			Ratio(row.Ratio), Dur(row.P50), Dur(row.P99), Dur(row.Max), row.Jain, Count(Maybe(row.Allocs)))
 		if cmds {
 			fmt.Fprintf(tw, "%s\t", Count(row.Cmds))
@@ -110,7 +114,7 @@ func oneLine(msg string) string {
 // legend explains the columns.
 const legend = `
 acq/s       acquisitions per second, all workers together (higher is better); mean of the repetitions
-±           half the spread between the slowest and fastest repetition, in % of acq/s
+±           half the spread between the slowest and fastest repetition, in % of acq/s (blank for one)
 vs X        acq/s as a multiple of the baseline implementation X at the same worker count
 wait        time from asking for the lock to holding it: median, 99th percentile, maximum
 fairness    Jain's index over the workers' acquisitions: 1 = equal shares, 1/workers = one worker got all
