@@ -3,6 +3,7 @@ package filelock
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
@@ -66,16 +67,29 @@ var _ lock.Locker = (*Lock)(nil)
 // link, a file that is not a regular file, is owned by another user or is
 // writable by group or others. It refuses with [ErrNotSupported] a file on
 // a network or user-space filesystem (see [WithNetworkFS]) and any platform
-// but Linux.
+// but Linux, and with [lock.ErrInvalidArgument] an empty path or one that
+// contains a NUL byte.
 //
 // The file is not removed unless [WithCleanup] is given: removing a lock
 // file while others have it open would split its holders across two files.
 func New(path string, opts ...Option) (*Lock, error) {
 	c := newConfig(opts)
-	if path == "" {
-		return nil, fmt.Errorf("filelock: empty path: %w", lock.ErrInvalidArgument)
+	if err := checkPath("path", path); err != nil {
+		return nil, err
 	}
 	return newLock("", path, false, &c, "")
+}
+
+// checkPath refuses an empty path, and one with a NUL byte, which no
+// system call can take; what names the path in messages.
+func checkPath(what, path string) error {
+	switch {
+	case path == "":
+		return fmt.Errorf("filelock: empty %s: %w", what, lock.ErrInvalidArgument)
+	case strings.IndexByte(path, 0) >= 0:
+		return fmt.Errorf("filelock: %s %q contains a NUL byte: %w", what, path, lock.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // newLock opens the file name in dir and returns a Lock on it, recording

@@ -67,7 +67,9 @@ func DefaultDir() (string, error) {
 
 // NewNamed returns a Lock on the file name+".lock" in a private lock
 // directory ([DefaultDir], or the one given with [WithDir]), creating the
-// directory and the file as needed. WithDir("") means the default. The name must pass [ValidateName].
+// directory and the file as needed. WithDir("") means the default. The name
+// must pass [ValidateName], and a directory given with WithDir must not
+// contain a NUL byte; otherwise the error wraps [lock.ErrInvalidArgument].
 // Otherwise it behaves as [New].
 func NewNamed(name string, opts ...Option) (*Lock, error) {
 	if err := ValidateName(name); err != nil {
@@ -81,6 +83,8 @@ func NewNamed(name string, opts ...Option) (*Lock, error) {
 			return nil, err
 		}
 		c.dir = d
+	} else if err := checkPath("lock directory", c.dir); err != nil {
+		return nil, err
 	}
 	return newLock(c.dir, name+nameSuffix, private, &c, name)
 }
