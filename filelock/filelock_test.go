@@ -166,12 +166,12 @@ func TestMisusePanics(t *testing.T) {
 			defer l.RUnlock()
 			l.Unlock()
 		},
-		"Close while held": func() {
-			if err := l.TryLock(); err != nil {
+		"RUnlock of exclusive": func() {
+			if err := l.Lock(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			defer l.Unlock()
-			l.Close()
+			l.RUnlock()
 		},
 	} {
 		func() {

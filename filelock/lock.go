@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 )
@@ -34,8 +36,8 @@ import (
 // flock(2) conversion would drop the shared lock before taking the
 // exclusive one). Release the shared hold first.
 //
-// Unlock without an exclusive hold through the same Lock, RUnlock without a
-// shared one, and Close while held or in use panic.
+// Unlock without an exclusive hold through the same Lock and RUnlock without
+// a shared one panic.
 type Lock struct {
 	f       *file
 	path    string
@@ -49,12 +51,25 @@ type Lock struct {
 	recW, recR *telemetry.Recorder
 	since      clock.Stamp
 
-	// Holds through this Lock, and calls in progress, for misuse checks.
+	// Holds through this Lock, for misuse checks.
 	excl   atomic.Bool
 	shared atomic.Int64
-	calls  atomic.Int64
-	closed atomic.Bool
+
+	// users counts the calls in progress and the holds through l, which
+	// keep l's reference to f; shifted left by one, with closedBit set by
+	// Close. The last of Close, those calls and those holds drops the
+	// reference (see enter, exit and Close).
+	users atomic.Int64
+
+	// mu guards waits: the cancel functions of the calls through l that
+	// wait for the file, which Close calls.
+	mu       sync.Mutex
+	waits    map[uint64]context.CancelCauseFunc
+	nextWait uint64
 }
+
+// closedBit is the bit of Lock.users that Close sets.
+const closedBit = 1
 
 var _ lock.Locker = (*Lock)(nil)
 
@@ -122,7 +137,9 @@ func (l *Lock) Path() string { return l.path }
 // errors.Is(err, ctx.Err()); a release that races with the cancellation is
 // passed on, never kept. If it finds the file busy while as many goroutines
 // of this process wait for it as [WithMaxWaiters] allows, it fails at once
-// with an error wrapping [lock.ErrTooManyWaiters].
+// with an error wrapping [lock.ErrTooManyWaiters]. If l is closed, before
+// the call or while it waits, it fails with an error wrapping
+// [lock.ErrClosed] (see [Lock.Close]).
 func (l *Lock) Lock(ctx context.Context) error {
 	err := l.enter(ctx, l.recW)
 	if err == nil {
@@ -160,6 +177,7 @@ func (l *Lock) Unlock() {
 	}
 	l.f.unlock()
 	l.recW.Released(context.Background(), 1, held)
+	l.exit()
 }
 
 // RLock takes a shared hold on l, waiting in FIFO order behind the
@@ -202,56 +220,129 @@ func (l *Lock) RUnlock() {
 	}
 	l.f.runlock()
 	l.recR.Released(context.Background(), 1, -1)
+	l.exit()
 }
 
-// Close releases the descriptor of l (shared with the other Locks on the
-// same file in this process, and closed with the last of them). It panics
-// if l is held or a call on l is in progress. Calls after Close fail with
-// an error wrapping [lock.ErrClosed]; Close itself returns one on the
-// second call.
+// Close closes l. The calls through l that wait for the file when Close is
+// called, in this process's queue or for another process, return at once
+// with an error wrapping [lock.ErrClosed] (or their context's error if it
+// is done too), holding nothing; a call that acquires the file as Close is
+// called may instead succeed, and then holds l as any other. Every later
+// Lock, RLock, TryLock and TryRLock through l fails with an error wrapping
+// lock.ErrClosed, and so does a second Close. Close does not affect the
+// other Locks on the file.
+//
+// Holds taken through l stay held after Close: Unlock and RUnlock release
+// them as usual, and panic as usual when l has no such hold. Close never
+// waits and never panics.
+//
+// l's share of the descriptor (shared with the other Locks on the same file
+// in this process, and closed with the last of them) is given up by the
+// last of Close, the calls then in progress and the holds then held. Close
+// returns the error of closing the descriptor only if it closes it itself;
+// a hold or call that closes it later ignores the error (the descriptor is
+// released either way).
 func (l *Lock) Close() error {
-	if !l.closed.CompareAndSwap(false, true) {
-		return l.errClosed()
+	for {
+		u := l.users.Load()
+		if u&closedBit != 0 {
+			return l.errClosed()
+		}
+		if l.users.CompareAndSwap(u, u|closedBit) {
+			if u == 0 {
+				return l.f.unregister()
+			}
+			break
+		}
 	}
-	if l.calls.Load() != 0 || l.excl.Load() || l.shared.Load() != 0 {
-		l.closed.Store(false)
-		panic("filelock: Close of Lock " + l.path + " while it is held or in use")
+	l.mu.Lock()
+	for _, cancel := range l.waits {
+		cancel(lock.ErrClosed)
 	}
-	return l.f.unregister()
+	l.mu.Unlock()
+	return nil
 }
 
 // enter registers a call in progress, unless l is closed: then it records
 // the failed acquisition through r and returns the error.
 func (l *Lock) enter(ctx context.Context, r *telemetry.Recorder) error {
-	l.calls.Add(1)
-	if l.closed.Load() {
-		l.calls.Add(-1)
-		err := l.errClosed()
-		r.Failed(ctx, err)
-		return err
+	for {
+		u := l.users.Load()
+		if u&closedBit != 0 {
+			err := l.errClosed()
+			r.Failed(ctx, err)
+			return err
+		}
+		if l.users.CompareAndSwap(u, u+2) {
+			return nil
+		}
 	}
-	return nil
+}
+
+// exit ends a call in progress that failed, or a hold, giving up l's
+// reference to the file if l is closed and that was the last of them.
+func (l *Lock) exit() {
+	if l.users.Add(-2) == closedBit {
+		_ = l.f.unregister() // see Close
+	}
+}
+
+// wait takes f for l exclusively or shared, waiting until ctx is done or l
+// is closed.
+func (l *Lock) wait(ctx context.Context, excl bool) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l.mu.Lock()
+	if l.users.Load()&closedBit != 0 {
+		l.mu.Unlock()
+		return l.errClosed()
+	}
+	if l.waits == nil {
+		l.waits = make(map[uint64]context.CancelCauseFunc)
+	}
+	id := l.nextWait
+	l.nextWait++
+	l.waits[id] = cancel
+	l.mu.Unlock()
+
+	err := l.f.take(wctx, excl)
+
+	l.mu.Lock()
+	delete(l.waits, id)
+	l.mu.Unlock()
+	if err != nil && wctx.Err() != nil {
+		// The wait was cut short: by ctx, whose error then wins, or by
+		// Close.
+		if err = ctxerr.From(ctx); err == nil {
+			err = l.errClosed()
+		}
+	}
+	return err
 }
 
 // acquired records the outcome of an exclusive acquisition, whose hold
-// began at since if it is timed, and ends the call.
+// began at since if it is timed, and ends the call: a failed one exits, a
+// successful one becomes the hold.
 func (l *Lock) acquired(err error, since clock.Stamp) {
-	if err == nil {
-		l.since = since
-		l.excl.Store(true)
-		if l.holder {
-			l.f.sys.setHolder(l.purpose)
-		}
+	if err != nil {
+		l.exit()
+		return
 	}
-	l.calls.Add(-1)
+	l.since = since
+	l.excl.Store(true)
+	if l.holder {
+		l.f.sys.setHolder(l.purpose)
+	}
 }
 
-// racquired records the outcome of a shared acquisition and ends the call.
+// racquired records the outcome of a shared acquisition and ends the call,
+// as acquired does.
 func (l *Lock) racquired(err error) {
-	if err == nil {
-		l.shared.Add(1)
+	if err != nil {
+		l.exit()
+		return
 	}
-	l.calls.Add(-1)
+	l.shared.Add(1)
 }
 
 func (l *Lock) errClosed() error {

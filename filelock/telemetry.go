@@ -57,8 +57,8 @@ func (l *Lock) recorder(excl bool) *telemetry.Recorder {
 	return l.recR
 }
 
-// take acquires f for l exclusively or shared, waiting until ctx is done,
-// and records the acquisition. It first tries without waiting; only if the
+// take acquires f for l exclusively or shared, waiting until ctx is done
+// or l is closed, and records the acquisition. It first tries without waiting; only if the
 // file is held (by this process or another) or goroutines of this process
 // wait for it does the caller count as a waiter of the file (see
 // WithMaxWaiters), and, with telemetry on, start a span and time the wait.
@@ -82,11 +82,11 @@ func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	}
 	defer l.f.leaveWaiters()
 	if r == nil {
-		return 0, l.f.take(ctx, excl)
+		return 0, l.wait(ctx, excl)
 	}
 	start := clock.Now()
 	wctx, w := r.Begin(ctx, 1)
-	err = l.f.take(wctx, excl)
+	err = l.wait(wctx, excl)
 	end := clock.Now()
 	w.End(ctx, err, start.Until(end))
 	return end, err
