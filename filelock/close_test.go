@@ -251,6 +251,45 @@ func TestCloseRacesGrant(t *testing.T) {
 	t.Logf("%d waiters granted, %d closed", granted, closed)
 }
 
+// Misuse of Unlock and RUnlock panics, naming the misuse and the file.
+func TestUnlockMisuseMessages(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "lock")
+	l, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		name    string
+		hold    func() error
+		misuse  func()
+		release func()
+		want    string
+	}{
+		{"Unlock of unlocked", nil, l.Unlock, nil, "filelock: Unlock of unlocked Lock " + path},
+		{"RUnlock of unlocked", nil, l.RUnlock, nil, "filelock: RUnlock of unlocked Lock " + path},
+		{"Unlock of read-locked", l.TryRLock, l.Unlock, l.RUnlock, "filelock: Unlock of Lock " + path + " locked for reading"},
+		{"RUnlock of write-locked", l.TryLock, l.RUnlock, l.Unlock, "filelock: RUnlock of Lock " + path + " locked for writing"},
+	} {
+		if tc.hold != nil {
+			if err := tc.hold(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := recovered(tc.misuse); r != tc.want {
+			t.Errorf("%s: panic %v, want %q", tc.name, r, tc.want)
+		}
+		if tc.release != nil {
+			tc.release() // the misuse changed nothing
+		}
+	}
+	if err := l.TryLock(); err != nil {
+		t.Fatal("misuse left the lock held:", err)
+	}
+	l.Unlock()
+}
+
 // A path or a directory with a NUL byte is invalid.
 func TestNULInPath(t *testing.T) {
 	t.Parallel()
@@ -334,4 +373,26 @@ func recovered(f func()) (r any) {
 	defer func() { r = recover() }()
 	f()
 	return nil
+}
+
+// A nil Context panics before the call changes anything: Close still
+// closes the descriptor.
+func TestNilContext(t *testing.T) {
+	fds := countFDs(t)
+	l, err := New(filepath.Join(t.TempDir(), "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nilCtx context.Context
+	for name, call := range map[string]func(context.Context) error{"Lock": l.Lock, "RLock": l.RLock} {
+		if r := recovered(func() { call(nilCtx) }); r != "filelock: nil Context" {
+			t.Errorf("%s(nil): panic %v, want \"filelock: nil Context\"", name, r)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := countFDs(t); got != fds {
+		t.Errorf("%d descriptors after Close, %d before New", got, fds)
+	}
 }

@@ -86,6 +86,32 @@
 // uncontended Lock and Unlock allocate nothing more and cost a few
 // nanoseconds more.
 //
+// # Misuse
+//
+// These mistakes are bugs in the caller and panic, changing nothing, with a
+// message that names the call and the lock file, as sync does:
+//
+//	Unlock without an exclusive hold through the Lock   "filelock: Unlock of unlocked Lock PATH"
+//	Unlock of a shared hold                             "filelock: Unlock of Lock PATH locked for reading"
+//	RUnlock without a shared hold through the Lock      "filelock: RUnlock of unlocked Lock PATH"
+//	RUnlock of an exclusive hold                        "filelock: RUnlock of Lock PATH locked for writing"
+//	Lock or RLock with a nil Context                    "filelock: nil Context"
+//
+// Holds belong to the Lock they were taken through, not to a goroutine: a
+// second Unlock is caught unless the Lock has been locked again meanwhile,
+// and an Unlock through another Lock on the same file panics. Other
+// mistakes are errors, or waits:
+//
+//	empty path; NUL byte in a path or WithDir; invalid name   error wrapping lock.ErrInvalidArgument
+//	Locks on one file with different WithCleanup or WithOFD   error wrapping lock.ErrInvalidArgument
+//	Lock, RLock, TryLock, TryRLock or Close after Close       error wrapping lock.ErrClosed
+//	Close while a Lock or RLock through the Lock waits        that call fails with lock.ErrClosed
+//	Close while held through the Lock                         the hold stays until Unlock or RUnlock
+//	Lock while this process holds the file (an upgrade too)   waits until ctx is done: not reentrant
+//	RLock while this process holds the file exclusively       waits until ctx is done: not reentrant
+//
+// A Lock must be made with New or NewNamed: the zero Lock is not usable.
+//
 // # Limits
 //
 // Only Linux is supported; elsewhere New and NewNamed fail with

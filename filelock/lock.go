@@ -37,7 +37,7 @@ import (
 // exclusive one). Release the shared hold first.
 //
 // Unlock without an exclusive hold through the same Lock and RUnlock without
-// a shared one panic.
+// a shared one panic (see the package documentation, "Misuse").
 type Lock struct {
 	f       *file
 	path    string
@@ -169,6 +169,9 @@ func (l *Lock) TryLock() error {
 // waiter. It panics if l is not held exclusively.
 func (l *Lock) Unlock() {
 	if !l.excl.CompareAndSwap(true, false) {
+		if l.shared.Load() != 0 {
+			panic("filelock: Unlock of Lock " + l.path + " locked for reading")
+		}
 		panic("filelock: Unlock of unlocked Lock " + l.path)
 	}
 	held := l.holdTime()
@@ -212,6 +215,9 @@ func (l *Lock) RUnlock() {
 	for {
 		n := l.shared.Load()
 		if n == 0 {
+			if l.excl.Load() {
+				panic("filelock: RUnlock of Lock " + l.path + " locked for writing")
+			}
 			panic("filelock: RUnlock of unlocked Lock " + l.path)
 		}
 		if l.shared.CompareAndSwap(n, n-1) {
@@ -264,8 +270,12 @@ func (l *Lock) Close() error {
 }
 
 // enter registers a call in progress, unless l is closed: then it records
-// the failed acquisition through r and returns the error.
+// the failed acquisition through r and returns the error. It panics on a
+// nil ctx before it changes anything.
 func (l *Lock) enter(ctx context.Context, r *telemetry.Recorder) error {
+	if ctx == nil {
+		panic("filelock: nil Context")
+	}
 	for {
 		u := l.users.Load()
 		if u&closedBit != 0 {
