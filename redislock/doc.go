@@ -34,15 +34,20 @@
 // entry expires 3s after its waiter last renewed it, which a live waiter
 // does at least every 2s). A release of a marked key hands the lock to the
 // first live waiter in the queue (the key becomes '~' and its token for
-// 500ms, which only that waiter can turn into a grant) and publishes the
-// token on the channel prefix:{name}, to which waiting Clients subscribe;
-// so waiters of different Clients and processes are served in FIFO order,
-// one Redis call per handoff, and a caller that did not queue cannot
-// overtake them. A waiter that died blocks the lock for at most the 500ms
-// reservation, and only until its entry expires. TryObtain and Redlock
-// waiters do not queue. An uncontended acquire and release are two EVALSHA
-// round trips and, with the commands inside the scripts, six Redis
-// commands: SET and INCR, GET and DEL.
+// 500ms, which only that waiter can turn into a grant; it leaves the
+// queue, and loses its turn if it does not come in time) and publishes
+// the token on the channel prefix:{name}, to which waiting Clients
+// subscribe; so waiters of different Clients and processes are served in
+// FIFO order, one Redis call per handoff. A caller that is not first in
+// the queue cannot overtake them: while a live waiter is queued, a free
+// lock (its key expired or deleted without a release, or a reservation
+// not claimed) goes only to the first of them, and the acquire script
+// refuses, and queues, anyone else. A waiter that died blocks the lock
+// for at most the 500ms reservation, and otherwise until its entry
+// expires. TryObtain and Redlock waiters do not queue. An uncontended
+// acquire and release are two EVALSHA round trips and, with the commands
+// inside the scripts, seven Redis commands: ZCARD (of the queue), SET and
+// INCR, GET and DEL.
 //
 // # Cancellation contract
 //

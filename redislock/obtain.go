@@ -48,9 +48,10 @@ func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Leas
 }
 
 // TryObtain is Obtain without waiting: it makes one attempt and fails with
-// an error wrapping lock.ErrNotAcquired if another holder has the lock (or
-// a release is handing it to a waiter queued in Redis) or another
-// goroutine of this Client holds or waits for it. It does not queue. A failed Redis
+// an error wrapping lock.ErrNotAcquired if another holder has the lock, a
+// waiter queued in Redis is first in line for it (a release is handing it
+// over, or it is free but a live waiter is queued), or another goroutine
+// of this Client holds or waits for it. It does not queue. A failed Redis
 // call is returned as it is. ctx bounds the attempt and the hold, as for
 // Obtain.
 func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {

@@ -2,12 +2,16 @@ package redislock_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
@@ -158,4 +162,106 @@ func TestQueueLeave(t *testing.T) {
 			t.Fatal("release with an empty queue left the key")
 		}
 	})
+}
+
+// A caller that did not queue does not take a free lock while a live
+// waiter of another Client is queued for it: not when the holder's key was
+// deleted or expired without a release (nobody tells the waiter, which
+// looks again within 2s), and not when the reservation of a dead waiter
+// that a release handed the lock to has lapsed. Meanwhile newcomers'
+// TryObtain is refused, and a newcomer's Obtain queues behind the waiter.
+func TestQueueNoOvertakeOfFreeLock(t *testing.T) {
+	_, rdb := real(t)
+	ctx := testCtx(t, 30*time.Second)
+	for _, tc := range []struct {
+		name string
+		free func(t *testing.T, key string, holder *redislock.Lease)
+	}{
+		{"deleted", func(t *testing.T, key string, _ *redislock.Lease) {
+			rdb.Del(ctx, key)
+		}},
+		{"expired", func(t *testing.T, key string, _ *redislock.Lease) {
+			rdb.PExpire(ctx, key, time.Millisecond)
+			if !eventually(time.Second, func() bool { return rdb.Exists(ctx, key).Val() == 0 }) {
+				t.Fatal("the key did not expire")
+			}
+		}},
+		{"reservation lapsed", func(t *testing.T, key string, holder *redislock.Lease) {
+			// A token queued ahead of the waiter by a process that
+			// then died, whose entry has not expired yet.
+			rdb.ZAdd(ctx, key+":queue", redis.Z{Score: 0, Member: "GHOST"})
+			rdb.ZAdd(ctx, key+":queue:deadlines", redis.Z{Score: 1e15, Member: "GHOST"})
+			if err := holder.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v := rdb.Get(ctx, key).Val(); v != "~GHOST" && v != "~GHOST*" {
+				t.Fatalf("released lock holds %q, want it handed to GHOST", v)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "overtake-" + strings.ReplaceAll(tc.name, " ", "-")
+			key := "lock:{" + name + "}"
+			var wg sync.WaitGroup
+			t.Cleanup(wg.Wait) // after the Clients' Close on failure
+			holder, waiter := newClient(t, rdb), newClient(t, rdb)
+			newcomer, prober := newClient(t, rdb), newClient(t, rdb)
+			held, err := holder.Obtain(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			order := make(chan string, 2)
+			waiterHolds := make(chan struct{})
+			wg.Go(func() {
+				l, err := waiter.Obtain(ctx, name)
+				if err != nil {
+					t.Error(err)
+					order <- "waiter failed"
+					close(waiterHolds)
+					return
+				}
+				order <- "waiter"
+				close(waiterHolds)
+				time.Sleep(50 * time.Millisecond)
+				if err := l.Release(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+			waitQueued(t, rdb, key, 1)
+			tc.free(t, key, held)
+			wg.Go(func() {
+				l, err := newcomer.Obtain(ctx, name)
+				if err != nil {
+					t.Error(err)
+					order <- "newcomer failed"
+					return
+				}
+				order <- "newcomer"
+				if err := l.Release(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+			for tries := 0; ; tries++ {
+				select {
+				case <-waiterHolds:
+				case <-time.After(2 * time.Millisecond):
+					l, err := prober.TryObtain(ctx, name)
+					if err == nil {
+						_ = l.Release(ctx)
+						t.Fatalf("TryObtain %d took the free lock with a waiter queued", tries)
+					}
+					if !errors.Is(err, lock.ErrNotAcquired) {
+						t.Fatal(err)
+					}
+					continue
+				}
+				break
+			}
+			if first, second := <-order, <-order; first != "waiter" || second != "newcomer" {
+				t.Fatalf("got the lock in the order %s, %s; want the queued waiter first", first, second)
+			}
+			wg.Wait() // both released
+			_ = held.Release(ctx)
+		})
+	}
 }

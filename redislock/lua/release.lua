@@ -12,8 +12,10 @@
 -- lock is handed to the first waiter in the queue whose entry has not
 -- expired (the key becomes '~' and its token, for ARGV[3] ms) and its
 -- token is published; with no such waiter the key is deleted and '' is
--- published, waking every waiter. A token that neither holds nor was
--- handed the lock leaves the queue.
+-- published, waking every waiter. The waiter handed the lock leaves the
+-- queue: the reservation is its place, and if it does not claim the lock
+-- in time, the lock goes to the next waiter (see obtain.lua). A token that
+-- neither holds nor was handed the lock leaves the queue.
 --
 -- Returns 1 when the lock was released, 0 when the token did not hold it
 -- (so a retried or stale release never touches a later holder's lock).
@@ -39,6 +41,8 @@ for _, w in ipairs(gone) do
 end
 local head = redis.call('zrange', KEYS[2], 0, 0)[1]
 if head then
+	redis.call('zrem', KEYS[2], head)
+	redis.call('zrem', KEYS[3], head)
 	redis.call('set', KEYS[1], '~' .. head, 'PX', ARGV[3])
 	redis.call('publish', ARGV[2], head)
 else
