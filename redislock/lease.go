@@ -196,17 +196,22 @@ func (l *Lease) extend(ctx context.Context) (bool, error) {
 // tried once more in the background (for up to a second, Close waits for
 // it), and failing that the key expires with its TTL. The lease has ended
 // either way.
+//
+// ctx may be the lease's Context, or a context derived from it: Release
+// cancels it by ending the lease, and then carries on as under
+// context.WithoutCancel(ctx) for at most a second (less if ctx has an
+// earlier deadline), so that the release succeeds. A ctx that is done
+// before Release is called ends the lease all the same, without a Redis
+// call in the caller's goroutine: the key is released in the background as
+// after a transport error, and the error satisfies errors.Is(err,
+// ctx.Err()).
 func (l *Lease) Release(ctx context.Context) error {
-	err := l.release(ctx)
-	select {
-	case <-l.exited:
-	case <-ctx.Done():
-	}
-	return err
+	return l.release(ctx, true)
 }
 
-// release is Release without waiting for the lease's goroutine.
-func (l *Lease) release(ctx context.Context) error {
+// release is Release, which waits for the lease's goroutine if wait is
+// set.
+func (l *Lease) release(ctx context.Context, wait bool) error {
 	l.mu.Lock()
 	if l.released {
 		l.mu.Unlock()
@@ -215,10 +220,26 @@ func (l *Lease) release(ctx context.Context) error {
 	l.released = true
 	l.mu.Unlock()
 	close(l.stop)
+	early := ctx.Err() != nil // done before the call, not by ending the lease
 	var err error
-	if !l.end(errReleased) {
+	switch {
+	case !l.end(errReleased):
 		err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
-	} else {
+	case early:
+		l.c.cleanup(ctx, l.k, l.token)
+		err = fmt.Errorf("redislock: release %q: %w", l.name, ctxerr.From(ctx))
+	default:
+		if ctx.Err() != nil && context.Cause(ctx) == errReleased {
+			// ctx is the lease's Context, or derived from it, and
+			// ending the lease cancelled it.
+			deadline := time.Now().Add(cleanupTimeout)
+			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+				deadline = d
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+			defer cancel()
+		}
 		var ok bool
 		ok, err = l.c.releaseCall(ctx, l.k, l.token)
 		switch {
@@ -236,6 +257,12 @@ func (l *Lease) release(ctx context.Context) error {
 	}
 	l.dequeue()
 	l.rec.Released(ctx, 1, time.Since(l.granted))
+	if wait {
+		select {
+		case <-l.exited:
+		case <-ctx.Done():
+		}
+	}
 	return err
 }
 

@@ -2,12 +2,14 @@ package redislock_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
@@ -57,6 +59,63 @@ func TestDoReleasesOnPanic(t *testing.T) {
 			if err := l.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// Releasing with the lease's own context, or one derived from it, succeeds:
+// the release itself cancels that context, which must not fail it. A
+// context done before Release is called still ends the lease; the key is
+// released in the background and Release reports the context's error.
+func TestReleaseWithLeaseContext(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := testCtx(t, 10*time.Second)
+		c := newClient(t, rdb)
+		for _, tc := range []struct {
+			name string
+			ctx  func(l *redislock.Lease) context.Context
+		}{
+			{"own", (*redislock.Lease).Context},
+			{"derived", func(l *redislock.Lease) context.Context {
+				ctx, cancel := context.WithTimeout(l.Context(), 5*time.Second)
+				t.Cleanup(cancel)
+				return ctx
+			}},
+		} {
+			l, err := c.Obtain(ctx, "own")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(tc.ctx(l)); err != nil {
+				t.Fatalf("Release with the lease's %s context = %v, want nil", tc.name, err)
+			}
+			if n := rdb.Exists(ctx, "lock:{own}").Val(); n != 0 {
+				t.Fatalf("Release with the lease's %s context left the key", tc.name)
+			}
+			if err := l.Err(); !errors.Is(err, lock.ErrNotHeld) {
+				t.Fatalf("Err() after Release = %v, want ErrNotHeld", err)
+			}
+		}
+
+		l, err := c.Obtain(ctx, "own")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := l.Release(done); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Release with a cancelled context = %v, want context.Canceled", err)
+		}
+		select {
+		case <-l.Done():
+		default:
+			t.Fatal("the lease is still held after Release with a cancelled context")
+		}
+		if !eventually(2*time.Second, func() bool { return rdb.Exists(ctx, "lock:{own}").Val() == 0 }) {
+			t.Fatal("the key was not released in the background")
+		}
+		if err := l.Release(ctx); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("second Release = %v, want ErrNotHeld", err)
 		}
 	})
 }

@@ -81,7 +81,7 @@ func (m *Mutex) Unlock() {
 	if l == nil {
 		panic("redislock: unlock of unlocked Mutex")
 	}
-	_ = l.release(deadlineCtx{context.Background(), time.Now().Add(cleanupTimeout)})
+	_ = l.release(deadlineCtx{context.Background(), time.Now().Add(cleanupTimeout)}, false)
 }
 
 // Release unlocks m, releasing the lock as Lease.Release does under ctx,
