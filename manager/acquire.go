@@ -201,7 +201,7 @@ func (m *Manager) lock1(ctx context.Context, it *item, t *clock.Stamp) error {
 	s, st := it.s, &it.e.st
 	contended := false
 	if s.try != nil && ctx.Err() == nil {
-		err := s.try()
+		err := s.try(ctx)
 		if err == nil {
 			if m.stats {
 				st.acquisitions.Add(1)

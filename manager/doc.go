@@ -24,16 +24,19 @@
 //
 // The Manager uses these methods when a registered lock has them:
 //
-//   - TryLock() bool or TryLock() error (and TryRLock of either shape for
-//     the read side): an acquisition first tries the lock without waiting.
-//     The error shape, that of filelock.Lock, returns nil if the lock is
-//     now held and an error wrapping lock.ErrNotAcquired if taking it would
-//     have to wait. Only an acquisition whose try finds the lock busy
-//     (false, or lock.ErrNotAcquired) counts as contended, is timed as a
-//     wait and gets a span; if the try fails with another error, Lock is
-//     called as for a lock that cannot be tried, and its result counts. A
-//     lock that cannot be tried (a Redis lock) is timed and traced on every
-//     acquisition and never counted as contended.
+//   - TryLock() bool, TryLock() error or TryLock(ctx) error (and TryRLock
+//     of any of these shapes for the read side): an acquisition first tries
+//     the lock without waiting, passing its ctx to TryLock(ctx) error. The
+//     error shapes, those of filelock.Lock and redislock.Mutex, return nil
+//     if the lock is now held and an error wrapping lock.ErrNotAcquired if
+//     taking it would have to wait. Only an acquisition whose try finds the
+//     lock busy (false, or lock.ErrNotAcquired) counts as contended, is
+//     timed as a wait and gets a span; if the try fails with another error,
+//     Lock is called as for a lock that cannot be tried, and its result
+//     counts. A remote lock's try is a round trip, so a contended
+//     acquisition of one makes a second, in Lock. A lock that cannot be
+//     tried is timed and traced on every acquisition and never counted as
+//     contended.
 //   - LockKind() string: the lock.kind attribute of the lock's telemetry,
 //     such as "filelock" for a *filelock.Lock. Without it a lock is
 //     reported as "mutex" (lock.Mutex), "rwmutex" (rw.RWMutex) or

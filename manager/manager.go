@@ -62,9 +62,9 @@ type entry struct {
 // uses, resolved once.
 type side struct {
 	l    lock.Locker
-	try  func() error // nil: cannot be tried; see tryOf
-	rel  Releaser     // nil: Unlock
-	done Leaser       // nil: cannot be lost
+	try  func(context.Context) error // nil: cannot be tried; see tryOf
+	rel  Releaser                    // nil: Unlock
+	done Leaser                      // nil: cannot be lost
 	rec  *telemetry.Recorder
 }
 

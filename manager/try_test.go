@@ -166,3 +166,71 @@ func TestLockKindTelemetry(t *testing.T) {
 		t.Errorf("contentions %v, want custom/read: 1", contentions)
 	}
 }
+
+// ctxTry is an rw.RWMutex whose TryLock and TryRLock have the shape of
+// redislock.Mutex's: they take the acquisition's ctx and return nil if
+// held, or an error wrapping lock.ErrNotAcquired if they would have to
+// wait. It remembers the ctx of the last try.
+type ctxTry struct {
+	rw.RWMutex
+	locks   atomic.Int64 // calls of Lock and RLock
+	lastCtx atomic.Pointer[context.Context]
+}
+
+func (l *ctxTry) try(ctx context.Context, try func() bool) error {
+	l.lastCtx.Store(&ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if try() {
+		return nil
+	}
+	return fmt.Errorf("ctxTry: busy: %w", lock.ErrNotAcquired)
+}
+
+func (l *ctxTry) TryLock(ctx context.Context) error  { return l.try(ctx, l.RWMutex.TryLock) }
+func (l *ctxTry) TryRLock(ctx context.Context) error { return l.try(ctx, l.RWMutex.TryRLock) }
+
+func (l *ctxTry) Lock(ctx context.Context) error {
+	l.locks.Add(1)
+	return l.RWMutex.Lock(ctx)
+}
+
+func (l *ctxTry) RLock(ctx context.Context) error {
+	l.locks.Add(1)
+	return l.RWMutex.RLock(ctx)
+}
+
+type ctxKey struct{}
+
+// TryLock(ctx) error and TryRLock(ctx) error are tried first, with the
+// acquisition's ctx: an uncontended acquisition does not call Lock, and one
+// that finds the lock busy counts as contended.
+func TestTryLockContextShape(t *testing.T) {
+	ctx := context.WithValue(context.Background(), ctxKey{}, "acquisition")
+	m := manager.New()
+	l := new(ctxTry)
+	if err := m.Register("c", l); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []manager.Mode{manager.ModeWrite, manager.ModeRead} {
+		l.lastCtx.Store(nil)
+		h, err := m.Acquire(ctx, manager.Request{Name: "c", Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release(ctx)
+		if p := l.lastCtx.Load(); p == nil || (*p).Value(ctxKey{}) != "acquisition" {
+			t.Fatalf("%v: the try did not get the acquisition's ctx", mode)
+		}
+	}
+	if n := l.locks.Load(); n != 0 {
+		t.Fatalf("%d calls of Lock or RLock for uncontended acquisitions, want 0", n)
+	}
+	contendOn(t, m, "c", manager.ModeWrite, manager.ModeWrite)
+	contendOn(t, m, "c", manager.ModeWrite, manager.ModeRead)
+	st, _ := m.Stats("c")
+	if st.Acquisitions != 6 || st.Contended != 2 || st.Holders != 0 || st.Waiters != 0 {
+		t.Errorf("stats %+v, want 6 acquisitions, 2 contended", st)
+	}
+}
