@@ -126,12 +126,13 @@
 // # Configuration
 //
 // A lease without options has a 30s TTL renewed every 10s by its watchdog
-// until it is released ([WithWatchdog] changes both); [WithTTL] gives a
-// fixed TTL that only [Lease.Extend] renews; [WithMaxHold] bounds the hold
-// time; [WithPrefix] sets the namespace. Run Redis with the default
-// maxmemory-policy noeviction: any other policy can evict a held lock, and
-// an allkeys-* policy also a fencing counter, which never expires and whose
-// loss restarts its sequence.
+// until it is released ([WithWatchdog] changes both; the interval must be
+// between 1ms and half the TTL); [WithTTL] gives a fixed TTL that only
+// [Lease.Extend] renews, and is the way to turn the watchdog off;
+// [WithMaxHold] bounds the hold time; [WithPrefix] sets the namespace. Run
+// Redis with the default maxmemory-policy noeviction: any other policy can
+// evict a held lock, and an allkeys-* policy also a fencing counter, which
+// never expires and whose loss restarts its sequence.
 //
 // # Telemetry
 //

@@ -130,3 +130,43 @@ func TestPermanentErrorFailsFast(t *testing.T) {
 		}
 	})
 }
+
+// The watchdog's interval must be between 1ms and half the TTL, given to
+// New or per call: zero does not silently turn the watchdog off (WithTTL
+// does that), and a tiny interval does not flood the server.
+func TestWatchdogInterval(t *testing.T) {
+	_, rdb := mini(t)
+	c := newClient(t, rdb)
+	ctx := testCtx(t, 5*time.Second)
+	for _, tc := range []struct {
+		ttl, interval time.Duration
+		ok            bool
+	}{
+		{time.Second, 0, false},
+		{time.Second, -time.Millisecond, false},
+		{time.Second, time.Nanosecond, false},
+		{time.Second, time.Millisecond - 1, false},
+		{time.Second, time.Millisecond, true},
+		{time.Second, 500 * time.Millisecond, true},
+		{time.Second, 500*time.Millisecond + 1, false},
+		{time.Second, 999 * time.Millisecond, false},
+		{10 * time.Millisecond, 5 * time.Millisecond, true},
+		{10 * time.Millisecond, 6 * time.Millisecond, false},
+	} {
+		opt := redislock.WithWatchdog(tc.ttl, tc.interval)
+		nc, err := redislock.New(rdb, opt)
+		if nc != nil {
+			_ = nc.Close()
+		}
+		if tc.ok != (err == nil) || err != nil && !errors.Is(err, lock.ErrInvalidArgument) {
+			t.Errorf("New(WithWatchdog(%v, %v)) = %v, want ok=%v or ErrInvalidArgument", tc.ttl, tc.interval, err, tc.ok)
+		}
+		l, err := c.TryObtain(ctx, "wd", opt)
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		if tc.ok != (err == nil) || err != nil && !errors.Is(err, lock.ErrInvalidArgument) {
+			t.Errorf("TryObtain(WithWatchdog(%v, %v)) = %v, want ok=%v or ErrInvalidArgument", tc.ttl, tc.interval, err, tc.ok)
+		}
+	}
+}

@@ -22,6 +22,9 @@ const (
 
 	// minTTL is the shortest TTL accepted.
 	minTTL = 10 * time.Millisecond
+	// minRenewInterval is the shortest renewal interval accepted; the
+	// longest is half the TTL.
+	minRenewInterval = time.Millisecond
 )
 
 // An Option configures a Client (given to New, it sets the default of every
@@ -39,7 +42,8 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	prefix  string
 	ttl     time.Duration // the key's TTL after each acquire and renewal
-	renew   time.Duration // watchdog period; 0 for a fixed-TTL lease
+	fixed   bool          // WithTTL: no watchdog
+	renew   time.Duration // watchdog period; 0 if fixed
 	maxHold time.Duration // 0: unlimited
 	ttlArg  any           // int64: ttl in milliseconds, boxed by validate for the scripts
 
@@ -56,17 +60,25 @@ func defaultConfig() config {
 // it was requested unless Extend renews it. ttl must be at least 10ms; it
 // is rounded down to a whole millisecond.
 func WithTTL(ttl time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.renew = ttl, 0 })
+	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, true, 0 })
 }
 
 // WithWatchdog renews leases automatically: the key gets TTL ttl, and every
-// renewInterval (which must be shorter than ttl) the lease's goroutine
-// resets it, until the lease is released or lost. ttl must be at least
-// 10ms; it is rounded down to a whole millisecond. A failed renewal is
-// retried every renewInterval/4 while the lease is still valid. The default
-// is WithWatchdog(DefaultTTL, DefaultRenewInterval).
+// renewInterval the lease's goroutine resets it, until the lease is
+// released or lost. A failed renewal is retried every renewInterval/4 (with
+// jitter) while the lease is still valid. The default is
+// WithWatchdog(DefaultTTL, DefaultRenewInterval).
+//
+// ttl must be at least 10ms; it is rounded down to a whole millisecond.
+// renewInterval must be at least 1ms and at most half of ttl (as rounded),
+// so that a renewal that failed can be retried before the lease's validity
+// runs out and a lease does not flood the server with renewals. Any other
+// value, zero included, is an error wrapping lock.ErrInvalidArgument,
+// reported by New or NewRedlock, or for a per-call option by Obtain,
+// TryObtain or the Mutex's Lock and TryLock. No interval turns renewal
+// off: for leases that only Extend renews, use WithTTL.
 func WithWatchdog(ttl, renewInterval time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.renew = ttl, renewInterval })
+	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, false, renewInterval })
 }
 
 // WithMaxHold bounds how long a lease may be held: d after it was granted,
@@ -108,19 +120,18 @@ func WithMaxWaiters(n int) Option {
 }
 
 func (c *config) validate() error {
+	ttl := c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
 	switch {
 	case c.ttl < minTTL:
 		return fmt.Errorf("redislock: TTL %v is below %v: %w", c.ttl, minTTL, lock.ErrInvalidArgument)
-	case c.renew < 0:
-		return fmt.Errorf("redislock: renewal interval %v is negative: %w", c.renew, lock.ErrInvalidArgument)
-	case c.renew > 0 && c.renew >= c.ttl:
-		return fmt.Errorf("redislock: renewal interval %v is not shorter than the TTL %v: %w", c.renew, c.ttl, lock.ErrInvalidArgument)
+	case !c.fixed && (c.renew < minRenewInterval || c.renew > ttl/2):
+		return fmt.Errorf("redislock: renewal interval %v is not between %v and half the TTL %v: %w", c.renew, minRenewInterval, ttl, lock.ErrInvalidArgument)
 	case c.maxHold < 0:
 		return fmt.Errorf("redislock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
 	case strings.ContainsAny(c.prefix, "{}"):
 		return fmt.Errorf("redislock: prefix %q contains a brace: %w", c.prefix, lock.ErrInvalidArgument)
 	}
-	c.ttl = c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
+	c.ttl = ttl
 	c.ttlArg = c.ttl.Milliseconds()
 	return nil
 }
