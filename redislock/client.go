@@ -91,10 +91,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Client, error) {
 
 func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 	for _, rdb := range nodes {
-		if rdb == nil {
-			return nil, fmt.Errorf("redislock: nil Redis client: %w", lock.ErrInvalidArgument)
-		}
-		if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer && v.IsNil() {
+		if isNil(rdb) {
 			return nil, fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
 		}
 		if !contextTimeoutEnabled(rdb) {
@@ -121,6 +118,15 @@ func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 	c.done = c.ctx.Done()
 	c.hub.c = c
 	return c, nil
+}
+
+// isNil reports whether v, a Redis client, is nil or a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // contextTimeoutEnabled reports whether rdb honours context deadlines, as

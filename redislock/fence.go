@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
 )
 
 // ErrStaleFence reports a write rejected because a write with a higher
@@ -27,7 +29,20 @@ var ErrStaleFence = errors.New("redislock: stale fencing token")
 // write rejected when no row changed. rdb may be a different Redis from the
 // lock's, and usually should be: the resource is where the data lives.
 // Tokens above 2^53 lose precision in Lua's numbers.
+//
+// A nil rdb, an empty key or a fence below 1 is an error wrapping
+// lock.ErrInvalidArgument, and nothing is written: grants are numbered
+// from 1, and a lease whose Fence is 0 (a Redlock lease) has no fencing
+// token to guard a write with.
 func FencedSet(ctx context.Context, rdb redis.Scripter, key string, fence int64, value string) error {
+	switch {
+	case isNil(rdb):
+		return fmt.Errorf("redislock: fenced write with a nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
+	case key == "":
+		return fmt.Errorf("redislock: fenced write to an empty key: %w", lock.ErrInvalidArgument)
+	case fence < 1:
+		return fmt.Errorf("redislock: fenced write to %q with token %d, below 1 (a Redlock lease has no fencing token): %w", key, fence, lock.ErrInvalidArgument)
+	}
 	n, err := fencedSetScript.Run(ctx, rdb, []string{key}, fence, value).Int64()
 	if err != nil {
 		return fmt.Errorf("redislock: fenced write to %q: %w", key, err)

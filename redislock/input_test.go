@@ -170,3 +170,36 @@ func TestWatchdogInterval(t *testing.T) {
 		}
 	}
 }
+
+// FencedSet refuses input that would crash it or give no protection: a nil
+// client, a fence that no grant has (0 is what a Redlock lease has, which
+// has no fencing token), and an empty key.
+func TestFencedSetBadInput(t *testing.T) {
+	_, rdb := mini(t)
+	ctx := testCtx(t, 5*time.Second)
+	var nilClient *redis.Client
+	for _, tc := range []struct {
+		name  string
+		rdb   redis.Scripter
+		key   string
+		fence int64
+	}{
+		{"nil client", nil, "res", 1},
+		{"typed nil client", nilClient, "res", 1},
+		{"zero fence", rdb, "res", 0},
+		{"negative fence", rdb, "res", -1},
+		{"empty key", rdb, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := redislock.FencedSet(ctx, tc.rdb, tc.key, tc.fence, "v"); !errors.Is(err, lock.ErrInvalidArgument) {
+				t.Fatalf("FencedSet = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+	if n := len(rdb.Keys(ctx, "*").Val()); n != 0 {
+		t.Fatalf("bad input wrote %d keys", n)
+	}
+	if err := redislock.FencedSet(ctx, rdb, "res", 1, "v"); err != nil {
+		t.Fatalf("FencedSet with fence 1 = %v", err)
+	}
+}

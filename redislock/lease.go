@@ -95,7 +95,7 @@ func (l *Lease) Name() string { return l.name }
 // already accepted; see FencedSet. The counter lives in Redis and is
 // monotonic as long as Redis does not lose writes (AOF with appendfsync
 // always, no failover to a lagging replica). A Redlock lease has no fencing
-// token: Fence returns 0.
+// token: Fence returns 0, which FencedSet refuses.
 func (l *Lease) Fence() int64 { return l.fence }
 
 // Done returns a channel that is closed when the lease ends, for whatever
