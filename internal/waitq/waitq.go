@@ -145,16 +145,17 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		q.mu.Unlock()
 		return ErrTooManyWaiters
 	}
-	ch := make(chan uint8, 1)
-	ticket := q.push(entry{n: n, ch: ch})
+	w := getWaiter()
+	ticket := q.push(entry{n: n, ch: w.ch})
 	q.mu.Unlock()
 
 	done := ctx.Done()
 	if done == nil { // the context can never be cancelled
-		return result(<-ch)
+		return result(w.receive())
 	}
 	select {
-	case r := <-ch:
+	case r := <-w.ch:
+		w.put()
 		if r != granted {
 			return result(r)
 		}
@@ -173,23 +174,35 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		if ticket >= q.front {
 			if e := &q.ring[(q.head+int(ticket-q.front))%len(q.ring)]; e.ch != nil {
 				// Still queued: leave a tombstone and let those
-				// behind us through if we were blocking them.
+				// behind us through if we were blocking them. No
+				// result will come, so w can be reused.
 				e.ch = nil
 				q.live--
-				q.grantLocked(q.load()>>usedShift, base)
+				wake := q.grantLocked(q.load()>>usedShift, base)
 				q.mu.Unlock()
+				grant(wake)
+				w.put()
 				return ctxerr.From(ctx)
 			}
 			// SetExtra failed us (and left the tombstone) while
-			// ctx ended: the result is in ch.
-		}
-		// Already dequeued, or failed by SetExtra: the result is in ch.
-		r := <-ch
-		if r == granted {
-			q.releaseLocked(n, noLimit, base)
+			// ctx ended: the result is in w.
 		}
 		q.mu.Unlock()
+		// Already dequeued, or failed by SetExtra: the result is in w,
+		// or about to be.
+		if w.receive() == granted {
+			q.Release(n, base)
+		}
 		return ctxerr.From(ctx)
+	}
+}
+
+// grant wakes the waiter whose channel is wake, if any, with its grant.
+// Grants are sent after q.mu is released, so that the waiter does not wake
+// only to block on it.
+func grant(wake chan uint8) {
+	if wake != nil {
+		wake <- granted
 	}
 }
 
@@ -241,8 +254,9 @@ func (q *Queue) releaseSlow(n, limit, base int64) bool {
 		s := q.load()
 		if s&waitingBit != 0 {
 			q.mu.Lock()
-			ok := q.releaseLocked(n, limit, base)
+			ok, wake := q.releaseLocked(n, limit, base)
 			q.mu.Unlock()
+			grant(wake)
 			return ok
 		}
 		if s>>usedShift < n || s>>usedShift >= limit {
@@ -254,28 +268,30 @@ func (q *Queue) releaseSlow(n, limit, base int64) bool {
 	}
 }
 
-// releaseLocked is ReleaseBelow with q.mu held.
-func (q *Queue) releaseLocked(n, limit, base int64) bool {
+// releaseLocked is ReleaseBelow with q.mu held. The caller must pass wake
+// to grant once it has released q.mu.
+func (q *Queue) releaseLocked(n, limit, base int64) (ok bool, wake chan uint8) {
 	for {
 		s := q.load()
 		if s>>usedShift < n || s>>usedShift >= limit {
-			return false
+			return false, nil
 		}
 		if s&waitingBit != 0 {
 			// Only holders of mu change state now.
-			q.grantLocked(s>>usedShift-n, base)
-			return true
+			return true, q.grantLocked(s>>usedShift-n, base)
 		}
 		if q.cas(s, s-n<<usedShift) {
-			return true
+			return true, nil
 		}
 	}
 }
 
 // grantLocked hands tokens to the waiters at the front of the FIFO that fit,
 // given that used tokens are held, and stores the new state. It must be
-// called with q.mu held and waitingBit set.
-func (q *Queue) grantLocked(used, base int64) {
+// called with q.mu held and waitingBit set. It returns the channel of the
+// first waiter granted, if any, which the caller must pass to grant once it
+// has released q.mu; further grants, rare, are sent at once.
+func (q *Queue) grantLocked(used, base int64) (wake chan uint8) {
 	capacity := base + q.loadExtra()
 	for q.count > 0 {
 		e := &q.ring[q.head]
@@ -283,15 +299,20 @@ func (q *Queue) grantLocked(used, base int64) {
 		case e.ch == nil:
 		case used+e.n <= capacity:
 			used += e.n
-			e.ch <- granted
+			if wake == nil {
+				wake = e.ch
+			} else {
+				e.ch <- granted
+			}
 			q.live--
 		default:
 			q.store(used<<usedShift | q.load()&closedBit | waitingBit)
-			return
+			return wake
 		}
 		q.pop()
 	}
 	q.store(used<<usedShift | q.load()&closedBit)
+	return wake
 }
 
 // Close fails every queued waiter and every later Acquire with ErrClosed.
@@ -326,10 +347,10 @@ func (q *Queue) Close() {
 // be in use until they are released.
 func (q *Queue) SetExtra(extra, base int64) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.storeExtra(extra)
 	s := q.load()
 	if s&waitingBit == 0 {
+		q.mu.Unlock()
 		return
 	}
 	for i := range q.count {
@@ -340,7 +361,9 @@ func (q *Queue) SetExtra(extra, base int64) {
 			q.live--
 		}
 	}
-	q.grantLocked(s>>usedShift, base)
+	wake := q.grantLocked(s>>usedShift, base)
+	q.mu.Unlock()
+	grant(wake)
 }
 
 // SetMaxWaiters bounds the queue: an Acquire that would have to wait behind

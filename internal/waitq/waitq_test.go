@@ -526,3 +526,85 @@ func TestMaxWaiters(t *testing.T) {
 		q.Release(1, 0)
 	})
 }
+
+// TestInBubble guards the bubble detection that keeps pooled channels out
+// of testing/synctest bubbles: if a Go release gave fake time a monotonic
+// reading (or took it from real time), waits in bubbles would hang or
+// crash, and this test says why.
+func TestInBubble(t *testing.T) {
+	if inBubble() {
+		t.Fatal("inBubble() outside a bubble: time.Now has no monotonic reading")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		if !inBubble() {
+			t.Fatal("inBubble() false inside a synctest bubble: fake time has a monotonic reading now")
+		}
+	})
+}
+
+// TestWaitsAllocateNothing: a blocked Acquire reuses a pooled waiter.
+func TestWaitsAllocateNothing(t *testing.T) {
+	q := newQueue(1)
+	q.Acquire(context.Background(), 1, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		for range start {
+			q.Acquire(ctx, 1, 0) // blocks until released below
+			q.Release(1, 0)
+			done <- struct{}{}
+		}
+	}()
+	allocs := testing.AllocsPerRun(200, func() {
+		start <- struct{}{}
+		for q.Waiters() == 0 {
+			runtime.Gosched()
+		}
+		q.Release(1, 0) // hand over to the waiter
+		<-done
+		q.Acquire(ctx, 1, 0)
+	})
+	close(start)
+	if allocs != 0 {
+		t.Fatalf("%v allocations per blocked Acquire, want 0", allocs)
+	}
+}
+
+// TestReusedWaitersUnderCancellation: waits that end by grant, by timeout
+// and by a grant racing the timeout, from goroutines that reuse pooled
+// waiters. A result left in a reused waiter would let its next user hold
+// tokens it was never granted: more than the capacity held at once, or
+// tokens missing at the end.
+func TestReusedWaitersUnderCancellation(t *testing.T) {
+	const capacity = 2
+	q := newQueue(capacity)
+	var held atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			n := int64(g%2 + 1)
+			for i := range 1500 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*time.Microsecond)
+				err := q.Acquire(ctx, n, 0)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				if h := held.Add(n); h > capacity {
+					t.Errorf("%d held of %d", h, capacity)
+				}
+				held.Add(-n)
+				q.Release(n, 0)
+			}
+		})
+	}
+	wg.Wait()
+	if u, w := q.Used(), q.Waiters(); u != 0 || w != 0 {
+		t.Fatalf("used %d, waiters %d after the run", u, w)
+	}
+}
