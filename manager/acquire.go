@@ -24,11 +24,15 @@ const (
 	ModeRead
 )
 
+// String returns "write", "read", or for a value that is neither "Mode(n)".
 func (m Mode) String() string {
-	if m == ModeRead {
+	switch m {
+	case ModeWrite:
+		return "write"
+	case ModeRead:
 		return "read"
 	}
-	return "write"
+	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
 // A Request names a lock and the mode to take it in.
@@ -88,7 +92,8 @@ func (m *Manager) AcquireAll(ctx context.Context, names ...string) (*Held, error
 // it holds nothing, having released what it took in reverse order, and
 // returns:
 //   - ErrNoLocks if reqs is empty, or an error wrapping
-//     lock.ErrInvalidArgument for an empty name, before taking anything;
+//     lock.ErrInvalidArgument for an empty name or a Mode other than
+//     ModeWrite and ModeRead, before taking anything;
 //   - an error wrapping the context's error (see package lock) if ctx is
 //     done before the call;
 //   - otherwise an *AcquireError naming the lock that failed, wrapping
@@ -97,6 +102,9 @@ func (m *Manager) AcquireAll(ctx context.Context, names ...string) (*Held, error
 func (m *Manager) Acquire(ctx context.Context, reqs ...Request) (*Held, error) {
 	h := newHeld(m, len(reqs))
 	for i, r := range reqs {
+		if r.Mode > ModeRead {
+			return nil, fmt.Errorf("manager: acquire %q: invalid mode %v: %w", r.Name, r.Mode, lock.ErrInvalidArgument)
+		}
 		h.items[i] = item{name: r.Name, mode: r.Mode}
 	}
 	return m.acquire(ctx, h)

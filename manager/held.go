@@ -39,10 +39,17 @@ func newHeld(m *Manager, n int) *Held {
 	return h
 }
 
-var errReleased = fmt.Errorf("manager: release: already released: %w", lock.ErrNotHeld)
+var (
+	errReleased = fmt.Errorf("manager: release: already released: %w", lock.ErrNotHeld)
+	errNilHeld  = fmt.Errorf("manager: release: nil or zero Held: %w", lock.ErrNotHeld)
+)
 
-// Names returns the names of the locks held, in the order they were taken.
+// Names returns the names of the locks held, in the order they were taken
+// (also after Release), or nil for a nil or zero Held.
 func (h *Held) Names() []string {
+	if h == nil || len(h.items) == 0 {
+		return nil
+	}
 	names := make([]string, len(h.items))
 	for i := range h.items {
 		names[i] = h.items[i].name
@@ -57,11 +64,14 @@ func (h *Held) Names() []string {
 // wrapping lock.ErrLockLost means that lock's critical section may not have
 // been exclusive.
 //
-// Release is meant to be called once. Later calls, and calls on a nil Held,
-// release nothing and return an error wrapping lock.ErrNotHeld. It is safe
-// to call concurrently with itself.
+// Release is meant to be called once. Later calls release nothing and
+// return an error wrapping lock.ErrNotHeld, and so do calls on a nil or
+// zero Held. It is safe to call concurrently with itself.
 func (h *Held) Release(ctx context.Context) error {
-	if h == nil || !h.released.CompareAndSwap(false, true) {
+	if h == nil || h.m == nil {
+		return errNilHeld
+	}
+	if !h.released.CompareAndSwap(false, true) {
 		return errReleased
 	}
 	m := h.m

@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/codomyrmex/concurrency/lock"
@@ -97,16 +98,20 @@ func New(opts ...Option) *Manager {
 // RLocker() lock.Locker method or RLock(ctx) error and RUnlock() methods,
 // can then be taken for reading too; see the package documentation for the
 // other optional methods. Register returns an error wrapping
-// lock.ErrInvalidArgument if name is empty, l is nil or name is in use. A
+// lock.ErrInvalidArgument if name is empty, l is nil or a nil pointer (such
+// as a nil *lock.Mutex), l's RLocker returns one, or name is in use. A
 // registered lock stays in m for the Manager's lifetime.
 func (m *Manager) Register(name string, l lock.Locker) error {
 	if name == "" {
 		return fmt.Errorf("manager: register: empty name: %w", lock.ErrInvalidArgument)
 	}
-	if l == nil {
+	if isNil(l) {
 		return fmt.Errorf("manager: register %q: nil lock: %w", name, lock.ErrInvalidArgument)
 	}
-	e := m.newEntry(name, l)
+	e, err := m.newEntry(name, l)
+	if err != nil {
+		return err
+	}
 	e.refs = 1 // the registration's: never evicted
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -117,7 +122,22 @@ func (m *Manager) Register(name string, l lock.Locker) error {
 	return nil
 }
 
-func (m *Manager) newEntry(name string, l lock.Locker) *entry {
+// isNil reports whether l is nil, or a nil pointer (or other nil value)
+// whose methods would fail on first use.
+func isNil(l lock.Locker) bool {
+	if l == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(l); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
+}
+
+// newEntry returns the entry of l under name. It fails only if l's RLocker
+// returns a nil lock.
+func (m *Manager) newEntry(name string, l lock.Locker) (*entry, error) {
 	kind := telemetry.KindLocker
 	if k, ok := l.(interface{ LockKind() string }); ok {
 		kind = k.LockKind()
@@ -131,7 +151,11 @@ func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 		kind = telemetry.KindRWMutex
 		e.read = side{l: l.RLocker()}
 	case interface{ RLocker() lock.Locker }:
-		e.read = newSide(l.RLocker())
+		r := l.RLocker()
+		if isNil(r) {
+			return nil, fmt.Errorf("manager: register %q: RLocker returned a nil lock: %w", name, lock.ErrInvalidArgument)
+		}
+		e.read = newSide(r)
 	case interface {
 		RLock(context.Context) error
 		RUnlock()
@@ -149,7 +173,7 @@ func (m *Manager) newEntry(name string, l lock.Locker) *entry {
 			e.read.rec = m.recorder(kind, name, telemetry.ModeRead)
 		}
 	}
-	return e
+	return e, nil
 }
 
 // recorder returns the telemetry recorder of a lock. Recorders are cached
@@ -195,7 +219,7 @@ func (m *Manager) ref(name string) *entry {
 		if !m.onDemand {
 			return nil
 		}
-		e = m.newEntry(name, new(rw.RWMutex))
+		e, _ = m.newEntry(name, new(rw.RWMutex)) // cannot fail: its RLocker is not nil
 		m.entries[name] = e
 	}
 	e.refs++
