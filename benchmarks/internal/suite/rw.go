@@ -56,6 +56,7 @@ func rwScenario() Scenario {
 		Impls: []harness.Impl{
 			{Name: "rw.RWMutex", New: rwOf(func() benchmarks.RWLocker { return new(rw.RWMutex) })},
 			{Name: "sync.RWMutex", Note: "not cancellable", New: rwOf(func() benchmarks.RWLocker { return new(benchmarks.SyncRWMutex) })},
+			{Name: "chan", Note: "channel write token, reader count; prefers readers", New: rwOf(func() benchmarks.RWLocker { return benchmarks.NewChanRWMutex() })},
 		},
 	}
 }
