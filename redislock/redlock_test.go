@@ -3,6 +3,7 @@ package redislock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,4 +208,43 @@ func TestRedlockContentionWithSilentMinority(t *testing.T) {
 	if acquired.Load() < 5 {
 		t.Fatalf("%d acquisitions in 1s by 3 contenders with 3 of 5 servers up", acquired.Load())
 	}
+}
+
+// The same server twice is one vote counted twice: NewRedlock refuses the
+// same client given again and two clients with the same address.
+func TestRedlockDuplicateServers(t *testing.T) {
+	_, a := mini(t)
+	_, b := mini(t)
+	addr := a.Options().Addr // 127.0.0.1:port
+	_, port, _ := strings.Cut(addr, ":")
+	unix := func(path string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Network: "unix", Addr: path, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		rdbs []redis.UniversalClient
+	}{
+		{"same client three times", []redis.UniversalClient{a, a, a}},
+		{"same client twice", []redis.UniversalClient{a, b, a}},
+		{"same address", []redis.UniversalClient{a, b, dial(t, addr)}},
+		{"localhost", []redis.UniversalClient{a, b, dial(t, "localhost:"+port)}},
+		{"LOCALHOST", []redis.UniversalClient{dial(t, "LOCALHOST:"+port), b, a}},
+		{"::1", []redis.UniversalClient{a, b, dial(t, "[::1]:"+port)}},
+		{"port with a leading zero", []redis.UniversalClient{a, b, dial(t, "127.0.0.1:0"+port)}},
+		{"same unix socket", []redis.UniversalClient{unix("/tmp/redislock-test.sock"), b, unix("/tmp//redislock-test.sock")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := redislock.NewRedlock(tc.rdbs)
+			if !errors.Is(err, lock.ErrInvalidArgument) {
+				if c != nil {
+					_ = c.Close()
+				}
+				t.Fatalf("NewRedlock = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+	_, c := mini(t)
+	newRedlock(t, []redis.UniversalClient{a, b, c}) // distinct servers are fine
 }
