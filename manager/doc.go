@@ -54,11 +54,35 @@
 //
 // # Panics
 //
-// The Manager recovers no panics. If a lock's Lock panics during an
-// acquisition, the locks already taken are released in reverse order and
-// the panic continues; if a lock's Unlock or Release panics during
-// [Held.Release], the remaining locks are still released and the panic
-// continues. Either way the Manager's bookkeeping stays consistent.
+// The Manager recovers no panics. If a lock's TryLock or Lock, or the
+// report function of [WithOrderCheck], panics during an acquisition, the
+// locks already taken are released in reverse order and the panic
+// continues. If a lock's Unlock, Release or Done panics during
+// [Held.Release], the remaining locks are still released, and so is the
+// lock whose Done panicked, and the panic continues. If a lock's LockKind
+// or RLocker panics in [Manager.Register], nothing is registered. Either
+// way the Manager's bookkeeping stays consistent.
+//
+// # Misuse
+//
+// Misuse of a Manager or a Held, and what it does:
+//
+//	Register on a Manager not made by New       panic "manager: Register on a Manager not made by New"
+//	Register: empty name, or name in use        error wrapping lock.ErrInvalidArgument
+//	Register: nil lock, or a nil pointer        error wrapping lock.ErrInvalidArgument
+//	  (a nil *lock.Mutex); RLocker returns one
+//	Acquire or AcquireAll: no names             ErrNoLocks (it wraps lock.ErrInvalidArgument)
+//	Acquire or AcquireAll: empty name           error wrapping lock.ErrInvalidArgument
+//	Acquire: Mode not ModeWrite or ModeRead     error wrapping lock.ErrInvalidArgument
+//	Acquire or AcquireAll: unknown name         *AcquireError wrapping ErrUnknownName
+//	Release a second time                       error wrapping lock.ErrNotHeld; releases nothing
+//	Release or Names of a nil or zero Held      error wrapping lock.ErrNotHeld; Names returns nil
+//	Release with a done ctx                     releases every lock; returns the errors of the
+//	                                            locks' Release methods, which may report the ctx's
+//	acquire again, for writing, a lock held     waits until ctx is done (not reentrant);
+//	  by the same goroutine                     WithOrderCheck reports it
+//	Unlock a lock directly while a Held holds   Held.Release unlocks it again: the lock's own
+//	  it                                        misuse (lock.Mutex panics)
 //
 // # Telemetry
 //

@@ -111,21 +111,9 @@ func (m *Manager) release1(ctx context.Context, it *item, t clock.Stamp) error {
 		}
 	}
 	s.rec.Released(ctx, 1, held)
-	lost := false
-	if s.done != nil {
-		select {
-		case <-s.done.Done():
-			lost = true
-		default:
-		}
-	}
-	var err error
-	if s.rel != nil {
-		err = s.rel.Release(ctx)
-		lost = lost || errors.Is(err, lock.ErrLockLost)
-	} else {
-		s.l.Unlock()
-	}
+	lost := s.done != nil && leaseLost(ctx, s)
+	err := s.release(ctx)
+	lost = lost || errors.Is(err, lock.ErrLockLost)
 	if lost {
 		if m.stats {
 			st.lost.Add(1)
@@ -139,5 +127,32 @@ func (m *Manager) release1(ctx context.Context, it *item, t clock.Stamp) error {
 	if err != nil {
 		return fmt.Errorf("manager: release %q: %w", it.name, err)
 	}
+	return nil
+}
+
+// leaseLost reports whether the lease held through s is lost: its Done is
+// closed. If Done panics, s is released before the panic goes on.
+func leaseLost(ctx context.Context, s *side) (lost bool) {
+	returned := false
+	defer func() {
+		if !returned {
+			s.release(ctx)
+		}
+	}()
+	select {
+	case <-s.done.Done():
+		lost = true
+	default:
+	}
+	returned = true
+	return lost
+}
+
+// release releases the lock held through s, with Release if it has one.
+func (s *side) release(ctx context.Context) error {
+	if s.rel != nil {
+		return s.rel.Release(ctx)
+	}
+	s.l.Unlock()
 	return nil
 }

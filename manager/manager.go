@@ -27,7 +27,7 @@ type Leaser interface {
 
 // A Manager is a registry of named locks that acquires sets of them all or
 // nothing (see the package documentation). Its methods are safe for
-// concurrent use. Make one with [New].
+// concurrent use. Make one with [New]; the zero Manager is not usable.
 type Manager struct {
 	onDemand bool
 	stats    bool
@@ -100,8 +100,12 @@ func New(opts ...Option) *Manager {
 // other optional methods. Register returns an error wrapping
 // lock.ErrInvalidArgument if name is empty, l is nil or a nil pointer (such
 // as a nil *lock.Mutex), l's RLocker returns one, or name is in use. A
-// registered lock stays in m for the Manager's lifetime.
+// registered lock stays in m for the Manager's lifetime. Register panics if
+// m was not made by [New].
 func (m *Manager) Register(name string, l lock.Locker) error {
+	if m.entries == nil {
+		panic("manager: Register on a Manager not made by New")
+	}
 	if name == "" {
 		return fmt.Errorf("manager: register: empty name: %w", lock.ErrInvalidArgument)
 	}

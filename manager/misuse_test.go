@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,4 +84,187 @@ func TestNilAndZeroHeld(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Register on a Manager not made by New panics, saying so.
+func TestZeroManager(t *testing.T) {
+	var m manager.Manager
+	r := recovered(func() { m.Register("a", new(lock.Mutex)) })
+	if s, _ := r.(string); !strings.HasPrefix(s, "manager: ") {
+		t.Fatalf("Register on a zero Manager: panic %v, want one with prefix \"manager: \"", r)
+	}
+}
+
+// panicky is a lock whose optional methods can panic.
+type panicky struct {
+	lock.Mutex
+	kind, rlocker, try, done bool
+	rel                      bool // has Release, which panics
+}
+
+func (p *panicky) LockKind() string {
+	if p.kind {
+		panic("LockKind")
+	}
+	return "panicky"
+}
+
+func (p *panicky) TryLock() bool {
+	if p.try {
+		panic("TryLock")
+	}
+	return p.Mutex.TryLock()
+}
+
+func (p *panicky) Done() <-chan struct{} {
+	if p.done {
+		panic("Done")
+	}
+	return nil
+}
+
+// panickyRLocker adds an RLocker that panics.
+type panickyRLocker struct{ panicky }
+
+func (*panickyRLocker) RLocker() lock.Locker { panic("RLocker") }
+
+// panickyReleaser adds a Release that unlocks, then panics.
+type panickyReleaser struct{ panicky }
+
+func (p *panickyReleaser) Release(context.Context) error {
+	p.Mutex.Unlock()
+	panic("Release")
+}
+
+// A panic in a method of a lock, or in the order checker's report, goes on
+// to the caller, and leaves every lock released (or never taken) and the
+// Manager's bookkeeping as if the call had failed.
+func TestPanicsInCallbacks(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Register", func(t *testing.T) {
+		m := manager.New()
+		for want, l := range map[string]lock.Locker{
+			"LockKind": &panicky{kind: true},
+			"RLocker":  new(panickyRLocker),
+		} {
+			if r := recovered(func() { m.Register("p", l) }); r != want {
+				t.Errorf("Register: panic %v, want %q", r, want)
+			}
+		}
+		if err := m.Register("p", new(lock.Mutex)); err != nil {
+			t.Fatalf("a panicking Register took the name: %v", err)
+		}
+	})
+	t.Run("TryLock", func(t *testing.T) {
+		m := manager.New()
+		var a lock.Mutex
+		m.Register("a", &a)
+		m.Register("p", &panicky{try: true})
+		if r := recovered(func() { m.AcquireAll(ctx, "p", "a") }); r != "TryLock" {
+			t.Fatalf("AcquireAll: panic %v, want \"TryLock\"", r)
+		}
+		if a.Locked() {
+			t.Fatal("a left locked")
+		}
+		if st := m.TotalStats(); st.Holders != 0 || st.Waiters != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("report", func(t *testing.T) {
+		m := manager.New(manager.WithOnDemand(), manager.WithOrderCheck(func(manager.Violation) { panic("report") }))
+		h, err := m.AcquireAll(ctx, "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := recovered(func() { m.AcquireAll(ctx, "a") }); r != "report" {
+			t.Fatalf("AcquireAll: panic %v, want \"report\"", r)
+		}
+		if _, ok := m.Stats("a"); ok {
+			t.Error("the on-demand lock of the panicked call is still referenced")
+		}
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h, err = m.AcquireAll(ctx, "a") // nothing held now: nothing to report
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release(ctx)
+	})
+	for _, tc := range []struct {
+		name string
+		l    interface {
+			lock.Locker
+			Locked() bool
+		}
+	}{
+		{"Done", &panicky{done: true}},
+		{"Release", &panickyReleaser{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := manager.New()
+			var a, c lock.Mutex
+			m.Register("a", &a)
+			m.Register("b", tc.l)
+			m.Register("c", &c)
+			h, err := m.AcquireAll(ctx, "a", "b", "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := recovered(func() { h.Release(ctx) }); r != tc.name {
+				t.Fatalf("Release: panic %v, want %q", r, tc.name)
+			}
+			if a.Locked() || tc.l.Locked() || c.Locked() {
+				t.Fatalf("locks left held: a %v, b %v, c %v", a.Locked(), tc.l.Locked(), c.Locked())
+			}
+			if st := m.TotalStats(); st.Holders != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// cancelReleaser is a lease whose Release unlocks and reports a done ctx,
+// as a remote lock's may.
+type cancelReleaser struct{ lock.Mutex }
+
+func (r *cancelReleaser) Release(ctx context.Context) error {
+	r.Mutex.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("remote release: %w", err)
+	}
+	return nil
+}
+
+// Release with a done ctx still releases every lock, and returns the
+// errors the locks' Release methods report.
+func TestReleaseCancelledContext(t *testing.T) {
+	m := manager.New()
+	var a lock.Mutex
+	r := new(cancelReleaser)
+	m.Register("a", &a)
+	m.Register("r", r)
+	h, err := m.AcquireAll(context.Background(), "a", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = h.Release(ctx)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), `"r"`) {
+		t.Errorf("Release = %v, want the remote lock's context.Canceled", err)
+	}
+	if a.Locked() || r.Locked() {
+		t.Fatal("a lock was left held")
+	}
+	if err := h.Release(context.Background()); !errors.Is(err, lock.ErrNotHeld) {
+		t.Errorf("second Release = %v, want lock.ErrNotHeld", err)
+	}
+}
+
+// recovered calls f and returns what it panicked with, or nil.
+func recovered(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
 }
