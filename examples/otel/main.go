@@ -1,10 +1,13 @@
 // Command otel drives a contended workload through the module's locks and
-// exports its traces and metrics: over OTLP/HTTP when
-// OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal variables) is set, to
-// standard output otherwise. It runs for a couple of seconds (-duration)
-// and exits, flushing both signals.
+// exports its traces and metrics over OTLP/HTTP when
+// OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal variables) is set.
+// Otherwise it prints a short summary (spans by name, each instrument's
+// total), and with -out it also writes every span and metric as JSON to a
+// file. It runs for a couple of seconds (-duration) and exits, flushing
+// both signals.
 //
-//	go run .                                              # stdout
+//	go run .                                              # summary
+//	go run . -out telemetry.json                          # summary and a file
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 go run .
 //
 // Dashboards can then show lock.wait.duration and lock.hold.duration by
@@ -41,17 +44,28 @@ import (
 func main() {
 	duration := flag.Duration("duration", 2*time.Second, "how long to run the workload")
 	workers := flag.Int("workers", 8, "goroutines contending for the locks")
+	out := flag.String("out", "", "without OTLP: also write every span and metric as JSON to this file")
 	flag.Parse()
-	if err := run(*duration, *workers, os.Stdout); err != nil {
+	var file io.Writer
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		file = f
+	}
+	if err := run(*duration, *workers, os.Stdout, file); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run drives the workload for duration; stdout receives the telemetry when
-// no OTLP endpoint is configured.
-func run(duration time.Duration, workers int, stdout io.Writer) (err error) {
+// run drives the workload for duration. Without an OTLP endpoint, summary
+// receives a short summary of the telemetry and file, if not nil, all of
+// it as JSON.
+func run(duration time.Duration, workers int, summary, file io.Writer) (err error) {
 	ctx := context.Background()
-	shutdown, err := setup(ctx, stdout)
+	shutdown, err := setup(ctx, summary, file)
 	if err != nil {
 		return err
 	}
@@ -108,40 +122,63 @@ func work(ctx context.Context, w int, accounts *manager.Manager, orders *telemet
 }
 
 // setup installs global tracer and meter providers exporting over OTLP/HTTP
-// if an OTLP endpoint is configured, and to stdout otherwise. The returned
-// function flushes and shuts both down.
-func setup(ctx context.Context, stdout io.Writer) (func(context.Context) error, error) {
+// if an OTLP endpoint is configured. Otherwise they feed a summary, written
+// to summary at shutdown, and, if file is not nil, JSON exporters writing
+// to file. The returned function flushes and shuts both down.
+func setup(ctx context.Context, summary, file io.Writer) (func(context.Context) error, error) {
 	res := resource.NewSchemaless(semconv.ServiceName("concurrency-otel-example"))
-	var (
-		spans   sdktrace.SpanExporter
-		metrics sdkmetric.Exporter
-		err     error
-	)
+	// One metric export at shutdown is enough for a short run; a service
+	// would keep the default interval.
+	interval := sdkmetric.WithInterval(time.Minute)
 	if otlpConfigured() {
-		if spans, err = otlptracehttp.New(ctx); err != nil {
+		spans, err := otlptracehttp.New(ctx)
+		if err != nil {
 			return nil, err
 		}
-		if metrics, err = otlpmetrichttp.New(ctx); err != nil {
+		metrics, err := otlpmetrichttp.New(ctx)
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		if spans, err = stdouttrace.New(stdouttrace.WithWriter(stdout), stdouttrace.WithPrettyPrint()); err != nil {
-			return nil, err
-		}
-		if metrics, err = stdoutmetric.New(stdoutmetric.WithWriter(stdout), stdoutmetric.WithPrettyPrint()); err != nil {
-			return nil, err
-		}
+		return install(
+			[]sdktrace.TracerProviderOption{sdktrace.WithBatcher(spans), sdktrace.WithResource(res)},
+			[]sdkmetric.Option{sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics, interval)), sdkmetric.WithResource(res)},
+			nil), nil
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(spans), sdktrace.WithResource(res))
-	// One export at shutdown is enough for a short run; a service would
-	// keep the default interval.
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics, sdkmetric.WithInterval(time.Minute))))
+	counter, reader := new(spanCounter), sdkmetric.NewManualReader()
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(counter), sdktrace.WithResource(res)}
+	mopts := []sdkmetric.Option{sdkmetric.WithReader(reader), sdkmetric.WithResource(res)}
+	if file != nil {
+		spans, err := stdouttrace.New(stdouttrace.WithWriter(file))
+		if err != nil {
+			return nil, err
+		}
+		metrics, err := stdoutmetric.New(stdoutmetric.WithWriter(file))
+		if err != nil {
+			return nil, err
+		}
+		topts = append(topts, sdktrace.WithBatcher(spans))
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics, interval)))
+	}
+	return install(topts, mopts, func(ctx context.Context) error {
+		return summarize(ctx, summary, counter, reader)
+	}), nil
+}
+
+// install sets global providers built with the options and returns their
+// shutdown, which flushes the spans, runs before (if not nil), then shuts
+// both providers down.
+func install(topts []sdktrace.TracerProviderOption, mopts []sdkmetric.Option, before func(context.Context) error) func(context.Context) error {
+	tp := sdktrace.NewTracerProvider(topts...)
+	mp := sdkmetric.NewMeterProvider(mopts...)
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
 	return func(ctx context.Context) error {
-		return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
-	}, nil
+		err := tp.ForceFlush(ctx)
+		if before != nil {
+			err = errors.Join(err, before(ctx))
+		}
+		return errors.Join(err, tp.Shutdown(ctx), mp.Shutdown(ctx))
+	}
 }
 
 func otlpConfigured() bool {
