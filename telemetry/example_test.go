@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/sem"
 	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -42,6 +43,33 @@ func ExampleNewMutex() {
 		fmt.Println(s.Name(), name.String())
 	}
 	// Output: acquire mutex orders
+}
+
+// A semaphore is wrapped with its size set: NewWeighted needs one.
+func ExampleNewWeighted() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+
+	conns := telemetry.NewWeighted("db-connections", sem.NewWeighted(10), telemetry.WithMeterProvider(mp))
+	ctx := context.Background()
+	if err := conns.Acquire(ctx, 3); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// ... use three connections ...
+	conns.Release(3)
+
+	var rm metricdata.ResourceMetrics
+	reader.Collect(ctx, &rm)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if m.Name == "lock.acquisitions" {
+			dp := m.Data.(metricdata.Sum[int64]).DataPoints[0]
+			name, _ := dp.Attributes.Value(telemetry.AttrName)
+			fmt.Println(m.Name, name.AsString(), dp.Value)
+		}
+	}
+	// Output: lock.acquisitions db-connections 1
 }
 
 // A lock implementation outside this package records through a Recorder:

@@ -2,7 +2,9 @@ package telemetry
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/codomyrmex/concurrency/lock"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -53,10 +55,15 @@ type Instrumentation struct {
 }
 
 // New returns the instrumentation of the scope named scope (the import path
-// of the instrumented package), with version [Version]. If some instrument
-// cannot be created, New returns the usable instrumentation together with
-// the joined errors; the failed instruments record nothing.
+// of the instrumented package), with version [Version]. If scope is empty,
+// or some instrument cannot be created, New returns the usable
+// instrumentation together with the joined errors (for an empty scope, one
+// wrapping lock.ErrInvalidArgument); the failed instruments record nothing.
 func New(scope string, opts ...Option) (*Instrumentation, error) {
+	var errs []error
+	if scope == "" {
+		errs = append(errs, fmt.Errorf("telemetry: New: empty scope name: %w", lock.ErrInvalidArgument))
+	}
 	c := newConfig(opts)
 	_, noTraces := c.tp.(tracenoop.TracerProvider)
 	_, noMetrics := c.mp.(metricnoop.MeterProvider)
@@ -66,7 +73,6 @@ func New(scope string, opts ...Option) (*Instrumentation, error) {
 	}
 	m := c.mp.Meter(scope, metric.WithInstrumentationVersion(Version))
 	noop := metricnoop.Meter{}
-	var errs []error
 	check := func(err error) {
 		if err != nil {
 			errs = append(errs, err)

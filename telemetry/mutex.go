@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
@@ -11,7 +12,8 @@ import (
 
 // A Mutex is a [lock.Mutex] that records its acquisitions under a name,
 // in the scope [ScopeLock] with kind [KindMutex]. It has the methods and
-// the contract of lock.Mutex.
+// the contract of lock.Mutex. Make one with [NewMutex]: the zero Mutex is
+// not usable.
 //
 // Lock first tries the mutex without waiting; only if that fails does it
 // start a span and time the wait.
@@ -23,26 +25,40 @@ type Mutex struct {
 
 var _ lock.Locker = (*Mutex)(nil)
 
-// NewMutex returns mu instrumented under name; a nil mu means a new
-// lock.Mutex. Use the returned Mutex, not mu, for every Lock and Unlock.
-// Errors creating the instruments go to otel.Handle; the instruments that
-// could not be created record nothing.
+// NewMutex returns mu instrumented under name, the lock.name of its
+// telemetry; a nil mu means a new lock.Mutex. Use the returned Mutex, not
+// mu, for every Lock and Unlock. Errors creating the instruments go to
+// otel.Handle; the instruments that could not be created record nothing.
+// An empty name goes to otel.Handle too, as an error wrapping
+// lock.ErrInvalidArgument; the Mutex works, recorded under the name "".
 func NewMutex(name string, mu *lock.Mutex, opts ...Option) *Mutex {
 	if mu == nil {
 		mu = new(lock.Mutex)
 	}
-	return &Mutex{mu: mu, r: recorder(ScopeLock, KindMutex, name, "", opts)}
+	return &Mutex{mu: mu, r: recorder("NewMutex", ScopeLock, KindMutex, name, opts)}
 }
 
-func recorder(scope, kind, name, mode string, opts []Option) *Recorder {
+// recorder returns the recorder of the lock called name, made by the
+// constructor ctor, reporting errors with handle.
+func recorder(ctor, scope, kind, name string, opts []Option) *Recorder {
+	return instrumentation(ctor, scope, name, opts).Recorder(kind, name, "")
+}
+
+// instrumentation returns the instrumentation of scope for the lock called
+// name, made by the constructor ctor, reporting errors with handle.
+func instrumentation(ctor, scope, name string, opts []Option) *Instrumentation {
+	if name == "" {
+		handle(fmt.Errorf("telemetry: %s: empty lock name: %w", ctor, lock.ErrInvalidArgument))
+	}
 	in, err := New(scope, opts...)
 	if err != nil {
 		handle(err)
 	}
-	return in.Recorder(kind, name, mode)
+	return in
 }
 
-// handle reports an error creating instruments to the global error handler.
+// handle reports an error that a constructor cannot return to the global
+// error handler.
 func handle(err error) { otel.Handle(err) }
 
 // Lock locks m; see lock.Mutex.Lock.

@@ -13,7 +13,7 @@ import (
 // in the scope [ScopeRW] with kind [KindRWMutex] and lock.mode "read" or
 // "write". It has the methods and the contract of rw.RWMutex. Hold
 // durations are recorded for write holds only: a read hold has no owner to
-// time it.
+// time it. Make one with [NewRWMutex]: the zero RWMutex is not usable.
 type RWMutex struct {
 	mu    *rw.RWMutex
 	w, r  *Recorder   // nil: telemetry off
@@ -24,15 +24,13 @@ var _ lock.Locker = (*RWMutex)(nil)
 
 // NewRWMutex returns mu instrumented under name; a nil mu means a new
 // rw.RWMutex. Use the returned RWMutex, not mu, for every call. Errors
-// creating the instruments go to otel.Handle.
+// creating the instruments, and an empty name, go to otel.Handle, as for
+// [NewMutex].
 func NewRWMutex(name string, mu *rw.RWMutex, opts ...Option) *RWMutex {
 	if mu == nil {
 		mu = new(rw.RWMutex)
 	}
-	in, err := New(ScopeRW, opts...)
-	if err != nil {
-		handle(err)
-	}
+	in := instrumentation("NewRWMutex", ScopeRW, name, opts)
 	return &RWMutex{
 		mu: mu,
 		w:  in.Recorder(KindRWMutex, name, ModeWrite),

@@ -10,17 +10,21 @@ import (
 // name, in the scope [ScopeSem] with kind [KindSemaphore]. It has the
 // methods and the contract of sem.Weighted. lock.holders counts the tokens
 // held; hold durations are not recorded, since a Release need not match an
-// Acquire.
+// Acquire. Make one with [NewWeighted]: the zero Weighted is not usable.
 type Weighted struct {
 	s *sem.Weighted
 	r *Recorder // nil: telemetry off
 }
 
-// NewWeighted returns s, which must not be nil, instrumented under name. Use the returned Weighted,
-// not s, for every Acquire and Release. Errors creating the instruments go
-// to otel.Handle.
+// NewWeighted returns s instrumented under name. Use the returned Weighted,
+// not s, for every Acquire and Release. Errors creating the instruments,
+// and an empty name, go to otel.Handle, as for [NewMutex]. NewWeighted
+// panics if s is nil: a semaphore has no default size.
 func NewWeighted(name string, s *sem.Weighted, opts ...Option) *Weighted {
-	return &Weighted{s: s, r: recorder(ScopeSem, KindSemaphore, name, "", opts)}
+	if s == nil {
+		panic("telemetry: NewWeighted with a nil *sem.Weighted")
+	}
+	return &Weighted{s: s, r: recorder("NewWeighted", ScopeSem, KindSemaphore, name, opts)}
 }
 
 // Acquire acquires the semaphore with a weight of n; see

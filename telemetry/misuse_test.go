@@ -1,0 +1,141 @@
+package telemetry_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/sem"
+	"github.com/codomyrmex/concurrency/telemetry"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// otelErrors collects what goes to otel.Handle until the test ends.
+type otelErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (e *otelErrors) Handle(err error) {
+	e.mu.Lock()
+	e.errs = append(e.errs, err)
+	e.mu.Unlock()
+}
+
+func (e *otelErrors) take() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	errs := e.errs
+	e.errs = nil
+	return errs
+}
+
+func catchOtelErrors(t *testing.T) *otelErrors {
+	prev := otel.GetErrorHandler()
+	e := new(otelErrors)
+	otel.SetErrorHandler(e)
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	return e
+}
+
+func TestNewWeightedNil(t *testing.T) {
+	defer func() {
+		if r := recover(); r != "telemetry: NewWeighted with a nil *sem.Weighted" {
+			t.Fatalf("NewWeighted(nil): panic %v", r)
+		}
+	}()
+	telemetry.NewWeighted("pool", nil)
+}
+
+// An empty lock name is reported to otel.Handle as an invalid argument;
+// the wrapper works, and records under the name "".
+func TestEmptyName(t *testing.T) {
+	ctx := context.Background()
+	caught := catchOtelErrors(t)
+	for _, tc := range []struct {
+		ctor, scope string
+		make        func(name string, opts []telemetry.Option) func()
+	}{
+		{"NewMutex", telemetry.ScopeLock, func(name string, opts []telemetry.Option) func() {
+			m := telemetry.NewMutex(name, nil, opts...)
+			return func() {
+				if err := m.Lock(ctx); err != nil {
+					t.Fatal(err)
+				}
+				m.Unlock()
+			}
+		}},
+		{"NewRWMutex", telemetry.ScopeRW, func(name string, opts []telemetry.Option) func() {
+			m := telemetry.NewRWMutex(name, nil, opts...)
+			return func() {
+				if err := m.RLock(ctx); err != nil {
+					t.Fatal(err)
+				}
+				m.RUnlock()
+			}
+		}},
+		{"NewWeighted", telemetry.ScopeSem, func(name string, opts []telemetry.Option) func() {
+			w := telemetry.NewWeighted(name, sem.NewWeighted(1), opts...)
+			return func() {
+				if err := w.Acquire(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+				w.Release(1)
+			}
+		}},
+	} {
+		s := newSDK(t)
+		tc.make("named", s.opts)()
+		if errs := caught.take(); len(errs) != 0 {
+			t.Fatalf("%s with a name reported %v", tc.ctor, errs)
+		}
+		tc.make("", s.opts)()
+		errs := caught.take()
+		if len(errs) != 1 || !errors.Is(errs[0], lock.ErrInvalidArgument) || !strings.Contains(errs[0].Error(), tc.ctor) {
+			t.Errorf("%s(\"\") reported %v, want one error wrapping lock.ErrInvalidArgument naming %s", tc.ctor, errs, tc.ctor)
+		}
+		names := map[string]bool{}
+		for _, dp := range sumPoints(t, s, tc.scope, "lock.acquisitions") {
+			name, _ := dp.attrs.Value(telemetry.AttrName)
+			names[name.AsString()] = true
+		}
+		if !names[""] || !names["named"] {
+			t.Errorf("%s: acquisitions recorded under the names %v, want \"named\" and \"\"", tc.ctor, names)
+		}
+	}
+}
+
+// New with an empty scope returns a usable instrumentation and an error
+// wrapping lock.ErrInvalidArgument.
+func TestNewEmptyScope(t *testing.T) {
+	s := newSDK(t)
+	in, err := telemetry.New("", s.opts...)
+	if !errors.Is(err, lock.ErrInvalidArgument) {
+		t.Fatalf("New(\"\") = %v, want lock.ErrInvalidArgument", err)
+	}
+	in.Recorder(telemetry.KindMutex, "m", "").Acquired(context.Background(), 1)
+}
+
+// sumPoints returns the data points of the int64 sum metric name of scope.
+func sumPoints(t *testing.T, s *sdk, scope, name string) []sumPoint {
+	t.Helper()
+	var out []sumPoint
+	m, ok := s.metrics(t, scope)[name]
+	if !ok {
+		return nil
+	}
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		out = append(out, sumPoint{dp.Attributes, dp.Value})
+	}
+	return out
+}
+
+type sumPoint struct {
+	attrs attribute.Set
+	value int64
+}
