@@ -46,4 +46,26 @@
 // histogram is enabled. With the OpenTelemetry SDK (v1.47) each measurement
 // costs a few hundred nanoseconds, so an instrumented uncontended Lock and
 // Unlock (four measurements) takes about a microsecond.
+//
+// # Misuse
+//
+// A lock name is only a label, so a bad one does not stop the lock; a
+// missing lock does, and panics:
+//
+//	NewWeighted with a nil *sem.Weighted           panic "telemetry: NewWeighted with a nil *sem.Weighted"
+//	NewMutex or NewRWMutex with a nil lock         not misuse: the wrapper makes a new lock
+//	empty name for NewMutex, NewRWMutex or         an error wrapping lock.ErrInvalidArgument goes to
+//	  NewWeighted                                  otel.Handle; the wrapper records under lock.name ""
+//	New with an empty scope                        the usable Instrumentation, and an error wrapping
+//	                                               lock.ErrInvalidArgument
+//	Unlock, RUnlock, Downgrade or Release that     panics as the wrapped lock does (for example
+//	  the wrapped lock refuses                     "lock: Unlock of unlocked Mutex"), recording nothing
+//	a Mutex, RWMutex or Weighted not made by its   not usable: its methods panic
+//	  constructor (the zero value)
+//	locking through a wrapper and unlocking        works, but the wrapper's lock.holders stays up by one
+//	  through Unwrap(), or the reverse             (or goes down by one)
+//
+// Providers must not panic (OpenTelemetry's API and SDK promise not to): a
+// panic from a provider's tracer or instrument goes on to the caller of the
+// wrapper, whether or not the lock was taken by then.
 package telemetry

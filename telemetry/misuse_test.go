@@ -121,6 +121,48 @@ func TestNewEmptyScope(t *testing.T) {
 	in.Recorder(telemetry.KindMutex, "m", "").Acquired(context.Background(), 1)
 }
 
+// Misuse of a wrapper panics as the wrapped lock does, and records
+// nothing.
+func TestWrapperMisusePanics(t *testing.T) {
+	for _, tc := range []struct {
+		name, scope, want string
+		misuse            func(opts []telemetry.Option) func()
+		holders           int64 // held when misused
+	}{
+		{"Mutex.Unlock", telemetry.ScopeLock, "lock: Unlock of unlocked Mutex", func(opts []telemetry.Option) func() {
+			return telemetry.NewMutex("m", nil, opts...).Unlock
+		}, 0},
+		{"RWMutex.Unlock", telemetry.ScopeRW, "rw: Unlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
+			return telemetry.NewRWMutex("rw", nil, opts...).Unlock
+		}, 0},
+		{"RWMutex.RUnlock", telemetry.ScopeRW, "rw: RUnlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
+			return telemetry.NewRWMutex("rw", nil, opts...).RUnlock
+		}, 0},
+		{"RWMutex.Downgrade", telemetry.ScopeRW, "rw: Downgrade of unlocked RWMutex", func(opts []telemetry.Option) func() {
+			return telemetry.NewRWMutex("rw", nil, opts...).Downgrade
+		}, 0},
+		{"Weighted.Release", telemetry.ScopeSem, "sem: Release(2) with 1 held", func(opts []telemetry.Option) func() {
+			w := telemetry.NewWeighted("w", sem.NewWeighted(2), opts...)
+			if !w.TryAcquire(1) {
+				t.Fatal("TryAcquire failed")
+			}
+			return func() { w.Release(2) }
+		}, 1},
+	} {
+		s := newSDK(t)
+		if r := recovered(tc.misuse(s.opts)); r != tc.want {
+			t.Errorf("%s: panic %v, want %q", tc.name, r, tc.want)
+		}
+		var holders int64
+		for _, dp := range sumPoints(t, s, tc.scope, "lock.holders") {
+			holders += dp.value
+		}
+		if holders != tc.holders {
+			t.Errorf("%s: lock.holders %d after the panic, want %d", tc.name, holders, tc.holders)
+		}
+	}
+}
+
 // sumPoints returns the data points of the int64 sum metric name of scope.
 func sumPoints(t *testing.T, s *sdk, scope, name string) []sumPoint {
 	t.Helper()
@@ -138,4 +180,11 @@ func sumPoints(t *testing.T, s *sdk, scope, name string) []sumPoint {
 type sumPoint struct {
 	attrs attribute.Set
 	value int64
+}
+
+// recovered calls f and returns what it panicked with, or nil.
+func recovered(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
 }
