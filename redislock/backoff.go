@@ -52,12 +52,17 @@ func drift(ttl time.Duration) time.Duration {
 // busy, failing over or full, after which an acquire may succeed later.
 var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM"}
 
+// errUnreachable marks an acquire attempt that reached no server: the
+// call to every server failed to connect.
+var errUnreachable = errors.New("no Redis server could be reached")
+
 // retryable reports whether an acquire that failed with err may succeed if
 // tried again: transport errors and transient error replies. Other error
-// replies (NOPERM, WRONGTYPE, a script error) and a closed go-redis client
-// will not go away by waiting.
+// replies (NOPERM, WRONGTYPE, a script error), a closed go-redis client and
+// servers that cannot be reached at all will not go away by waiting, or
+// not soon enough to wait for them without a deadline.
 func retryable(err error) bool {
-	if errors.Is(err, redis.ErrClosed) {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, errUnreachable) {
 		return false
 	}
 	var reply redis.Error

@@ -134,6 +134,13 @@
 // evict a held lock, and an allkeys-* policy also a fencing counter, which
 // never expires and whose loss restarts its sequence.
 //
+// The package writes nothing to standard output or error. go-redis logs
+// some failures itself, through its global logger, to standard error by
+// default: "redis: connection pool: failed to dial after 5 attempts: ..."
+// for each failed connection while a server is down, for instance. A
+// program that wants them elsewhere, or not at all, calls redis.SetLogger
+// once, in main; a library should leave it alone.
+//
 // # Telemetry
 //
 // A Client records OpenTelemetry spans and metrics in the scope

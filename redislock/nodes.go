@@ -3,6 +3,7 @@ package redislock
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"time"
 )
@@ -13,11 +14,12 @@ var errNodeTimeout = errors.New("redislock: no answer within the Redlock per-nod
 
 // A tally is the outcome of one script on every node of a Client.
 type tally struct {
-	ok, no int   // nodes where the token acted, and where it did not
-	errs   int   // nodes that failed to answer, or were not waited for
-	err    error // the first of their errors
-	n      int64 // the value of a single node; the largest over the "no" nodes otherwise
-	nOK    int64 // the value of a single "ok" node
+	ok, no      int   // nodes where the token acted, and where it did not
+	errs        int   // nodes that failed to answer, or were not waited for
+	unreachable int   // those of them that go-redis could not connect to
+	err         error // the first of their errors
+	n           int64 // the value of a single node; the largest over the "no" nodes otherwise
+	nOK         int64 // the value of a single "ok" node
 }
 
 // fanout runs s with args on every node, in parallel when there are
@@ -123,6 +125,9 @@ func (t *tally) add(decode func(int64) (bool, int64), r int64, err error) {
 		if t.err == nil {
 			t.err = err
 		}
+		if isDialError(err) {
+			t.unreachable++
+		}
 		return
 	}
 	switch ok, n := decode(r); {
@@ -135,6 +140,15 @@ func (t *tally) add(decode func(int64) (bool, int64), r int64, err error) {
 		}
 		t.no++
 	}
+}
+
+// isDialError reports whether err is the failure to connect to a server:
+// go-redis returns its dialer's error once its own dial retries have
+// failed (DialerRetries, each bounded by DialTimeout), and then at once for
+// a while.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // nodeTimeout returns how long a Redlock acquire with a lease TTL of ttl

@@ -34,15 +34,28 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // at least every 2s. Goroutines of one Client waiting for the same lock
 // queue in FIFO order and only the first talks to Redis; it joins the
 // lock's queue in Redis, where waiting Clients are served in the order they
-// came (see the package documentation). A Redis call that
-// fails for a transport error or a transient error reply (LOADING, BUSY,
-// READONLY, OOM, ...) is retried with jittered backoff until ctx ends; any
-// other error reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client
-// fails the call at once.
+// came (see the package documentation).
+//
+// A Redis call that fails for a transport error or a transient error reply
+// (LOADING, BUSY, READONLY, OOM, ...) is retried with jittered backoff
+// (from 10ms, doubling up to 1s) until ctx ends, except when it could not
+// connect to the server at all: an attempt whose call to every server
+// failed to dial (go-redis gives up after its own dial retries:
+// Options.DialerRetries tries, 5 by default, each bounded by DialTimeout)
+// fails Obtain at once with an error wrapping the dialer's *net.OpError
+// (connection refused, or a dial timeout), so that an Obtain without
+// deadline against a server that is down returns. A server that accepts
+// connections but does not answer (stopped with SIGSTOP, stalled, or
+// behind a proxy that does not forward) cannot be told from a slow one,
+// and only ctx bounds the wait for it: give Obtain a deadline. A Redlock
+// keeps retrying while any of its servers can be reached. Any other error
+// reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client fails the
+// call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
 // lock.ErrClosed once the Client is closed, lock.ErrTooManyWaiters when
-// the bound of WithMaxWaiters refuses the call, and the context's error.
+// the bound of WithMaxWaiters refuses the call, the context's error, and
+// the Redis client's errors (wrapped) for the failures above.
 func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
 	return c.obtain(ctx, ctx, name, true, opts)
 }
@@ -335,6 +348,9 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 			// again after a random delay, not the keys' TTL.
 			return false, jitter(redlockRetry).Milliseconds(), calls, nil
 		}
+	}
+	if t.unreachable == len(c.nodes) {
+		err = fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	return false, t.n, calls, err
 }
