@@ -195,7 +195,10 @@ func TestRedlockContentionWithSilentMinority(t *testing.T) {
 					failed.Add(1)
 				} else {
 					acquired.Add(1)
-					if err := l.Release(ctx); err != nil {
+					// An Obtain that took most of the 300ms leaves
+					// the lease, and the release, little time: ctx
+					// may end first, ending the lease.
+					if err := l.Release(ctx); err != nil && ctx.Err() == nil {
 						t.Error(err)
 					}
 				}
