@@ -9,7 +9,8 @@ import "errors"
 // [lock.ErrNotAcquired]. Bad input (an unsafe name, conflicting options)
 // wraps [lock.ErrInvalidArgument]. A call on a closed Lock wraps
 // [lock.ErrClosed]. A Lock or RLock refused by the bound of
-// [WithMaxWaiters] wraps [lock.ErrTooManyWaiters].
+// [WithMaxWaiters] is a *[lock.TooManyWaitersError], which wraps
+// [lock.ErrTooManyWaiters].
 var (
 	// ErrNotSupported reports a platform, filesystem or locking backend on
 	// which this package cannot lock reliably: any platform but Linux,

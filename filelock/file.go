@@ -283,16 +283,16 @@ func tokens(excl bool) int64 {
 	return 1
 }
 
-// joinWaiters counts the caller in as a waiter for f, unless limit > 0 and
-// limit goroutines wait already. It returns the number of waiters it found.
-func (f *file) joinWaiters(limit int) (int64, bool) {
+// joinWaiters counts the caller in as a waiter for f and reports true,
+// unless limit > 0 and limit goroutines wait already.
+func (f *file) joinWaiters(limit int) bool {
 	for {
 		n := f.waiters.Load()
 		if limit > 0 && n >= int64(limit) {
-			return n, false
+			return false
 		}
 		if f.waiters.CompareAndSwap(n, n+1) {
-			return n, true
+			return true
 		}
 	}
 }

@@ -137,7 +137,7 @@ func (l *Lock) Path() string { return l.path }
 // errors.Is(err, ctx.Err()); a release that races with the cancellation is
 // passed on, never kept. If it finds the file busy while as many goroutines
 // of this process wait for it as [WithMaxWaiters] allows, it fails at once
-// with an error wrapping [lock.ErrTooManyWaiters]. If l is closed, before
+// with a *[lock.TooManyWaitersError]. If l is closed, before
 // the call or while it waits, it fails with an error wrapping
 // [lock.ErrClosed] (see [Lock.Close]).
 func (l *Lock) Lock(ctx context.Context) error {

@@ -92,7 +92,7 @@ func WithCleanup() Option {
 // WithMaxWaiters bounds the goroutines of this process that wait for the
 // lock file: a Lock or RLock through this Lock that finds the file busy
 // while n goroutines of the process already wait for it fails at once with
-// an error wrapping [lock.ErrTooManyWaiters], holding nothing. The file is
+// a *[lock.TooManyWaitersError], holding nothing. The file is
 // busy when it is held, by this process or another, or goroutines of this
 // process wait for it; a call that can take the file at once is never
 // refused. The waiters counted are those of every Lock on the same file in

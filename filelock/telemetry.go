@@ -3,7 +3,7 @@ package filelock
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
@@ -75,8 +75,8 @@ func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		return since, err
 	}
-	if n, ok := l.f.joinWaiters(l.maxWaiters); !ok {
-		err := fmt.Errorf("filelock: %s: %d goroutines of this process wait for it: %w", l.path, n, lock.ErrTooManyWaiters)
+	if !l.f.joinWaiters(l.maxWaiters) {
+		err := &lock.TooManyWaitersError{Lock: "filelock " + strconv.Quote(l.path), Max: l.maxWaiters}
 		r.Failed(ctx, err)
 		return 0, err
 	}

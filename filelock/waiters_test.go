@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,8 +51,10 @@ func refused(t *testing.T, what string, call func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := call(ctx); !errors.Is(err, lock.ErrTooManyWaiters) {
-		t.Fatalf("%s over the bound: %v, want lock.ErrTooManyWaiters", what, err)
+	err := call(ctx)
+	var tm *lock.TooManyWaitersError
+	if !errors.Is(err, lock.ErrTooManyWaiters) || !errors.As(err, &tm) || !strings.HasPrefix(tm.Lock, "filelock \"") {
+		t.Fatalf("%s over the bound: %v, want a *lock.TooManyWaitersError", what, err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("%s was refused after %v, not at once", what, d)
