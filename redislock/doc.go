@@ -27,23 +27,23 @@
 // acquire that had in fact succeeded is recognised as ours. Expiries are
 // relative (PX, PEXPIRE), on the server's clock. The fencing counter is the
 // key prefix:{name}:fence, bumped by INCR in the acquire script for each
-// new grant and never expired; the braces keep both keys in one Redis
-// Cluster slot. The lock key holds the holder's token; an acquire that
-// finds the lock held appends '*' to it and, if it waits, queues its token
-// in prefix:{name}:queue (ordered by arrival on the server's clock; each
-// entry expires 3s after its waiter last renewed it, which a live waiter
-// does at least every 2s). A release of a marked key hands the lock to the
-// first live waiter in the queue (the key becomes '~' and its token for
-// 500ms, which only that waiter can turn into a grant; it leaves the
-// queue, and loses its turn if it does not come in time) and publishes
-// the token on the channel prefix:{name}, to which waiting Clients
-// subscribe; so waiters of different Clients and processes are served in
-// FIFO order, one Redis call per handoff. A caller that is not first in
-// the queue cannot overtake them: while a live waiter is queued, a free
-// lock (its key expired or deleted without a release, or a reservation
-// not claimed) goes only to the first of them, and the acquire script
-// refuses, and queues, anyone else. A waiter that died blocks the lock
-// for at most the 500ms reservation, and otherwise until its entry
+// new grant and never expired (see the section on fencing counters below);
+// the braces keep both keys in one Redis Cluster slot. The lock key holds
+// the holder's token; an acquire that finds the lock held appends '*' to it
+// and, if it waits, queues its token in prefix:{name}:queue (ordered by
+// arrival on the server's clock; each entry expires 3s after its waiter
+// last renewed it, which a live waiter does at least every 2s). A release
+// of a marked key hands the lock to the first live waiter in the queue (the
+// key becomes '~' and its token for 500ms, which only that waiter can turn
+// into a grant; it leaves the queue, and loses its turn if it does not come
+// in time) and publishes the token on the channel prefix:{name}, to which
+// waiting Clients subscribe; so waiters of different Clients and processes
+// are served in FIFO order, one Redis call per handoff. A caller that is
+// not first in the queue cannot overtake them: while a live waiter is
+// queued, a free lock (its key expired or deleted without a release, or a
+// reservation not claimed) goes only to the first of them, and the acquire
+// script refuses, and queues, anyone else. A waiter that died blocks the
+// lock for at most the 500ms reservation, and otherwise until its entry
 // expires. TryObtain and Redlock waiters do not queue. An uncontended
 // acquire and release are two EVALSHA round trips and, with the commands
 // inside the scripts, seven Redis commands: ZCARD (of the queue), SET and
@@ -123,6 +123,21 @@
 // long as Redis keeps its writes: a failover to a lagging replica or a
 // restart without persistence can hand out a token again.
 //
+// # Fencing counters are permanent
+//
+// A lock's fencing counter, the key prefix:{name}:fence (lock:{name}:fence
+// with the default prefix), has no TTL, on purpose: a counter that expired
+// would start again at 1, and a resource that has accepted a higher token
+// would refuse every later holder. Every lock name therefore leaves one
+// small key behind for good, and an application that builds names from
+// unbounded data ("invoice:" and an ID, say) leaves one per ID. The other
+// keys of a lock (prefix:{name}, prefix:{name}:queue and
+// prefix:{name}:queue:deadlines) expire by themselves. Delete the counter
+// when a name is retired, that is, once no Client will take that lock
+// again and no resource will be written under its tokens (after the
+// invoice is deleted, say): DEL prefix:{name}:fence. Deleting it earlier
+// restarts the sequence, with the effect of a restart without persistence.
+//
 // # Configuration
 //
 // A lease without options has a 30s TTL renewed every 10s by its watchdog
@@ -146,9 +161,17 @@
 // A Client records OpenTelemetry spans and metrics in the scope
 // [ScopeName], through the providers of [WithTracerProvider] and
 // [WithMeterProvider] (the global ones by default), with the instruments
-// and attributes of package telemetry and lock.kind "redislock": every
-// acquisition by outcome, a span and a timed wait only for one that had to
-// wait, holders and hold times, lease renewals by outcome and leases lost.
-// With both providers no-ops it records nothing. A [Mutex] has Release and
-// Done, so package manager reports its failed releases and lost leases.
+// and attributes of package telemetry and lock.kind "redislock". Every
+// acquisition (Obtain, TryObtain, Mutex.Lock and TryLock, once their
+// arguments are valid) goes over the network, so every one is a span
+// "acquire redislock" from the call to its outcome, counts as a waiter
+// meanwhile, and is timed in lock.wait.duration and counted in
+// lock.acquisitions by outcome, whether it had to wait or not; one that
+// had to wait for another holder also has the event "lock contended" and
+// counts in lock.contentions. Holders and hold times, lease renewals by
+// outcome and leases lost are recorded too; a lost lease and a failed
+// renewal are events on the span in the context given to Obtain (see
+// [WithTracerProvider]). With both providers no-ops it records nothing. A
+// [Mutex] has Release and Done, so package manager reports its failed
+// releases and lost leases.
 package redislock

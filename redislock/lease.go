@@ -92,10 +92,11 @@ func (l *Lease) Name() string { return l.name }
 // acquisitions increase strictly, one per grant (renewals and retried
 // acquires do not change it). Pass it with every write to the protected
 // resource, which must reject a write whose token is lower than one it has
-// already accepted; see FencedSet. The counter lives in Redis and is
-// monotonic as long as Redis does not lose writes (AOF with appendfsync
-// always, no failover to a lagging replica). A Redlock lease has no fencing
-// token: Fence returns 0, which FencedSet refuses.
+// already accepted; see FencedSet. The counter lives in Redis, in a key
+// that never expires (see the package documentation), and is monotonic as
+// long as Redis does not lose writes (AOF with appendfsync always, no
+// failover to a lagging replica). A Redlock lease has no fencing token:
+// Fence returns 0, which FencedSet refuses.
 func (l *Lease) Fence() int64 { return l.fence }
 
 // Done returns a channel that is closed when the lease ends, for whatever

@@ -126,3 +126,42 @@ func TestUncontendedCommands(t *testing.T) {
 		t.Errorf("an uncontended release published:\n%s", info)
 	}
 }
+
+// As the package documentation says: a lock leaves only its fencing
+// counter behind, which never expires, and deleting it when the name is
+// retired removes every trace (the sequence starts again at 1).
+func TestFenceKeyIsPermanent(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := testCtx(t, 5*time.Second)
+		c := newClient(t, rdb, redislock.WithPrefix("app"))
+		for range 2 {
+			l, err := c.Obtain(ctx, "invoice:42")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if keys := rdb.Keys(ctx, "*").Val(); len(keys) != 1 || keys[0] != "app:{invoice:42}:fence" {
+			t.Fatalf("keys left after release: %q, want only the fencing counter", keys)
+		}
+		if ttl := rdb.PTTL(ctx, "app:{invoice:42}:fence").Val(); ttl != -1 {
+			t.Fatalf("fencing counter's PTTL = %v, want none", ttl)
+		}
+		rdb.Del(ctx, "app:{invoice:42}:fence") // the name is retired
+		if n := len(rdb.Keys(ctx, "*").Val()); n != 0 {
+			t.Fatalf("%d keys left", n)
+		}
+		l, err := c.Obtain(ctx, "invoice:42")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Fence() != 1 {
+			t.Fatalf("Fence() after deleting the counter = %d, want 1", l.Fence())
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -24,11 +24,16 @@ const ScopeName = "github.com/codomyrmex/concurrency/redislock"
 // NewMutex ignore it.
 //
 // Every acquisition is a span "acquire redislock" from the call to its
-// outcome, with the lock's name and kind as attributes; one that has to
-// wait (the lock is held elsewhere, or by another goroutine of the Client)
-// has the event "lock contended" and counts as a contention. A lease lost
-// while held is the event "lease lost" on the span in the context the lease
-// was obtained with, and a failed renewal "lease renewal failed".
+// outcome, with the lock's name and kind as attributes, whether it waits or
+// not: an uncontended one too, since it goes over the network. One that has
+// to wait (the lock is held elsewhere, or by another goroutine of the
+// Client) has the event "lock contended" and counts as a contention. The
+// Redis calls of the acquisition run under the span's context, so a
+// go-redis client instrumented with OpenTelemetry makes its command spans
+// children of it; the package starts no span per Redis command itself, nor
+// for renewals and releases. A lease lost while held is the event "lease
+// lost" on the span in the context the lease was obtained with, and a
+// failed renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
 		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithTracerProvider(tp))

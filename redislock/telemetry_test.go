@@ -57,9 +57,9 @@ func (s *otelSDK) sum(t *testing.T, name string) int64 {
 	return n
 }
 
-// An uncontended acquisition records its outcome and hold but no span; one
-// that waits is a span in the package's scope; renewals and a lost lease
-// are counted.
+// Every acquisition, uncontended or not, is a span in the package's scope;
+// only one that waits has the "lock contended" event and counts as a
+// contention; renewals and a lost lease are counted.
 func TestTelemetry(t *testing.T) {
 	_, rdb := mini(t)
 	s, opts := newOtelSDK(t)
