@@ -3,6 +3,9 @@ package redislock
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/codomyrmex/concurrency/lock"
 )
 
 // Do obtains the lock called name as Obtain does, runs fn with the lease's
@@ -16,8 +19,12 @@ import (
 //
 // It returns the error of Obtain, or fn's error joined with the release's:
 // an error wrapping lock.ErrLockLost means the lease ended before fn
-// returned, so fn's work may not have been exclusive.
+// returned, so fn's work may not have been exclusive. A nil fn is an error
+// wrapping lock.ErrInvalidArgument, and the lock is not obtained.
 func (c *Client) Do(ctx context.Context, name string, fn func(context.Context, *Lease) error, opts ...Option) (err error) {
+	if fn == nil {
+		return fmt.Errorf("redislock: Do %q with a nil function: %w", name, lock.ErrInvalidArgument)
+	}
 	l, err := c.Obtain(ctx, name, opts...)
 	if err != nil {
 		return err

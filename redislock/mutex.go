@@ -73,13 +73,19 @@ func (m *Mutex) take() *Lease {
 }
 
 // Unlock releases the lock, waiting at most a second for Redis; if that
-// fails, the key expires with its TTL. It panics if m is not locked. A
-// caller that needs to know whether the lock was held throughout should
-// call Release instead.
+// fails, the key expires with its TTL. A caller that needs to know whether
+// the lock was held throughout should call Release instead.
+//
+// As with sync.Mutex, unlocking a Mutex that is not locked (never locked,
+// or unlocked or released already) is a bug in the caller: Unlock panics
+// with "redislock: Unlock of unlocked Mutex". It does not panic for a lock
+// that was lost while locked: that is not the caller's fault, and Unlock
+// releases what is left of it. Release reports an unlocked Mutex as an
+// error instead.
 func (m *Mutex) Unlock() {
 	l := m.take()
 	if l == nil {
-		panic("redislock: unlock of unlocked Mutex")
+		panic("redislock: Unlock of unlocked Mutex")
 	}
 	_ = l.release(deadlineCtx{context.Background(), time.Now().Add(cleanupTimeout)}, false)
 }
