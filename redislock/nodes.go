@@ -14,12 +14,11 @@ var errNodeTimeout = errors.New("redislock: no answer within the Redlock per-nod
 
 // A tally is the outcome of one script on every node of a Client.
 type tally struct {
-	ok, no      int   // nodes where the token acted, and where it did not
-	errs        int   // nodes that failed to answer, or were not waited for
-	unreachable int   // those of them that go-redis could not connect to
-	err         error // the first of their errors
-	n           int64 // the value of a single node; the largest over the "no" nodes otherwise
-	nOK         int64 // the value of a single "ok" node
+	ok, no int   // nodes where the token acted, and where it did not
+	errs   int   // nodes that failed to answer, or were not waited for
+	err    error // the first of their errors
+	n      int64 // the value of a single node; the largest over the "no" nodes otherwise
+	nOK    int64 // the value of a single "ok" node
 }
 
 // fanout runs s with args on every node, in parallel when there are
@@ -124,9 +123,6 @@ func (t *tally) add(decode func(int64) (bool, int64), r int64, err error) {
 		t.errs++
 		if t.err == nil {
 			t.err = err
-		}
-		if isDialError(err) {
-			t.unreachable++
 		}
 		return
 	}
