@@ -52,8 +52,8 @@ func drift(ttl time.Duration) time.Duration {
 // busy, failing over or full, after which an acquire may succeed later.
 var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM"}
 
-// errUnreachable marks an acquire attempt of a single-server Client that
-// could not connect to the server.
+// errUnreachable marks an acquire attempt that could not connect to the
+// Client's only server, at its fixed address.
 var errUnreachable = errors.New("no Redis server could be reached")
 
 // retryable reports whether an acquire that failed with err may succeed if

@@ -30,6 +30,7 @@ type Client struct {
 	rdb    redis.UniversalClient   // nodes[0], which also carries the subscription
 	nodes  []redis.UniversalClient // one, or the servers of a Redlock
 	quorum int                     // len(nodes)/2 + 1
+	fixed  bool                    // one *redis.Client of a fixed address: a failed dial means it is down
 	cfg    config
 	in     *telemetry.Instrumentation
 
@@ -109,6 +110,7 @@ func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 		rdb:    nodes[0],
 		nodes:  nodes,
 		quorum: len(nodes)/2 + 1,
+		fixed:  len(nodes) == 1 && serverAddr(nodes[0]) != "",
 		cfg:    cfg,
 		in:     instrumentation(cfg),
 		queues: make(map[string]*localQueue),

@@ -39,18 +39,20 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // A Redis call that fails for a transport error or a transient error reply
 // (LOADING, BUSY, READONLY, OOM, ...) is retried with jittered backoff
 // (from 10ms, doubling up to 1s) until ctx ends, except when it could not
-// connect to the server at all: a call that failed to dial (go-redis gives
-// up after its own dial retries: Options.DialerRetries tries, 5 by
-// default, each bounded by DialTimeout) fails Obtain at once with an error
-// wrapping the dialer's *net.OpError (connection refused, or a dial
-// timeout), so that an Obtain without deadline against a server that is
-// down returns. A server that accepts connections but does not answer
-// (stopped with SIGSTOP, stalled, or behind a proxy that does not forward)
-// cannot be told from a slow one, and only ctx bounds the wait for it. A
-// Redlock (see NewRedlock) rides out servers that are down, all of them
-// included, and only ctx bounds its wait. So give Obtain a deadline. Any
-// other error reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client
-// fails the call at once.
+// connect to the server at all: with a go-redis client of one fixed
+// address (a *redis.Client from redis.NewClient), a call that failed to
+// dial (go-redis gives up after its own dial retries:
+// Options.DialerRetries tries, 5 by default, each bounded by DialTimeout)
+// fails Obtain at once with an error wrapping the dialer's *net.OpError
+// (connection refused, or a dial timeout), so that an Obtain without
+// deadline against a server that is down returns. A server that accepts
+// connections but does not answer (stopped with SIGSTOP, stalled, or
+// behind a proxy that does not forward) cannot be told from a slow one,
+// and only ctx bounds the wait for it. So does it for clients that can
+// reach another server after a failover (Sentinel failover, Cluster,
+// Ring) and for a Redlock, which ride out servers that are down. So give
+// Obtain a deadline. Any other error reply (NOPERM, WRONGTYPE, ...) or a
+// closed go-redis client fails the call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
 // lock.ErrClosed once the Client is closed, lock.ErrTooManyWaiters when
@@ -349,7 +351,7 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 			return false, jitter(redlockRetry).Milliseconds(), calls, nil
 		}
 	}
-	if len(c.nodes) == 1 && isDialError(err) {
+	if c.fixed && isDialError(err) {
 		err = fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	return false, t.n, calls, err

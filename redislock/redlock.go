@@ -87,8 +87,10 @@ func sameClient(a, b redis.UniversalClient) bool {
 	}
 }
 
-// serverAddr returns the address of the server that rdb connects to, in a
-// canonical form (see NewRedlock), or "" if rdb does not tell.
+// serverAddr returns the address of the one server that rdb connects to,
+// in a canonical form (see NewRedlock), or "" if rdb has no fixed address:
+// anything but a *redis.Client of a TCP or Unix address, such as a
+// Sentinel failover client (whose Addr is "FailoverClient").
 func serverAddr(rdb redis.UniversalClient) string {
 	c, ok := rdb.(*redis.Client)
 	if !ok {

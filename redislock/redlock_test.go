@@ -250,4 +250,11 @@ func TestRedlockDuplicateServers(t *testing.T) {
 	}
 	_, c := mini(t)
 	newRedlock(t, []redis.UniversalClient{a, b, c}) // distinct servers are fine
+	// Failover clients have no fixed address to compare.
+	failover := func(master string) *redis.Client {
+		c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: []string{addr}, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	newRedlock(t, []redis.UniversalClient{failover("m1"), failover("m2"), failover("m3")})
 }
