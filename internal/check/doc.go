@@ -21,11 +21,15 @@
 //     save their histories with [History.Save]; [LoadHistory] reads them
 //     back for a merged check.
 //   - A FIFO queue model ([FIFO], [DriveFIFO]): the sequential specification
-//     of the waiter queue under lock.Mutex, rw.RWMutex and sem.Weighted
-//     (grant order, head-of-line blocking, cancellation, Resize, Close, the
-//     waiter bound), driven step by step against the real primitive by the
-//     fuzz targets, with testing/synctest settling every goroutine between
-//     steps.
+//     of the waiter queue under lock.Mutex and sem.Weighted (grant order,
+//     head-of-line blocking, cancellation, Resize, Close, the waiter bound),
+//     driven step by step against the real primitive by the fuzz targets,
+//     with testing/synctest settling every goroutine between steps.
+//   - A phase-fair reader/writer model ([PhaseFair], [DrivePhaseFair]): the
+//     sequential specification of rw.RWMutex (writers in turn, readers
+//     overtaking writers not yet announced and waiting for at most one
+//     write phase, cancellation, Downgrade, the waiter bound), driven the
+//     same way, cancellations racing releases included.
 //   - Fencing ([Fence], [FileFence]): a simulated protected resource that
 //     rejects writes carrying a token lower than the highest it has seen.
 //

@@ -38,7 +38,7 @@ func (r Result) String() string {
 }
 
 // A FIFO is the sequential specification of the waiter queue shared by
-// lock.Mutex, rw.RWMutex and sem.Weighted: weights out of a capacity,
+// lock.Mutex and sem.Weighted: weights out of a capacity,
 // granted strictly in arrival order with head-of-line blocking (a waiter
 // that does not fit stops everyone behind it), never barged by TryAcquire.
 // It is not safe for concurrent use: a test drives it step by step
