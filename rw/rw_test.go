@@ -382,7 +382,7 @@ func TestCancelRacingUnlock(t *testing.T) {
 // bound either kind fails at once with an error wrapping
 // lock.ErrTooManyWaiters, holding nothing; a reader admitted at once is
 // never refused; a cancelled waiter frees its slot; n ≤ 0 removes the
-// bound; the order of those queued is kept.
+// bound; those waiting are served in phase-fair order.
 func TestSetMaxWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu rw.RWMutex
@@ -456,8 +456,10 @@ func TestSetMaxWaiters(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if want := "w1 r2 w2 r3"; fmt.Sprint(order) != "["+want+"]" {
-			t.Fatalf("order %v, want [%s]", order, want)
+		// r3 arrived while w2 waited for its turn, not yet announced:
+		// it enters with r2, in w1's phase, before w2.
+		if got := fmt.Sprint(order); got != "[w1 r2 r3 w2]" && got != "[w1 r3 r2 w2]" {
+			t.Fatalf("order %v, want [w1 r2 r3 w2] (r2 and r3 in either order)", order)
 		}
 	})
 }
