@@ -20,6 +20,11 @@ const (
 	// redlockRetry bounds the random delay before a Redlock waiter tries
 	// again after a split vote or a release that woke every waiter.
 	redlockRetry = 20 * time.Millisecond
+	// unreachableFor bounds how long an acquire goes on trying a server
+	// that it cannot connect to (see Obtain): longer than a restart or the
+	// second for which go-redis answers with its last dial error without
+	// dialing, once dials have failed often.
+	unreachableFor = 2 * time.Second
 )
 
 // The wait queue (see lua/obtain.lua). A waiter renews its entry with every
@@ -52,17 +57,12 @@ func drift(ttl time.Duration) time.Duration {
 // busy, failing over or full, after which an acquire may succeed later.
 var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM"}
 
-// errUnreachable marks an acquire attempt that could not connect to the
-// Client's only server, at its fixed address.
-var errUnreachable = errors.New("no Redis server could be reached")
-
 // retryable reports whether an acquire that failed with err may succeed if
 // tried again: transport errors and transient error replies. Other error
-// replies (NOPERM, WRONGTYPE, a script error), a closed go-redis client and
-// servers that cannot be reached at all will not go away by waiting, or
-// not soon enough to wait for them without a deadline.
+// replies (NOPERM, WRONGTYPE, a script error) and a closed go-redis client
+// will not go away by waiting.
 func retryable(err error) bool {
-	if errors.Is(err, redis.ErrClosed) || errors.Is(err, errUnreachable) {
+	if errors.Is(err, redis.ErrClosed) {
 		return false
 	}
 	var reply redis.Error

@@ -38,21 +38,23 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 //
 // A Redis call that fails for a transport error or a transient error reply
 // (LOADING, BUSY, READONLY, OOM, ...) is retried with jittered backoff
-// (from 10ms, doubling up to 1s) until ctx ends, except when it could not
-// connect to the server at all: with a go-redis client of one fixed
-// address (a *redis.Client from redis.NewClient), a call that failed to
-// dial (go-redis gives up after its own dial retries:
-// Options.DialerRetries tries, 5 by default, each bounded by DialTimeout)
-// fails Obtain at once with an error wrapping the dialer's *net.OpError
-// (connection refused, or a dial timeout), so that an Obtain without
-// deadline against a server that is down returns. A server that accepts
-// connections but does not answer (stopped with SIGSTOP, stalled, or
-// behind a proxy that does not forward) cannot be told from a slow one,
-// and only ctx bounds the wait for it. So does it for clients that can
-// reach another server after a failover (Sentinel failover, Cluster,
-// Ring) and for a Redlock, which ride out servers that are down. So give
-// Obtain a deadline. Any other error reply (NOPERM, WRONGTYPE, ...) or a
-// closed go-redis client fails the call at once.
+// (from 10ms, doubling up to 1s) until ctx ends, with one bound that needs
+// no deadline: with a go-redis client of one fixed address (a
+// *redis.Client from redis.NewClient), once every call for 2s has failed
+// to connect to the server (each after go-redis's own dial retries:
+// Options.DialerRetries tries, 5 by default, each bounded by DialTimeout),
+// Obtain fails with an error wrapping the last dial error, a *net.OpError
+// (connection refused, or a dial timeout). Against a server that is down,
+// an Obtain under a context without deadline thus returns after those 2s
+// plus about one round of go-redis's dial retries, while a restart
+// shorter than that is ridden out. A server that accepts connections but
+// does not answer (stopped with SIGSTOP, stalled, or behind a proxy that
+// does not forward) cannot be told from a slow one, and only ctx bounds
+// the wait for it, as it does for clients that can reach another server
+// after a failover (Sentinel failover, Cluster, Ring) and for a Redlock,
+// which ride out servers that are down: give Obtain a deadline. Any other
+// error reply (NOPERM, WRONGTYPE, ...) or a closed go-redis client fails
+// the call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
 // lock.ErrClosed once the Client is closed, lock.ErrTooManyWaiters when
@@ -194,6 +196,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		t        *topic // the subscription, once we have had to wait
 		inFlight bool   // some call may have taken the lock without telling us
 		backoff  = minBackoff
+		down     time.Time // since when every attempt failed to connect
 	)
 	defer func() {
 		if t != nil {
@@ -253,6 +256,15 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		}
 		if err != nil && !retryable(err) {
 			return fail(fmt.Errorf("redislock: obtain %q: %w", name, err))
+		}
+		if c.fixed && isDialError(err) {
+			if down.IsZero() {
+				down = start
+			} else if d := time.Since(down); d >= unreachableFor {
+				return fail(fmt.Errorf("redislock: obtain %q: cannot connect to Redis for %v: %w", name, d.Round(time.Millisecond), err))
+			}
+		} else {
+			down = time.Time{}
 		}
 		if !wait {
 			if err != nil {
@@ -350,9 +362,6 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 			// again after a random delay, not the keys' TTL.
 			return false, jitter(redlockRetry).Milliseconds(), calls, nil
 		}
-	}
-	if c.fixed && isDialError(err) {
-		err = fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	return false, t.n, calls, err
 }

@@ -20,11 +20,12 @@ import (
 )
 
 // Against a server that cannot be reached (nothing listens on its port),
-// Obtain, TryObtain and Mutex.Lock fail with the dial error once go-redis
-// has given up dialing, even under a context without deadline, instead of
-// retrying until the context ends. Nothing of the package writes to
-// standard output or error: the only messages are go-redis's own, which go
-// to its logger (redis.SetLogger; by default standard error).
+// Obtain and Mutex.Lock fail with the dial error once they have failed to
+// connect for 2s, even under a context without deadline, instead of
+// retrying until the context ends; TryObtain fails at its one attempt.
+// Nothing of the package writes to standard output or error: the only
+// messages are go-redis's own, which go to its logger (redis.SetLogger; by
+// default standard error).
 func TestObtainUnreachable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
