@@ -38,8 +38,6 @@ var (
 	queueEntryMs any = (maxWait + time.Second).Milliseconds()
 	reservedMs   any = reserved.Milliseconds()
 	noQueue      any = 0
-	firstTry     any = "0" // the token has not been queued yet
-	retry        any = "1" // an earlier attempt may have queued the token
 )
 
 // jitter returns a random duration in [d/2, d].

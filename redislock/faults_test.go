@@ -544,17 +544,29 @@ func TestRetriedAcquireIsOurs(t *testing.T) {
 		}
 		keys := []string{"lock:{re}", "lock:{re}:fence", "lock:{re}:queue", "lock:{re}:queue:deadlines"}
 		// The reply is the fence (>= 0) for a grant, -2 - pttl otherwise.
-		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0, "0").Int64()
+		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0).Int64()
 		if err != nil || first < 1 {
 			t.Fatalf("first acquire = %v, %v", first, err)
 		}
-		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0, "1").Int64()
+		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0).Int64()
 		if err != nil || again != first {
 			t.Fatalf("retried acquire = %v, %v; first was %v", again, err, first)
 		}
-		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000, "0").Int64()
+		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000).Int64()
 		if err != nil || other >= -2 {
 			t.Fatalf("foreign acquire = %v, %v, want -2 - pttl with pttl > 0", other, err)
+		}
+		// The holder vanishes without a release; "other" is queued, so
+		// a caller that is not is refused, and "other" gets the next
+		// fence, again when it retries.
+		rdb.Del(ctx, "lock:{re}")
+		if n, err := rdb.Eval(ctx, string(obtain), keys, "newcomer", 10000, 0).Int64(); err != nil || n >= -2 {
+			t.Fatalf("newcomer's acquire of a free lock with a waiter queued = %v, %v, want refused", n, err)
+		}
+		for range 2 {
+			if n, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000).Int64(); err != nil || n != first+1 {
+				t.Fatalf("queued waiter's acquire = %v, %v, want fence %d", n, err, first+1)
+			}
 		}
 	})
 }

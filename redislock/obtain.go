@@ -188,7 +188,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 	tok := rand.Text() // 26 base32 characters, 130 random bits
 	var token any = tok
 	queued := wait && len(c.nodes) == 1 // a Redlock's waiters do not queue
-	entry, again := noQueue, firstTry
+	entry := noQueue
 	if queued {
 		entry = queueEntryMs
 	}
@@ -216,15 +216,14 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			// with its token could have its grants undone by that
 			// release.
 			tok = rand.Text()
-			token, again = tok, firstTry
+			token = tok
 		}
 		var wake <-chan struct{} // closed by a release after this attempt
 		if t != nil {
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, calls, err := c.tryAcquire(ctx, k, token, cfg, entry, again)
-		again = retry
+		ok, n, calls, err := c.tryAcquire(ctx, k, token, cfg, entry)
 		if err != nil || queued {
 			// The lock, or a place in its queue, may be ours.
 			inFlight = true
@@ -335,16 +334,16 @@ func closed(ch <-chan struct{}) bool {
 
 // tryAcquire runs the obtain script once on every node. It reports whether
 // token holds the lock (on a quorum of the nodes), and then the fencing
-// token (0 for a Redlock), otherwise the key's PTTL (the longest).
+// token (0 for a Redlock), otherwise how long to wait before trying again
+// (the key's PTTL, the longest; see lua/obtain.lua).
 //
-// entry and again are the obtain script's ARGV[3] and ARGV[4]: the queue
-// entry's lifetime (noQueue or queueEntryMs), and whether an earlier
-// attempt may have queued the token (firstTry or retry).
-func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry, again any) (ok bool, n int64, calls <-chan struct{}, err error) {
+// entry is the obtain script's ARGV[3]: the queue entry's lifetime
+// (noQueue or queueEntryMs).
+func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry any) (ok bool, n int64, calls <-chan struct{}, err error) {
 	var t tally
 	if ctx.Done() == nil {
-		t, calls = c.obtainAll(ctx, k, token, cfg, entry, again)
-	} else if t, calls, err = c.obtainAsync(ctx, k, token, cfg, entry, again); err != nil {
+		t, calls = c.obtainAll(ctx, k, token, cfg, entry)
+	} else if t, calls, err = c.obtainAsync(ctx, k, token, cfg, entry); err != nil {
 		return false, 0, nil, err
 	}
 	if ok, err = c.verdict(t); ok {
@@ -368,11 +367,11 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 
 // obtainAsync is obtainAll for a ctx that can be cancelled: see do. An
 // attempt that ctx abandoned is given back.
-func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, <-chan struct{}, error) {
+func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry any) (tally, <-chan struct{}, error) {
 	var t tally
 	var calls <-chan struct{}
 	err := c.do(ctx, func(ctx context.Context) error {
-		t, calls = c.obtainAll(ctx, k, token, cfg, entry, again)
+		t, calls = c.obtainAll(ctx, k, token, cfg, entry)
 		return nil
 	}, func() { c.giveBack(context.Background(), k, token, calls) })
 	if err != nil {
@@ -385,8 +384,8 @@ func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config,
 // Redlock each node has until the lease's validity would run out to
 // answer, but the outcome is decided without the nodes that have not
 // answered within nodeTimeout.
-func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry, again any) (tally, <-chan struct{}) {
-	args := []any{4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry, again}
+func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry any) (tally, <-chan struct{}) {
+	args := []any{4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry}
 	if len(c.nodes) > 1 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))

@@ -91,9 +91,10 @@ func WithMaxHold(d time.Duration) Option {
 // WithPrefix sets the namespace of the keys and channels: the lock named
 // name lives in the key prefix:{name}, its fencing counter in
 // prefix:{name}:fence (which never expires: see the package documentation
-// on deleting it when the name is retired), its queue of waiters in prefix:{name}:queue and
-// prefix:{name}:queue:deadlines (short-lived, present only while some
-// Client waits), and waiters listen on the channel prefix:{name}.
+// on deleting it when the name is retired), its queue of waiters in
+// prefix:{name}:queue and prefix:{name}:queue:deadlines (short-lived,
+// present only while some Client waits), and waiters listen on the channel
+// prefix:{name}.
 // The braces are a Redis Cluster hash tag that keeps the keys in one slot.
 // The default is DefaultPrefix. A prefix containing '{' or '}' is an error
 // (wrapping lock.ErrInvalidArgument) when the option is used: it would

@@ -94,7 +94,7 @@ func TestQueueDeadWaiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []string{"lock:{ghost}", "lock:{ghost}:fence", "lock:{ghost}:queue", "lock:{ghost}:queue:deadlines"}
-	if n, err := rdb.Eval(ctx, string(obtain), keys, "GHOST", 10000, 3000, "0").Int64(); err != nil || n >= 0 {
+	if n, err := rdb.Eval(ctx, string(obtain), keys, "GHOST", 10000, 3000).Int64(); err != nil || n >= 0 {
 		t.Fatalf("ghost's acquire = %d, %v; want it queued", n, err)
 	}
 	got := make(chan time.Time, 1)

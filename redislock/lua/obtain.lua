@@ -8,7 +8,6 @@
 -- ARGV[2]  the lease TTL in milliseconds
 -- ARGV[3]  how long (ms) a queue entry lives unless renewed by another
 --          call; 0 for a caller that does not wait, which is not queued
--- ARGV[4]  '1' if an earlier call with this token may have queued it
 --
 -- All keys share a hash slot. The lock key holds the holder's token, or
 -- '~' and the token of the waiter that a release handed the lock to; '*'
