@@ -156,6 +156,36 @@
 // program that wants them elsewhere, or not at all, calls redis.SetLogger
 // once, in main; a library should leave it alone.
 //
+// # Misuse
+//
+// One mistake is a bug in the caller and panics, changing nothing, as with
+// sync.Mutex:
+//
+//	Mutex.Unlock of a Mutex that is not locked (never, or no more)   "redislock: Unlock of unlocked Mutex"
+//
+// A remote lock cannot always tell a second release from a lost lease, so
+// every other mistake is an error, or a wait:
+//
+//	Release a second time; Mutex.Release of an unlocked Mutex         error wrapping lock.ErrNotHeld
+//	Extend after Release, or after the lease ended                    error wrapping lock.ErrNotHeld
+//	Release with a ctx that is done already                           the lease ends, the key is released in the
+//	                                                                  background; error wrapping ctx.Err()
+//	Release with the lease's own Context (or one derived from it)     not a mistake: it succeeds
+//	empty name; name starting with '}'; prefix with a brace           error wrapping lock.ErrInvalidArgument
+//	TTL under 10ms (zero, negative); watchdog interval outside        error wrapping lock.ErrInvalidArgument
+//	1ms…TTL/2 (zero included); negative maximum hold
+//	nil Redis client; one without ContextTimeoutEnabled               error wrapping lock.ErrInvalidArgument
+//	one server twice in NewRedlock (same client, or same address)     error wrapping lock.ErrInvalidArgument
+//	Do with a nil function                                            error wrapping lock.ErrInvalidArgument
+//	FencedSet with a nil client, an empty key or a fence below 1      error wrapping lock.ErrInvalidArgument
+//	a panic in Do's function                                          the lock is released; the panic goes on
+//	any call after Client.Close                                       error wrapping lock.ErrClosed
+//	Obtain or Mutex.Lock of a lock that this Client holds             waits until ctx is done: not reentrant
+//
+// Options are checked where they are used: by New and NewRedlock for the
+// Client's, by Obtain, TryObtain, Do, and the Mutex's Lock and TryLock
+// for a call's.
+//
 // # Telemetry
 //
 // A Client records OpenTelemetry spans and metrics in the scope

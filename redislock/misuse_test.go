@@ -230,6 +230,12 @@ func TestMisuse(t *testing.T) {
 		if err := m.TryLock(ctx); !errors.Is(err, lock.ErrNotAcquired) {
 			t.Fatalf("TryLock of a locked Mutex = %v, want ErrNotAcquired", err)
 		}
+		// Not reentrant through the Client either.
+		wait, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if _, err := c.Obtain(wait, "relock"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Obtain of a lock the Client holds = %v, want DeadlineExceeded", err)
+		}
 		if l := m.Lease(); l == nil || l.Err() != nil {
 			t.Fatal("the failed Lock disturbed the holding")
 		}
