@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
+
 	"unsafe"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
@@ -58,7 +58,7 @@ type file struct {
 
 	// waiters counts the goroutines in Lock or RLock, through any Lock on
 	// the file, that found it busy and wait (see Lock.take).
-	waiters atomic.Int64
+	waiters waitq.Bound
 
 	// Addresses for race annotations (see admit), used as sync.RWMutex
 	// uses its semaphores: rsem orders a writer before the next holder,
@@ -282,23 +282,6 @@ func tokens(excl bool) int64 {
 	}
 	return 1
 }
-
-// joinWaiters counts the caller in as a waiter for f and reports true,
-// unless limit > 0 and limit goroutines wait already.
-func (f *file) joinWaiters(limit int) bool {
-	for {
-		n := f.waiters.Load()
-		if limit > 0 && n >= int64(limit) {
-			return false
-		}
-		if f.waiters.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// leaveWaiters counts out a waiter counted in by joinWaiters.
-func (f *file) leaveWaiters() { f.waiters.Add(-1) }
 
 // enterGate locks the gate, waiting until ctx is done.
 func (f *file) enterGate(ctx context.Context) error {

@@ -75,12 +75,12 @@ func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		return since, err
 	}
-	if !l.f.joinWaiters(l.maxWaiters) {
+	if !l.f.waiters.Join(l.maxWaiters) {
 		err := &lock.TooManyWaitersError{Lock: "filelock " + strconv.Quote(l.path), Max: l.maxWaiters}
 		r.Failed(ctx, err)
 		return 0, err
 	}
-	defer l.f.leaveWaiters()
+	defer l.f.waiters.Leave()
 	if r == nil {
 		return 0, l.wait(ctx, excl)
 	}

@@ -37,9 +37,9 @@ func openWaitersTest(t *testing.T, opts ...[]Option) []*Lock {
 // awaitWaiters polls until n goroutines wait for the file of l.
 func awaitWaiters(t *testing.T, l *Lock, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); l.f.waiters.Load() != n; {
+	for deadline := time.Now().Add(5 * time.Second); int64(l.f.waiters.Count()) != n; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d waiters, want %d", l.f.waiters.Load(), n)
+			t.Fatalf("%d waiters, want %d", int64(l.f.waiters.Count()), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -104,9 +104,9 @@ func TestMaxWaiters(t *testing.T) {
 		t.Fatalf("TryLock = %v, want lock.ErrNotAcquired", err)
 	}
 	// bounded's users: its hold and w1's call.
-	if n := countFDs(t); n != fds || bounded.f.waiters.Load() != 2 || bounded.users.Load() != 2<<1 {
+	if n := countFDs(t); n != fds || bounded.f.waiters.Count() != 2 || bounded.users.Load() != 2<<1 {
 		t.Fatalf("refusals changed state: %d fds (was %d), %d waiters, users %#b",
-			n, fds, bounded.f.waiters.Load(), bounded.users.Load())
+			n, fds, bounded.f.waiters.Count(), bounded.users.Load())
 	}
 
 	cancel()
@@ -130,8 +130,8 @@ func TestMaxWaiters(t *testing.T) {
 	if want := []string{"r2", "w3", "w4"}; !slices.Equal(order, want) {
 		t.Fatalf("order %v, want %v", order, want)
 	}
-	if bounded.f.waiters.Load() != 0 {
-		t.Fatalf("%d waiters left", bounded.f.waiters.Load())
+	if bounded.f.waiters.Count() != 0 {
+		t.Fatalf("%d waiters left", bounded.f.waiters.Count())
 	}
 	if err := bounded.TryLock(); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"sync/atomic"
+
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 )
@@ -52,25 +53,8 @@ type localQueue struct {
 	refs int // callers between queue and unqueue; guarded by Client.mu
 	// waiters counts the calls that may wait (Obtain, Mutex.Lock) between
 	// their start and their outcome; see WithMaxWaiters.
-	waiters atomic.Int64
+	waiters waitq.Bound
 }
-
-// joinWaiters counts a waiting call in, unless limit > 0 and limit calls
-// wait already. It returns the number of calls it found waiting.
-func (q *localQueue) joinWaiters(limit int) (int64, bool) {
-	for {
-		n := q.waiters.Load()
-		if limit > 0 && n >= int64(limit) {
-			return n, false
-		}
-		if q.waiters.CompareAndSwap(n, n+1) {
-			return n, true
-		}
-	}
-}
-
-// leaveWaiters counts out a call counted in by joinWaiters.
-func (q *localQueue) leaveWaiters() { q.waiters.Add(-1) }
 
 // New returns a Client that keeps locks in rdb, a standalone, Sentinel
 // failover or Cluster client from go-redis. The options set the defaults of

@@ -10,7 +10,7 @@ func LocalWaiters(c *Client, name string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if q := c.queues[k.lock]; q != nil {
-		return q.waiters.Load()
+		return int64(q.waiters.Count())
 	}
 	return 0
 }

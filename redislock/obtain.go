@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
@@ -57,8 +58,8 @@ var errLateReply = errors.New("redislock: acquire reply arrived after the lease'
 // the call at once.
 //
 // Errors: lock.ErrInvalidArgument for a bad name or option,
-// lock.ErrClosed once the Client is closed, lock.ErrTooManyWaiters when
-// the bound of WithMaxWaiters refuses the call, the context's error, and
+// lock.ErrClosed once the Client is closed, a *lock.TooManyWaitersError
+// when the bound of WithMaxWaiters refuses the call, the context's error, and
 // the Redis client's errors (wrapped) for the failures above.
 func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
 	return c.obtain(ctx, ctx, name, true, opts)
@@ -132,11 +133,11 @@ func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *
 	}
 	q := c.queue(k.lock)
 	if wait {
-		if n, ok := q.joinWaiters(cfg.maxWaiters); !ok {
+		if !q.waiters.Join(cfg.maxWaiters) {
 			c.unqueue(k.lock, q)
-			return nil, fmt.Errorf("redislock: %q: %d goroutines of this Client wait for it: %w", name, n, lock.ErrTooManyWaiters)
+			return nil, &lock.TooManyWaitersError{Lock: "redislock " + strconv.Quote(name), Max: cfg.maxWaiters}
 		}
-		defer q.leaveWaiters()
+		defer q.waiters.Leave()
 	}
 	if err := c.lockLocal(ctx, q, name, wait, a); err != nil {
 		c.unqueue(k.lock, q)

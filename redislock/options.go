@@ -106,7 +106,7 @@ func WithPrefix(prefix string) Option {
 // WithMaxWaiters bounds the goroutines of the Client that wait for one
 // lock: an Obtain or Mutex.Lock that finds n goroutines of the Client in
 // Obtain or Mutex.Lock for the same name, none of which holds it yet,
-// fails at once with an error wrapping lock.ErrTooManyWaiters, without a
+// fails at once with a *lock.TooManyWaitersError, without a
 // Redis call and holding nothing. Those n are ahead of it in the Client's
 // FIFO for the name (whose first talks to Redis, possibly waiting for
 // another holder), so it would have to wait behind all of them. Other

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,8 +50,10 @@ func TestMaxWaiters(t *testing.T) {
 		refused := func(what string, call func() error) {
 			t.Helper()
 			start := time.Now()
-			if err := call(); !errors.Is(err, lock.ErrTooManyWaiters) {
-				t.Fatalf("%s over the bound: %v, want lock.ErrTooManyWaiters", what, err)
+			err := call()
+			var tm *lock.TooManyWaitersError
+			if !errors.Is(err, lock.ErrTooManyWaiters) || !errors.As(err, &tm) || !strings.HasPrefix(tm.Lock, "redislock \"") {
+				t.Fatalf("%s over the bound: %v, want a *lock.TooManyWaitersError", what, err)
 			}
 			if d := time.Since(start); d > time.Second {
 				t.Fatalf("%s refused after %v, not at once", what, d)

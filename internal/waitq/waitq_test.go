@@ -608,3 +608,14 @@ func TestReusedWaitersUnderCancellation(t *testing.T) {
 		t.Fatalf("used %d, waiters %d after the run", u, w)
 	}
 }
+
+func TestBound(t *testing.T) {
+	var b Bound
+	if !b.Join(2) || !b.Join(2) || b.Join(2) || b.Count() != 2 {
+		t.Fatalf("a bound of 2 admitted the wrong callers: count %d", b.Count())
+	}
+	b.Leave()
+	if !b.Join(2) || !b.Join(0) || b.Count() != 3 {
+		t.Fatalf("a freed slot or no bound refused a caller: count %d", b.Count())
+	}
+}
