@@ -383,11 +383,15 @@ func (rw *RWMutex) RUnlock() {
 	if race.Enabled {
 		race.ReleaseMerge(rw.writerSync())
 	}
-	rw.runlock()
+	// Below announced-1, no writer was announced (readers < MaxReaders).
+	if s := rw.add(-1); uint32(s) >= announced-1 {
+		rw.runlockSlow(s)
+	}
 }
 
+// runlock is RUnlock without its edge for the race detector, for a read
+// lock that a failing RLock gives back.
 func (rw *RWMutex) runlock() {
-	// Below announced-1, no writer was announced (readers < MaxReaders).
 	if s := rw.add(-1); uint32(s) >= announced-1 {
 		rw.runlockSlow(s)
 	}
