@@ -60,6 +60,7 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/internal/race"
+	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -107,12 +108,12 @@ type RWMutex struct {
 	state atomic.Int64
 	w     lock.Mutex // the writers' turns: held from a writer's turn to its phase's end
 
-	mu         sync.Mutex // guards what follows
-	blocked    waiterList // readers waiting in the current write phase
-	queued     int        // writers waiting for their turn
-	writer     *waiter    // the announced writer, while readers are inside
-	departures int        // readers it waits for; negative while it has not counted them
-	maxWaiters int        // see SetMaxWaiters; ≤ 0 means no bound
+	mu         sync.Mutex    // guards what follows
+	blocked    waiterList    // readers waiting in the current write phase
+	queued     int           // writers waiting for their turn
+	writer     *waitq.Waiter // the announced writer, while readers are inside
+	departures int           // readers it waits for; negative while it has not counted them
+	maxWaiters int           // see SetMaxWaiters; ≤ 0 means no bound
 }
 
 // Lock locks rw for writing. It waits for the writers ahead of it, one
@@ -178,11 +179,11 @@ func (rw *RWMutex) drain(ctx context.Context, n int64, queued bool) error {
 		rw.mu.Unlock()
 		return nil
 	}
-	w := newWaiter()
+	w := waitq.NewWaiter()
 	rw.writer = w
 	rw.mu.Unlock()
-	if w.wait(ctx.Done()) { // the last reader set held
-		w.free()
+	if _, ok := w.Wait(ctx.Done()); ok { // the last reader set held
+		w.Free()
 		if err := ctxerr.From(ctx); err != nil {
 			rw.unlock()
 			return err
@@ -192,8 +193,8 @@ func (rw *RWMutex) drain(ctx context.Context, n int64, queued bool) error {
 	rw.mu.Lock()
 	if rw.writer != w { // held meanwhile
 		rw.mu.Unlock()
-		<-w.ch
-		w.free()
+		<-w.C
+		w.Free()
 		rw.unlock()
 		return ctxerr.From(ctx)
 	}
@@ -204,7 +205,7 @@ func (rw *RWMutex) drain(ctx context.Context, n int64, queued bool) error {
 	rw.add(-announced)
 	first := rw.blocked.take()
 	rw.mu.Unlock()
-	w.free()
+	w.Free()
 	wake(first)
 	rw.w.Unlock()
 	return ctxerr.From(ctx)
@@ -314,11 +315,11 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, p uint32) error {
 		rw.add(-1)
 		return rw.refuse()
 	}
-	w := newWaiter()
+	w := waitq.NewWaiter()
 	rw.blocked.push(w)
 	rw.mu.Unlock()
-	if w.wait(ctx.Done()) {
-		w.free()
+	if _, ok := w.Wait(ctx.Done()); ok {
+		w.Free()
 		if err := ctxerr.From(ctx); err != nil {
 			rw.runlock()
 			return err
@@ -330,12 +331,12 @@ func (rw *RWMutex) rlockSlow(ctx context.Context, p uint32) error {
 		rw.blocked.remove(w)
 		rw.add(-1)
 		rw.mu.Unlock()
-		w.free()
+		w.Free()
 		return ctxerr.From(ctx)
 	}
 	rw.mu.Unlock() // admitted meanwhile
-	<-w.ch
-	w.free()
+	<-w.C
+	w.Free()
 	rw.runlock()
 	return ctxerr.From(ctx)
 }
@@ -425,7 +426,7 @@ func (rw *RWMutex) runlockSlow(s int64) {
 	rw.writer = nil
 	rw.add(held)
 	rw.mu.Unlock()
-	w.ch <- struct{}{}
+	w.C <- 1
 }
 
 // SetMaxWaiters bounds the goroutines waiting in Lock and RLock, readers

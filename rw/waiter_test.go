@@ -9,24 +9,6 @@ import (
 	"github.com/codomyrmex/concurrency/internal/race"
 )
 
-// TestInBubble guards the detection of testing/synctest bubbles that keeps
-// pooled waiters out of them. If a Go release gives the bubble's fake
-// clock a monotonic reading, or takes it away from the real clock, this
-// fails: pooled channels would then be used inside bubbles (synctest.Wait
-// hangs, or the runtime aborts), or pooling would stop outside them.
-func TestInBubble(t *testing.T) {
-	if inBubble() {
-		t.Fatal("inBubble() outside a bubble: time.Now has no monotonic reading; waits would never reuse waiters")
-	}
-	synctest.Test(t, func(t *testing.T) {
-		in := make(chan bool)
-		go func() { in <- inBubble() }()
-		if !inBubble() || !<-in {
-			t.Fatal("inBubble() is false in a testing/synctest bubble: time.Now has a monotonic reading there; waits would use pooled channels made outside the bubble")
-		}
-	})
-}
-
 // TestBubbleWaitersNotPooled: waits in a bubble leave nothing in the pool:
 // waits outside it, after it, would otherwise use the bubble's channels,
 // which is fatal.

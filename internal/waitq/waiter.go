@@ -6,57 +6,71 @@ import (
 	"time"
 )
 
-// A waiter is the channel on which one blocked Acquire receives its single
-// result. Waiters are reused across waits, so that a contended wait
-// allocates nothing: a waiter goes back to the pool only after its result
-// has been received, or once it is known that none will be sent (it was
-// cancelled while still queued), so a stale result can never reach its
-// next user.
-type waiter struct {
-	ch     chan uint8 // buffered(1)
-	pooled bool       // false inside a testing/synctest bubble
+// A Waiter is what one blocked call parks on: its channel receives exactly
+// one value per wait, sent by whoever grants or fails the call. Waiters
+// are reused across waits, so that a contended wait allocates nothing. A
+// Waiter must be freed only after its value was received, or once it is
+// certain that none will be sent (the waiter was withdrawn before anyone
+// could pick it), so a stale value never reaches its next user.
+//
+// Prev and Next are for the owner to keep waiters in an intrusive list;
+// they are nil in a new Waiter, and Free clears them.
+type Waiter struct {
+	C          chan uint8 // buffered(1)
+	Prev, Next *Waiter
+	pooled     bool // made outside any testing/synctest bubble
 }
 
-var waiters sync.Pool // of chan uint8, all made outside any bubble
+var waiters = sync.Pool{New: func() any { return &Waiter{C: make(chan uint8, 1), pooled: true} }}
 
-// getWaiter returns a waiter for one wait.
+// NewWaiter returns a Waiter for one wait.
 //
 // A channel made outside a testing/synctest bubble must not be used inside
-// one (the runtime treats it as a fatal error) and a goroutine of a bubble
-// blocked on such a channel is not durably blocked, so synctest.Wait would
-// hang; a channel made inside must not be used outside. So in a bubble, and
-// only there, every wait makes a fresh channel that is never pooled. Only
-// test binaries check for bubbles.
-func getWaiter() waiter {
-	if testing.Testing() && inBubble() {
-		return waiter{ch: make(chan uint8, 1)}
+// one (a goroutine of a bubble blocked on it is not durably blocked, so
+// synctest.Wait would hang), and one made inside must not be used outside
+// (the runtime treats that as a fatal error). So in a bubble, and only
+// there, every wait gets a fresh Waiter that is never pooled. Only test
+// binaries look for bubbles.
+func NewWaiter() *Waiter {
+	if inBubble() {
+		return &Waiter{C: make(chan uint8, 1)}
 	}
-	if ch, ok := waiters.Get().(chan uint8); ok {
-		return waiter{ch: ch, pooled: true}
-	}
-	return waiter{ch: make(chan uint8, 1), pooled: true}
+	return waiters.Get().(*Waiter)
 }
 
-// receive waits for w's result, then gives w back.
-func (w waiter) receive() uint8 {
-	r := <-w.ch
-	w.put()
-	return r
+// Wait blocks until w receives its value, returning it and true, or until
+// done is closed, returning false. A nil done is never closed.
+func (w *Waiter) Wait(done <-chan struct{}) (uint8, bool) {
+	if done == nil {
+		return <-w.C, true
+	}
+	select {
+	case r := <-w.C:
+		return r, true
+	case <-done:
+		return 0, false
+	}
 }
 
-// put gives w back for reuse. Its result must have been received, or be
-// known never to come.
-func (w waiter) put() {
+// Free gives w back for reuse. Its value must have been received, or be
+// certain never to come.
+func (w *Waiter) Free() {
 	if w.pooled {
-		waiters.Put(w.ch)
+		w.Prev, w.Next = nil, nil
+		waiters.Put(w)
 	}
 }
 
 // inBubble reports whether the calling goroutine runs in a testing/synctest
-// bubble. There, time.Now carries no monotonic clock reading (time is
-// fake), so stripping the reading changes nothing; outside, it always does.
-// TestInBubble fails if a Go release changes this.
+// bubble. There time.Now reads the bubble's fake clock, which has no
+// monotonic reading, so stripping it with Round(0) changes nothing;
+// outside a bubble time.Now always has one. Outside test binaries there
+// are no bubbles, and the clock is not read. TestInBubble fails if a Go
+// release changes this.
 func inBubble() bool {
+	if !testing.Testing() {
+		return false
+	}
 	t := time.Now()
 	return t == t.Round(0)
 }

@@ -76,8 +76,8 @@ type Queue struct {
 }
 
 type entry struct {
-	n  int64
-	ch chan uint8 // buffered(1); nil marks a cancelled waiter
+	n int64
+	w *Waiter // nil marks a cancelled waiter
 }
 
 // TryAcquire takes n tokens if they are free and nobody is queued. It never
@@ -145,17 +145,13 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		q.mu.Unlock()
 		return ErrTooManyWaiters
 	}
-	w := getWaiter()
-	ticket := q.push(entry{n: n, ch: w.ch})
+	w := NewWaiter()
+	ticket := q.push(entry{n: n, w: w})
 	q.mu.Unlock()
 
 	done := ctx.Done()
-	if done == nil { // the context can never be cancelled
-		return result(w.receive())
-	}
-	select {
-	case r := <-w.ch:
-		w.put()
+	if r, ok := w.Wait(done); ok {
+		w.Free()
 		if r != granted {
 			return result(r)
 		}
@@ -169,40 +165,40 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		default:
 			return nil
 		}
-	case <-done:
-		q.mu.Lock()
-		if ticket >= q.front {
-			if e := &q.ring[(q.head+int(ticket-q.front))%len(q.ring)]; e.ch != nil {
-				// Still queued: leave a tombstone and let those
-				// behind us through if we were blocking them. No
-				// result will come, so w can be reused.
-				e.ch = nil
-				q.live--
-				wake := q.grantLocked(q.load()>>usedShift, base)
-				q.mu.Unlock()
-				grant(wake)
-				w.put()
-				return ctxerr.From(ctx)
-			}
-			// SetExtra failed us (and left the tombstone) while
-			// ctx ended: the result is in w.
-		}
-		q.mu.Unlock()
-		// Already dequeued, or failed by SetExtra: the result is in w,
-		// or about to be.
-		if w.receive() == granted {
-			q.Release(n, base)
-		}
-		return ctxerr.From(ctx)
 	}
+	q.mu.Lock()
+	if ticket >= q.front {
+		if e := &q.ring[(q.head+int(ticket-q.front))%len(q.ring)]; e.w != nil {
+			// Still queued: leave a tombstone and let those behind us
+			// through if we were blocking them. No result will come,
+			// so w can be reused.
+			e.w = nil
+			q.live--
+			wake := q.grantLocked(q.load()>>usedShift, base)
+			q.mu.Unlock()
+			grant(wake)
+			w.Free()
+			return ctxerr.From(ctx)
+		}
+		// SetExtra failed us (and left the tombstone) while ctx ended:
+		// the result is in w.
+	}
+	q.mu.Unlock()
+	// Already dequeued, or failed by SetExtra: the result is in w, or
+	// about to be.
+	r := <-w.C
+	w.Free()
+	if r == granted {
+		q.Release(n, base)
+	}
+	return ctxerr.From(ctx)
 }
 
-// grant wakes the waiter whose channel is wake, if any, with its grant.
-// Grants are sent after q.mu is released, so that the waiter does not wake
-// only to block on it.
-func grant(wake chan uint8) {
-	if wake != nil {
-		wake <- granted
+// grant wakes w, if not nil, with its grant. Grants are sent after q.mu is
+// released, so that the waiter does not wake only to block on it.
+func grant(w *Waiter) {
+	if w != nil {
+		w.C <- granted
 	}
 }
 
@@ -270,7 +266,7 @@ func (q *Queue) releaseSlow(n, limit, base int64) bool {
 
 // releaseLocked is ReleaseBelow with q.mu held. The caller must pass wake
 // to grant once it has released q.mu.
-func (q *Queue) releaseLocked(n, limit, base int64) (ok bool, wake chan uint8) {
+func (q *Queue) releaseLocked(n, limit, base int64) (ok bool, wake *Waiter) {
 	for {
 		s := q.load()
 		if s>>usedShift < n || s>>usedShift >= limit {
@@ -288,21 +284,21 @@ func (q *Queue) releaseLocked(n, limit, base int64) (ok bool, wake chan uint8) {
 
 // grantLocked hands tokens to the waiters at the front of the FIFO that fit,
 // given that used tokens are held, and stores the new state. It must be
-// called with q.mu held and waitingBit set. It returns the channel of the
-// first waiter granted, if any, which the caller must pass to grant once it
-// has released q.mu; further grants, rare, are sent at once.
-func (q *Queue) grantLocked(used, base int64) (wake chan uint8) {
+// called with q.mu held and waitingBit set. It returns the first waiter
+// granted, if any, which the caller must pass to grant once it has
+// released q.mu; further grants, rare, are sent at once.
+func (q *Queue) grantLocked(used, base int64) (wake *Waiter) {
 	capacity := base + q.loadExtra()
 	for q.count > 0 {
 		e := &q.ring[q.head]
 		switch {
-		case e.ch == nil:
+		case e.w == nil:
 		case used+e.n <= capacity:
 			used += e.n
 			if wake == nil {
-				wake = e.ch
+				wake = e.w
 			} else {
-				e.ch <- granted
+				e.w.C <- granted
 			}
 			q.live--
 		default:
@@ -327,8 +323,8 @@ func (q *Queue) Close() {
 		}
 	}
 	for q.count > 0 {
-		if e := q.ring[q.head]; e.ch != nil {
-			e.ch <- closed
+		if e := q.ring[q.head]; e.w != nil {
+			e.w.C <- closed
 			q.live--
 		}
 		q.pop()
@@ -355,9 +351,9 @@ func (q *Queue) SetExtra(extra, base int64) {
 	}
 	for i := range q.count {
 		e := &q.ring[(q.head+i)%len(q.ring)]
-		if e.ch != nil && e.n > base+extra {
-			e.ch <- tooLarge
-			e.ch = nil
+		if e.w != nil && e.n > base+extra {
+			e.w.C <- tooLarge
+			e.w = nil
 			q.live--
 		}
 	}
