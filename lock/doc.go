@@ -34,6 +34,17 @@
 // ErrTooManyWaiters, holding nothing. A call that need not wait is never
 // refused.
 //
+// # Limits
+//
+// The limits of each lock, all enforced with an error or a documented
+// panic, never by corrupting state:
+//
+//	lock.Mutex         waiters: unbounded unless SetMaxWaiters
+//	sem.Weighted       size and weights: 0 to sem.MaxSize (2^61-1); waiters: WithMaxWaiters, SetMaxWaiters
+//	rw.RWMutex         readers: fewer than rw.MaxReaders (2^30) holding or waiting; waiters: SetMaxWaiters
+//	filelock.Lock      names: filelock.MaxNameLen (128) bytes of [A-Za-z0-9._-]; waiters per process: WithMaxWaiters
+//	redislock.Client   TTL: at least 10ms; watchdog interval: 1ms to TTL/2; waiters per Client and name: WithMaxWaiters
+//
 // # Misuse
 //
 // Misuse of a lock held in this process is a bug in the caller and panics
