@@ -36,8 +36,9 @@
 //
 // # Limits
 //
-// The limits of each lock, all enforced with an error or a documented
-// panic, never by corrupting state:
+// The limits of each lock. Each is enforced with an error or a documented
+// panic, except rw.MaxReaders, which, as in sync.RWMutex, is not checked
+// (2^30 goroutines would need terabytes of stacks):
 //
 //	lock.Mutex         waiters: unbounded unless SetMaxWaiters
 //	sem.Weighted       size and weights: 0 to sem.MaxSize (2^61-1); waiters: WithMaxWaiters, SetMaxWaiters
