@@ -5,56 +5,23 @@ import (
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/redislock"
 	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // otelSDK records spans and metrics in memory.
-type otelSDK struct {
-	spans  *tracetest.SpanRecorder
-	reader *sdkmetric.ManualReader
-	tp     *sdktrace.TracerProvider
-}
+type otelSDK struct{ *oteltest.SDK }
 
-func newOtelSDK(t *testing.T) (*otelSDK, []redislock.Option) {
-	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
-	s := &otelSDK{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
-	s.tp = tp
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
-	t.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
-	return s, []redislock.Option{redislock.WithTracerProvider(tp), redislock.WithMeterProvider(mp)}
+func newOtelSDK(t *testing.T) (otelSDK, []redislock.Option) {
+	s := otelSDK{oteltest.New(t)}
+	return s, []redislock.Option{redislock.WithTracerProvider(s.TracerProvider), redislock.WithMeterProvider(s.MeterProvider)}
 }
 
 // sum returns the total of the int64 sum metric name, 0 if absent.
-func (s *otelSDK) sum(t *testing.T, name string) int64 {
+func (s otelSDK) sum(t *testing.T, name string) int64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := s.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != redislock.ScopeName {
-			t.Fatalf("metrics in scope %q, want %q", sm.Scope.Name, redislock.ScopeName)
-		}
-		for _, m := range sm.Metrics {
-			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == name {
-				for _, p := range d.DataPoints {
-					n += p.Value
-				}
-			}
-		}
-	}
-	return n
+	return s.Metrics(t, redislock.ScopeName, "").Sums(t, name)[""]
 }
 
 // Every acquisition, uncontended or not, is a span in the package's scope;
@@ -79,7 +46,7 @@ func TestTelemetry(t *testing.T) {
 	}
 	// Every acquisition goes over the network, so each is a span; only
 	// one that waits has the contention event.
-	if spans := s.spans.Ended(); len(spans) != 1 || len(spans[0].Events()) != 0 {
+	if spans := s.Spans.Ended(); len(spans) != 1 || len(spans[0].Events()) != 0 {
 		t.Fatalf("uncontended Lock recorded %d spans, want 1 without events", len(spans))
 	}
 
@@ -98,7 +65,7 @@ func TestTelemetry(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 2 {
 		t.Fatalf("two acquisitions recorded %d spans, want 2", len(spans))
 	}
@@ -144,7 +111,7 @@ func TestTelemetryLostLeaseEvent(t *testing.T) {
 	_, rdb := mini(t)
 	s, opts := newOtelSDK(t)
 	c := newClient(t, rdb, opts...)
-	ctx, span := s.tp.Tracer("test").Start(testCtx(t, 10*time.Second), "critical section")
+	ctx, span := s.TracerProvider.Tracer("test").Start(testCtx(t, 10*time.Second), "critical section")
 	l, err := c.Obtain(ctx, "evt", redislock.WithWatchdog(100*time.Millisecond, 20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +120,7 @@ func TestTelemetryLostLeaseEvent(t *testing.T) {
 	<-l.Done()
 	_ = l.Release(context.WithoutCancel(ctx))
 	span.End()
-	for _, sp := range s.spans.Ended() {
+	for _, sp := range s.Spans.Ended() {
 		if sp.Name() != "critical section" {
 			continue
 		}
