@@ -11,85 +11,50 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/internal/race"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sys/unix"
 )
 
-// sdk is an OpenTelemetry SDK that records in memory.
+// sdk is an OpenTelemetry SDK that records in memory, with the options
+// that make a Lock record to it.
 type sdk struct {
-	spans  *tracetest.SpanRecorder
-	reader *sdkmetric.ManualReader
-	opts   []filelock.Option
+	*oteltest.SDK
+	opts []filelock.Option
 }
 
 func newSDK(t testing.TB) *sdk {
-	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
-	s := &sdk{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
-	t.Cleanup(func() {
-		tp.Shutdown(context.Background())
-		mp.Shutdown(context.Background())
-	})
-	s.opts = []filelock.Option{filelock.WithTracerProvider(tp), filelock.WithMeterProvider(mp)}
-	return s
+	s := oteltest.New(t)
+	return &sdk{s, []filelock.Option{filelock.WithTracerProvider(s.TracerProvider), filelock.WithMeterProvider(s.MeterProvider)}}
 }
 
 // metrics collects the metrics, checking that they are all in the scope of
 // package filelock, and returns them by name.
-func (s *sdk) metrics(t *testing.T) map[string]metricdata.Metrics {
+func (s *sdk) metrics(t *testing.T) oteltest.Metrics {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := s.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != telemetry.ScopeFile || sm.Scope.Version != telemetry.Version {
-			t.Errorf("metrics in scope %q version %q, want %q version %q",
-				sm.Scope.Name, sm.Scope.Version, telemetry.ScopeFile, telemetry.Version)
-		}
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
+	return s.Metrics(t, telemetry.ScopeFile, telemetry.Version)
 }
 
 // sums returns the data points of the int64 sum metric name by
 // "mode/outcome/error.type".
 func (s *sdk) sums(t *testing.T, name string) map[string]int64 {
 	t.Helper()
-	out := map[string]int64{}
-	m, ok := s.metrics(t)[name]
-	if !ok {
-		return out
-	}
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		mode, _ := dp.Attributes.Value(telemetry.AttrMode)
-		outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
-		typ, _ := dp.Attributes.Value(telemetry.AttrErrorType)
-		out[mode.AsString()+"/"+outcome.AsString()+"/"+typ.AsString()] += dp.Value
-	}
-	return out
+	return s.metrics(t).Sums(t, name, telemetry.AttrMode, telemetry.AttrOutcome, telemetry.AttrErrorType)
 }
 
 // started waits until n spans have started: the waits have begun.
 func (s *sdk) started(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, "a span to start", func() bool { return len(s.spans.Started()) == n })
+	waitFor(t, "a span to start", func() bool { return len(s.Spans.Started()) == n })
 }
 
 func attrs(kv ...attribute.KeyValue) string {
@@ -120,7 +85,7 @@ func TestTelemetryUncontendedStartsNoSpan(t *testing.T) {
 	}
 	l.RUnlock()
 	l.RUnlock()
-	if n := len(s.spans.Started()); n != 0 {
+	if n := len(s.Spans.Started()); n != 0 {
 		t.Fatalf("%d spans for uncontended acquisitions, want 0", n)
 	}
 	if got, want := s.sums(t, "lock.acquisitions"), map[string]int64{"write/acquired/": 3, "read/acquired/": 2}; !equal(got, want) {
@@ -169,7 +134,7 @@ func TestTelemetryContendedSpan(t *testing.T) {
 	}
 	waiter.Unlock()
 
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
@@ -239,7 +204,7 @@ func TestTelemetryCanceledWaitForProcess(t *testing.T) {
 	}
 	l.RUnlock()
 
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 2 {
 		t.Fatalf("%d spans, want 2", len(spans))
 	}
@@ -280,7 +245,7 @@ func TestTelemetryFailuresWithoutWait(t *testing.T) {
 	if err := l.TryRLock(); !errors.Is(err, lock.ErrClosed) {
 		t.Fatalf("TryRLock after Close = %v", err)
 	}
-	if n := len(s.spans.Started()); n != 0 {
+	if n := len(s.Spans.Started()); n != 0 {
 		t.Errorf("%d spans, want 0", n)
 	}
 	want := map[string]int64{"write/canceled/canceled": 1, "read/failed/closed": 1}
@@ -347,7 +312,7 @@ func TestTelemetryTooManyWaiters(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Unlock()
-	if n := len(s.spans.Started()); n != 1 {
+	if n := len(s.Spans.Started()); n != 1 {
 		t.Errorf("%d spans, want 1 (the wait)", n)
 	}
 	if got := s.sums(t, "lock.acquisitions"); got["read/failed/too_many_waiters"] != 1 || got["write/acquired/"] != 1 {
