@@ -11,8 +11,6 @@ import (
 	"github.com/codomyrmex/concurrency/sem"
 	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // otelErrors collects what goes to otel.Handle until the test ends.
@@ -99,12 +97,9 @@ func TestEmptyName(t *testing.T) {
 		if len(errs) != 1 || !errors.Is(errs[0], lock.ErrInvalidArgument) || !strings.Contains(errs[0].Error(), tc.ctor) {
 			t.Errorf("%s(\"\") reported %v, want one error wrapping lock.ErrInvalidArgument naming %s", tc.ctor, errs, tc.ctor)
 		}
-		names := map[string]bool{}
-		for _, dp := range sumPoints(t, s, tc.scope, "lock.acquisitions") {
-			name, _ := dp.attrs.Value(telemetry.AttrName)
-			names[name.AsString()] = true
-		}
-		if !names[""] || !names["named"] {
+		names := s.metrics(t, tc.scope).Sums(t, "lock.acquisitions", telemetry.AttrName)
+		_, unnamed := names[""]
+		if _, named := names["named"]; !unnamed || !named {
 			t.Errorf("%s: acquisitions recorded under the names %v, want \"named\" and \"\"", tc.ctor, names)
 		}
 	}
@@ -153,33 +148,10 @@ func TestWrapperMisusePanics(t *testing.T) {
 		if r := recovered(tc.misuse(s.opts)); r != tc.want {
 			t.Errorf("%s: panic %v, want %q", tc.name, r, tc.want)
 		}
-		var holders int64
-		for _, dp := range sumPoints(t, s, tc.scope, "lock.holders") {
-			holders += dp.value
-		}
-		if holders != tc.holders {
+		if holders := s.metrics(t, tc.scope).Sums(t, "lock.holders")[""]; holders != tc.holders {
 			t.Errorf("%s: lock.holders %d after the panic, want %d", tc.name, holders, tc.holders)
 		}
 	}
-}
-
-// sumPoints returns the data points of the int64 sum metric name of scope.
-func sumPoints(t *testing.T, s *sdk, scope, name string) []sumPoint {
-	t.Helper()
-	var out []sumPoint
-	m, ok := s.metrics(t, scope)[name]
-	if !ok {
-		return nil
-	}
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		out = append(out, sumPoint{dp.Attributes, dp.Value})
-	}
-	return out
-}
-
-type sumPoint struct {
-	attrs attribute.Set
-	value int64
 }
 
 // recovered calls f and returns what it panicked with, or nil.

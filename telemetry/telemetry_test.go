@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 	"github.com/codomyrmex/concurrency/sem"
@@ -16,58 +17,30 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// sdk is an SDK tracer and meter provider pair that records in memory.
+// sdk is an SDK tracer and meter provider pair that records in memory,
+// with the options that make a wrapper record to it.
 type sdk struct {
-	spans  *tracetest.SpanRecorder
-	reader *sdkmetric.ManualReader
-	opts   []telemetry.Option
+	*oteltest.SDK
+	opts []telemetry.Option
 }
 
 func newSDK(t testing.TB) *sdk {
-	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
-	s := &sdk{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
-	t.Cleanup(func() {
-		tp.Shutdown(context.Background())
-		mp.Shutdown(context.Background())
-	})
-	s.opts = []telemetry.Option{telemetry.WithTracerProvider(tp), telemetry.WithMeterProvider(mp)}
-	return s
+	s := oteltest.New(t)
+	return &sdk{s, []telemetry.Option{telemetry.WithTracerProvider(s.TracerProvider), telemetry.WithMeterProvider(s.MeterProvider)}}
 }
 
 // metrics collects and returns the metrics of scope by name.
-func (s *sdk) metrics(t testing.TB, scope string) map[string]metricdata.Metrics {
+func (s *sdk) metrics(t testing.TB, scope string) oteltest.Metrics {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := s.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != scope {
-			t.Errorf("metrics in scope %q, want only %q", sm.Scope.Name, scope)
-			continue
-		}
-		if sm.Scope.Version != telemetry.Version {
-			t.Errorf("scope version %q, want %q", sm.Scope.Version, telemetry.Version)
-		}
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
+	return s.Metrics(t, scope, telemetry.Version)
 }
 
 // contend holds l, starts acquire in a goroutine, waits until it queues
@@ -106,7 +79,7 @@ func TestUncontendedStartsNoSpan(t *testing.T) {
 	w := telemetry.NewWeighted("c", sem.NewWeighted(2), s.opts...)
 	w.Acquire(ctx, 2)
 	w.Release(2)
-	if n := len(s.spans.Ended()) + len(s.spans.Started()); n != 0 {
+	if n := len(s.Spans.Ended()) + len(s.Spans.Started()); n != 0 {
 		t.Fatalf("%d spans for uncontended acquisitions, want 0", n)
 	}
 }
@@ -123,7 +96,7 @@ func TestContendedSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Unlock()
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
@@ -159,7 +132,7 @@ func TestFailedWaitSpan(t *testing.T) {
 		t.Fatalf("RLock = %v", err)
 	}
 	m.Unlock()
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
@@ -187,7 +160,7 @@ func TestDoneContextFailsWithoutSpan(t *testing.T) {
 	if err := m.Lock(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lock(done ctx) = %v", err)
 	}
-	if len(s.spans.Ended()) != 0 {
+	if len(s.Spans.Ended()) != 0 {
 		t.Fatal("span for a call that did not wait")
 	}
 	got := s.metrics(t, telemetry.ScopeLock)["lock.acquisitions"]
@@ -343,15 +316,13 @@ func TestLeaseEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := in.Recorder(telemetry.KindRedis, "jobs", "")
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
-	defer tp.Shutdown(context.Background())
-	ctx, span := tp.Tracer("test").Start(context.Background(), "hold")
+	ctx, span := s.TracerProvider.Tracer("test").Start(context.Background(), "hold")
 	r.Contended(ctx)
 	r.Renewed(ctx, nil)
 	r.Renewed(ctx, fmt.Errorf("renew: %w", context.DeadlineExceeded))
 	r.Lost(ctx, lock.ErrLockLost)
 	span.End()
-	events := s.spans.Ended()[0].Events()
+	events := s.Spans.Ended()[0].Events()
 	if len(events) != 3 || events[0].Name != "lock contended" || events[1].Name != "lease renewal failed" || events[2].Name != "lease lost" {
 		t.Fatalf("events %v", events)
 	}

@@ -13,16 +13,15 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// sums returns the int64 sum metric name as value by "mode/outcome".
+// sums returns the int64 sum metric name as value by "mode/outcome"; the
+// metric must have been recorded.
 func sums(t *testing.T, s *sdk, scope, name string) map[string]int64 {
 	t.Helper()
-	out := map[string]int64{}
-	for _, dp := range s.metrics(t, scope)[name].Data.(metricdata.Sum[int64]).DataPoints {
-		mode, _ := dp.Attributes.Value(telemetry.AttrMode)
-		outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
-		out[mode.AsString()+"/"+outcome.AsString()] += dp.Value
+	m := s.metrics(t, scope)
+	if _, ok := m[name]; !ok {
+		t.Fatalf("no metric %s in scope %s", name, scope)
 	}
-	return out
+	return m.Sums(t, name, telemetry.AttrMode, telemetry.AttrOutcome)
 }
 
 func TestRWMutexWrapper(t *testing.T) {
@@ -60,7 +59,7 @@ func TestRWMutexWrapper(t *testing.T) {
 	if h := sums(t, s, telemetry.ScopeRW, "lock.holders"); h["write/"] != 0 || h["read/"] != 0 {
 		t.Errorf("holders %v, want 0", h)
 	}
-	if n := len(s.spans.Ended()); n != 1 {
+	if n := len(s.Spans.Ended()); n != 1 {
 		t.Errorf("%d spans, want 1 (the waiting writer)", n)
 	}
 }
@@ -88,7 +87,7 @@ func TestWeightedWrapper(t *testing.T) {
 	if got["/acquired"] != 3 || got["/failed"] != 2 {
 		t.Errorf("acquisitions %v, want 3 acquired and 2 failed", got)
 	}
-	spans := s.spans.Ended()
+	spans := s.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
@@ -133,7 +132,7 @@ func TestWrappersTooManyWaiters(t *testing.T) {
 			t.Errorf("%d acquisitions with error.type too_many_waiters, want 1", refused)
 		}
 		spans := 0
-		for _, sp := range s.spans.Ended() {
+		for _, sp := range s.Spans.Ended() {
 			for _, kv := range sp.Attributes() {
 				if kv.Key == telemetry.AttrErrorType && kv.Value.AsString() == telemetry.ErrorTypeTooManyWaiters {
 					spans++
