@@ -8,9 +8,8 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/manager"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // A *filelock.Lock is tried first through its TryLock() error and
@@ -18,10 +17,8 @@ import (
 // telemetry has lock.kind "filelock".
 func TestFileLock(t *testing.T) {
 	ctx := context.Background()
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	defer tp.Shutdown(ctx)
-	m := manager.New(manager.WithTracerProvider(tp))
+	s := oteltest.New(t)
+	m := manager.New(manager.WithTracerProvider(s.TracerProvider))
 	l, err := filelock.New(filepath.Join(t.TempDir(), "lock"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +32,7 @@ func TestFileLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Release(ctx)
-	if n := len(spans.Started()); n != 0 {
+	if n := len(s.Spans.Started()); n != 0 {
 		t.Fatalf("%d spans for an uncontended acquisition, want 0", n)
 	}
 	contendOn(t, m, "f", manager.ModeWrite, manager.ModeWrite)
@@ -44,7 +41,7 @@ func TestFileLock(t *testing.T) {
 	if st.Acquisitions != 5 || st.Contended != 2 || st.Holders != 0 {
 		t.Errorf("stats %+v, want 5 acquisitions, 2 contended", st)
 	}
-	ended := spans.Ended()
+	ended := s.Spans.Ended()
 	if len(ended) != 2 || ended[0].Name() != "acquire filelock" || ended[1].Name() != "acquire filelock" {
 		t.Errorf("spans %v, want two \"acquire filelock\"", ended)
 	}

@@ -5,25 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/manager"
 	"github.com/codomyrmex/concurrency/telemetry"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 func TestTelemetry(t *testing.T) {
-	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
+	s := oteltest.New(t)
 	ctx := context.Background()
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer tp.Shutdown(ctx)
-	defer mp.Shutdown(ctx)
-	m := manager.New(manager.WithOnDemand(), manager.WithTracerProvider(tp), manager.WithMeterProvider(mp))
+	m := manager.New(manager.WithOnDemand(), manager.WithTracerProvider(s.TracerProvider), manager.WithMeterProvider(s.MeterProvider))
 	var mu lock.Mutex
 	m.Register("mu", &mu)
 
@@ -31,7 +22,7 @@ func TestTelemetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(spans.Ended()) + len(spans.Started()); n != 0 {
+	if n := len(s.Spans.Ended()) + len(s.Spans.Started()); n != 0 {
 		t.Fatalf("%d spans for an uncontended acquisition", n)
 	}
 	done := make(chan error)
@@ -49,30 +40,12 @@ func TestTelemetry(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	ended := spans.Ended()
+	ended := s.Spans.Ended()
 	if len(ended) != 1 || ended[0].Name() != "acquire mutex" || ended[0].InstrumentationScope().Name != telemetry.ScopeManager {
 		t.Fatalf("spans %v", ended)
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	if len(rm.ScopeMetrics) != 1 || rm.ScopeMetrics[0].Scope.Name != telemetry.ScopeManager {
-		t.Fatalf("scopes %v", rm.ScopeMetrics)
-	}
-	counts := map[string]int64{}
-	for _, md := range rm.ScopeMetrics[0].Metrics {
-		if md.Name != "lock.acquisitions" {
-			continue
-		}
-		for _, dp := range md.Data.(metricdata.Sum[int64]).DataPoints {
-			name, _ := dp.Attributes.Value(telemetry.AttrName)
-			kind, _ := dp.Attributes.Value(telemetry.AttrKind)
-			mode, _ := dp.Attributes.Value(telemetry.AttrMode)
-			counts[name.AsString()+"/"+kind.AsString()+"/"+mode.AsString()] += dp.Value
-		}
-	}
+	counts := s.Metrics(t, telemetry.ScopeManager, "").Sums(t, "lock.acquisitions", telemetry.AttrName, telemetry.AttrKind, telemetry.AttrMode)
 	want := map[string]int64{"mu/mutex/": 2, "od/rwmutex/write": 1}
 	if len(counts) != len(want) || counts["mu/mutex/"] != 2 || counts["od/rwmutex/write"] != 1 {
 		t.Fatalf("acquisitions %v, want %v", counts, want)

@@ -8,14 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/manager"
 	"github.com/codomyrmex/concurrency/rw"
 	"github.com/codomyrmex/concurrency/telemetry"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // errTry is an rw.RWMutex whose TryLock and TryRLock have the shape of
@@ -131,37 +128,16 @@ func TestTryLockErrorFailure(t *testing.T) {
 // LockKind sets lock.kind; a contended acquisition of a lock with
 // TryLock() error gets the span and the contention of a wait.
 func TestLockKindTelemetry(t *testing.T) {
-	t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
-	ctx := context.Background()
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer tp.Shutdown(ctx)
-	defer mp.Shutdown(ctx)
-	m := manager.New(manager.WithTracerProvider(tp), manager.WithMeterProvider(mp))
+	s := oteltest.New(t)
+	m := manager.New(manager.WithTracerProvider(s.TracerProvider), manager.WithMeterProvider(s.MeterProvider))
 	m.Register("e", new(errTry))
 	contendOn(t, m, "e", manager.ModeWrite, manager.ModeRead)
 
-	ended := spans.Ended()
+	ended := s.Spans.Ended()
 	if len(ended) != 1 || ended[0].Name() != "acquire custom" {
 		t.Fatalf("spans %v, want one \"acquire custom\"", ended)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	contentions := map[string]int64{}
-	for _, md := range rm.ScopeMetrics[0].Metrics {
-		if md.Name != "lock.contentions" {
-			continue
-		}
-		for _, dp := range md.Data.(metricdata.Sum[int64]).DataPoints {
-			kind, _ := dp.Attributes.Value(telemetry.AttrKind)
-			mode, _ := dp.Attributes.Value(telemetry.AttrMode)
-			contentions[kind.AsString()+"/"+mode.AsString()] += dp.Value
-		}
-	}
+	contentions := s.Metrics(t, telemetry.ScopeManager, "").Sums(t, "lock.contentions", telemetry.AttrKind, telemetry.AttrMode)
 	if len(contentions) != 1 || contentions["custom/read"] != 1 {
 		t.Errorf("contentions %v, want custom/read: 1", contentions)
 	}
