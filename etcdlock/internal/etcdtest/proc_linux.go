@@ -1,0 +1,12 @@
+package etcdtest
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setDeathSignal makes the kernel kill the member if the test process dies
+// without running its cleanups, so no etcd outlives a crashed test.
+func setDeathSignal(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
