@@ -4,14 +4,12 @@ import (
 	"context"
 	"testing"
 
+	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 	"github.com/codomyrmex/concurrency/sem"
 	"github.com/codomyrmex/concurrency/telemetry"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -29,13 +27,8 @@ var telemetryConfigs = []struct {
 	}},
 	{"global-no-sdk", func(*testing.B) []telemetry.Option { return nil }},
 	{"sdk", func(b *testing.B) []telemetry.Option {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-		b.Cleanup(func() {
-			tp.Shutdown(context.Background())
-			mp.Shutdown(context.Background())
-		})
-		return []telemetry.Option{telemetry.WithTracerProvider(tp), telemetry.WithMeterProvider(mp)}
+		s := oteltest.New(b)
+		return []telemetry.Option{telemetry.WithTracerProvider(s.TracerProvider), telemetry.WithMeterProvider(s.MeterProvider)}
 	}},
 }
 
