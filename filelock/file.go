@@ -121,11 +121,11 @@ func (f *file) unregister() error {
 
 // lock takes f exclusively, waiting until ctx is done.
 func (f *file) lock(ctx context.Context) error {
-	if err := f.admit(ctx, true); err != nil {
+	if err := f.admit(ctx, exclusive); err != nil {
 		return err
 	}
-	if err := f.kernelLock(ctx, true); err != nil {
-		f.leave(true)
+	if err := f.kernelLock(ctx, exclusive); err != nil {
+		f.leave(exclusive)
 		return err
 	}
 	return nil
@@ -133,11 +133,11 @@ func (f *file) lock(ctx context.Context) error {
 
 // tryLock takes f exclusively if that needs no wait.
 func (f *file) tryLock() error {
-	if !f.tryAdmit(true) {
+	if !f.tryAdmit(exclusive) {
 		return errWouldBlock
 	}
-	if ok, err := f.tryKernel(true); !ok {
-		f.leave(true)
+	if ok, err := f.tryKernel(exclusive); !ok {
+		f.leave(exclusive)
 		if err == nil {
 			err = errWouldBlock
 		}
@@ -152,25 +152,25 @@ func (f *file) unlock() {
 		f.sys.remove()
 	}
 	f.sys.unlock()
-	f.leave(true)
+	f.leave(exclusive)
 }
 
 // rlock takes a shared hold on f, waiting until ctx is done.
 func (f *file) rlock(ctx context.Context) error {
-	if err := f.admit(ctx, false); err != nil {
+	if err := f.admit(ctx, shared); err != nil {
 		return err
 	}
 	if f.joinReaders() {
 		return nil
 	}
 	if err := f.enterGate(ctx); err != nil {
-		f.leave(false)
+		f.leave(shared)
 		return err
 	}
 	var err error
 	if !f.joinReaders() {
 		// readers is 0 and stays 0 while we hold the gate.
-		if err = f.kernelLock(ctx, false); err == nil {
+		if err = f.kernelLock(ctx, shared); err == nil {
 			f.mu.Lock()
 			f.readers = 1
 			f.mu.Unlock()
@@ -178,14 +178,14 @@ func (f *file) rlock(ctx context.Context) error {
 	}
 	f.leaveGate()
 	if err != nil {
-		f.leave(false)
+		f.leave(shared)
 	}
 	return err
 }
 
 // tryRLock takes a shared hold on f if that needs no wait.
 func (f *file) tryRLock() error {
-	if !f.tryAdmit(false) {
+	if !f.tryAdmit(shared) {
 		return errWouldBlock
 	}
 	if f.joinReaders() {
@@ -193,13 +193,13 @@ func (f *file) tryRLock() error {
 	}
 	if !f.tryEnterGate() {
 		// Another reader is waiting for the kernel lock.
-		f.leave(false)
+		f.leave(shared)
 		return errWouldBlock
 	}
 	var err error
 	if !f.joinReaders() {
 		var ok bool
-		if ok, err = f.tryKernel(false); ok {
+		if ok, err = f.tryKernel(shared); ok {
 			f.mu.Lock()
 			f.readers = 1
 			f.mu.Unlock()
@@ -209,22 +209,22 @@ func (f *file) tryRLock() error {
 	}
 	f.leaveGate()
 	if err != nil {
-		f.leave(false)
+		f.leave(shared)
 	}
 	return err
 }
 
-// take takes f exclusively or shared, waiting until ctx is done.
-func (f *file) take(ctx context.Context, excl bool) error {
-	if excl {
+// take takes f in mode m, waiting until ctx is done.
+func (f *file) take(ctx context.Context, m mode) error {
+	if m == exclusive {
 		return f.lock(ctx)
 	}
 	return f.rlock(ctx)
 }
 
-// tryTake takes f exclusively or shared if that needs no wait.
-func (f *file) tryTake(excl bool) error {
-	if excl {
+// tryTake takes f in mode m if that needs no wait.
+func (f *file) tryTake(m mode) error {
+	if m == exclusive {
 		return f.tryLock()
 	}
 	return f.tryRLock()
@@ -237,47 +237,48 @@ func (f *file) tryTake(excl bool) error {
 // They also order the goroutines that take turns with the kernel lock and
 // the descriptor.
 
-// admit waits in the queue for an exclusive or a shared turn.
-func (f *file) admit(ctx context.Context, excl bool) error {
-	err := f.q.Acquire(ctx, tokens(excl), maxReaders)
+// admit waits in the queue for a turn in mode m.
+func (f *file) admit(ctx context.Context, m mode) error {
+	err := f.q.Acquire(ctx, tokens(m), maxReaders)
 	if err == nil {
-		f.admitted(excl)
+		f.admitted(m)
 	}
 	return err
 }
 
-// tryAdmit takes an exclusive or a shared turn if that needs no wait.
-func (f *file) tryAdmit(excl bool) bool {
-	ok := f.q.TryAcquire(tokens(excl), maxReaders)
+// tryAdmit takes a turn in mode m if that needs no wait.
+func (f *file) tryAdmit(m mode) bool {
+	ok := f.q.TryAcquire(tokens(m), maxReaders)
 	if ok {
-		f.admitted(excl)
+		f.admitted(m)
 	}
 	return ok
 }
 
-func (f *file) admitted(excl bool) {
+func (f *file) admitted(m mode) {
 	if race.Enabled {
 		race.Acquire(unsafe.Pointer(&f.rsem))
-		if excl {
+		if m == exclusive {
 			race.Acquire(unsafe.Pointer(&f.wsem))
 		}
 	}
 }
 
 // leave gives back a turn taken by admit or tryAdmit.
-func (f *file) leave(excl bool) {
+func (f *file) leave(m mode) {
 	if race.Enabled {
-		if excl {
+		if m == exclusive {
 			race.Release(unsafe.Pointer(&f.rsem))
 		} else {
 			race.ReleaseMerge(unsafe.Pointer(&f.wsem))
 		}
 	}
-	f.q.Release(tokens(excl), maxReaders)
+	f.q.Release(tokens(m), maxReaders)
 }
 
-func tokens(excl bool) int64 {
-	if excl {
+// tokens is the share of f.q that a turn in mode m takes.
+func tokens(m mode) int64 {
+	if m == exclusive {
 		return maxReaders
 	}
 	return 1
@@ -326,19 +327,19 @@ func (f *file) runlock() {
 		f.sys.unlock()
 	}
 	f.mu.Unlock()
-	f.leave(false)
+	f.leave(shared)
 }
 
-// kernelLock takes the kernel lock, waiting until ctx is done. If ctx ends
-// while the lock is being taken, the lock is released again.
-func (f *file) kernelLock(ctx context.Context, excl bool) error {
+// kernelLock takes the kernel lock in mode m, waiting until ctx is done.
+// If ctx ends while the lock is being taken, the lock is released again.
+func (f *file) kernelLock(ctx context.Context, m mode) error {
 	for {
-		ok, err := f.tryKernel(excl)
+		ok, err := f.tryKernel(m)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			if err := f.sys.wait(ctx, excl); err != nil {
+			if err := f.sys.wait(ctx, m); err != nil {
 				return err
 			}
 			if ok, err = f.current(); err != nil {
@@ -360,11 +361,11 @@ func (f *file) kernelLock(ctx context.Context, excl bool) error {
 // keep removing and recreating the file.
 const maxReopen = 8
 
-// tryKernel takes the kernel lock if it is free, reporting false with a nil
-// error if it is held elsewhere.
-func (f *file) tryKernel(excl bool) (bool, error) {
+// tryKernel takes the kernel lock in mode m if it is free, reporting false
+// with a nil error if it is held elsewhere.
+func (f *file) tryKernel(m mode) (bool, error) {
 	for range maxReopen {
-		ok, err := f.sys.try(excl)
+		ok, err := f.sys.try(m)
 		if !ok || err != nil {
 			return false, err
 		}

@@ -9,20 +9,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// try takes the kernel lock if it is free. It reports false with a nil
-// error if the lock is held elsewhere.
-func (s *sysFile) try(excl bool) (bool, error) {
+// try takes the kernel lock in mode m if it is free. It reports false with
+// a nil error if the lock is held elsewhere.
+func (s *sysFile) try(m mode) (bool, error) {
 	var err error
 	for {
 		if s.ofd {
 			lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart}
-			if excl {
+			if m == exclusive {
 				lk.Type = unix.F_WRLCK
 			}
 			err = unix.FcntlFlock(uintptr(s.fd), unix.F_OFD_SETLK, &lk)
 		} else {
 			how := unix.LOCK_SH | unix.LOCK_NB
-			if excl {
+			if m == exclusive {
 				how = unix.LOCK_EX | unix.LOCK_NB
 			}
 			err = unix.Flock(s.fd, how)

@@ -144,7 +144,7 @@ func (l *Lock) Lock(ctx context.Context) error {
 	err := l.enter(ctx, l.recW)
 	if err == nil {
 		var since clock.Stamp
-		since, err = l.take(ctx, true)
+		since, err = l.take(ctx, exclusive)
 		l.acquired(err, since)
 	}
 	return err
@@ -159,7 +159,7 @@ func (l *Lock) TryLock() error {
 	err := l.enter(ctx, l.recW)
 	if err == nil {
 		var since clock.Stamp
-		since, err = l.try(ctx, true)
+		since, err = l.try(ctx, exclusive)
 		l.acquired(err, since)
 	}
 	return err
@@ -190,7 +190,7 @@ func (l *Lock) Unlock() {
 func (l *Lock) RLock(ctx context.Context) error {
 	err := l.enter(ctx, l.recR)
 	if err == nil {
-		_, err = l.take(ctx, false)
+		_, err = l.take(ctx, shared)
 		l.racquired(err)
 	}
 	return err
@@ -202,7 +202,7 @@ func (l *Lock) TryRLock() error {
 	ctx := context.Background()
 	err := l.enter(ctx, l.recR)
 	if err == nil {
-		_, err = l.try(ctx, false)
+		_, err = l.try(ctx, shared)
 		l.racquired(err)
 	}
 	return err
@@ -297,9 +297,8 @@ func (l *Lock) exit() {
 	}
 }
 
-// wait takes f for l exclusively or shared, waiting until ctx is done or l
-// is closed.
-func (l *Lock) wait(ctx context.Context, excl bool) error {
+// wait takes f for l in mode m, waiting until ctx is done or l is closed.
+func (l *Lock) wait(ctx context.Context, m mode) error {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	l.mu.Lock()
@@ -315,7 +314,7 @@ func (l *Lock) wait(ctx context.Context, excl bool) error {
 	l.waits[id] = cancel
 	l.mu.Unlock()
 
-	err := l.f.take(wctx, excl)
+	err := l.f.take(wctx, m)
 
 	l.mu.Lock()
 	delete(l.waits, id)

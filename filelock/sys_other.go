@@ -19,12 +19,12 @@ func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error)
 	return sysFile{}, fileID{}, fmt.Errorf("filelock: %s/%s: %w", runtime.GOOS, runtime.GOARCH, ErrNotSupported)
 }
 
-func (s *sysFile) try(excl bool) (bool, error)               { return false, ErrNotSupported }
-func (s *sysFile) wait(ctx context.Context, excl bool) error { return ErrNotSupported }
-func (s *sysFile) unlock()                                   {}
-func (s *sysFile) setHolder(purpose string)                  {}
-func (s *sysFile) clearHolder()                              {}
-func (s *sysFile) close() error                              { return nil }
-func (s *sysFile) stale() (bool, error)                      { return false, ErrNotSupported }
-func (s *sysFile) remove()                                   {}
-func (s *sysFile) reopen() error                             { return ErrNotSupported }
+func (s *sysFile) try(m mode) (bool, error)               { return false, ErrNotSupported }
+func (s *sysFile) wait(ctx context.Context, m mode) error { return ErrNotSupported }
+func (s *sysFile) unlock()                                {}
+func (s *sysFile) setHolder(purpose string)               {}
+func (s *sysFile) clearHolder()                           {}
+func (s *sysFile) close() error                           { return nil }
+func (s *sysFile) stale() (bool, error)                   { return false, ErrNotSupported }
+func (s *sysFile) remove()                                {}
+func (s *sysFile) reopen() error                          { return ErrNotSupported }

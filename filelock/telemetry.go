@@ -35,7 +35,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // recorders returns the recorders of the exclusive and the shared holds of
 // the lock called name, both nil if telemetry is off. Errors creating the
 // instruments go to otel.Handle.
-func (c *config) recorders(name string) (excl, shared *telemetry.Recorder) {
+func (c *config) recorders(name string) (write, read *telemetry.Recorder) {
 	in, err := telemetry.New(telemetry.ScopeFile, c.telemetry...)
 	if err != nil {
 		otel.Handle(err)
@@ -49,29 +49,29 @@ func (c *config) recorders(name string) (excl, shared *telemetry.Recorder) {
 // registered Lock under the same kind.
 func (l *Lock) LockKind() string { return telemetry.KindFile }
 
-// recorder returns the recorder of exclusive or shared holds of l.
-func (l *Lock) recorder(excl bool) *telemetry.Recorder {
-	if excl {
+// recorder returns the recorder of l's holds in mode m.
+func (l *Lock) recorder(m mode) *telemetry.Recorder {
+	if m == exclusive {
 		return l.recW
 	}
 	return l.recR
 }
 
-// take acquires f for l exclusively or shared, waiting until ctx is done
+// take acquires f for l in mode m, waiting until ctx is done
 // or l is closed, and records the acquisition. It first tries without waiting; only if the
 // file is held (by this process or another) or goroutines of this process
 // wait for it does the caller count as a waiter of the file (see
 // WithMaxWaiters), and, with telemetry on, start a span and time the wait.
 // It returns when the hold began if the hold is timed (always after a wait
 // with telemetry on), and zero otherwise.
-func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
-	r := l.recorder(excl)
+func (l *Lock) take(ctx context.Context, m mode) (clock.Stamp, error) {
+	r := l.recorder(m)
 	if ctx.Err() != nil {
-		err := l.f.take(ctx, excl) // fails at once
+		err := l.f.take(ctx, m) // fails at once
 		r.Failed(ctx, err)
 		return 0, err
 	}
-	since, err := l.try(ctx, excl)
+	since, err := l.try(ctx, m)
 	if !errors.Is(err, lock.ErrNotAcquired) {
 		return since, err
 	}
@@ -82,30 +82,30 @@ func (l *Lock) take(ctx context.Context, excl bool) (clock.Stamp, error) {
 	}
 	defer l.f.waiters.Leave()
 	if r == nil {
-		return 0, l.wait(ctx, excl)
+		return 0, l.wait(ctx, m)
 	}
 	start := clock.Now()
 	wctx, w := r.Begin(ctx, 1)
-	err = l.wait(wctx, excl)
+	err = l.wait(wctx, m)
 	end := clock.Now()
 	w.End(ctx, err, start.Until(end))
 	return end, err
 }
 
-// try acquires f for l exclusively or shared if that needs no wait, and
+// try acquires f for l in mode m if that needs no wait, and
 // records a success or a real failure; an attempt that would have to wait
 // is not recorded. It returns when an exclusive hold began if the hold is
 // timed, and zero otherwise.
-func (l *Lock) try(ctx context.Context, excl bool) (clock.Stamp, error) {
-	err := l.f.tryTake(excl)
-	r := l.recorder(excl)
+func (l *Lock) try(ctx context.Context, m mode) (clock.Stamp, error) {
+	err := l.f.tryTake(m)
+	r := l.recorder(m)
 	if r == nil {
 		return 0, err
 	}
 	switch {
 	case err == nil:
 		r.Acquired(ctx, 1)
-		if excl && r.HoldTimed(ctx) {
+		if m == exclusive && r.HoldTimed(ctx) {
 			return clock.Now(), nil
 		}
 	case !errors.Is(err, lock.ErrNotAcquired):

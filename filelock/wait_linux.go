@@ -140,11 +140,11 @@ func (w *watcher) await(ctx context.Context, d time.Duration) {
 // interrupt wakes a goroutine in await.
 func (w *watcher) interrupt() { w.f.SetReadDeadline(time.Unix(1, 0)) }
 
-// wait takes the kernel lock, waiting until it is free or ctx is done. A
+// wait takes the kernel lock in mode m, waiting until it is free or ctx is done. A
 // waiter is woken by inotify events on the file and, failing those, polls
 // with jittered exponential backoff. Only one goroutine at a time waits on
 // a file (see file).
-func (s *sysFile) wait(ctx context.Context, excl bool) error {
+func (s *sysFile) wait(ctx context.Context, m mode) error {
 	w := getWatcher(s.procPath)
 	var timer *time.Timer
 	if w == nil {
@@ -171,7 +171,7 @@ func (s *sysFile) wait(ctx context.Context, excl bool) error {
 			// Events from before this attempt say nothing new.
 			w.drain()
 		}
-		if ok, err := s.try(excl); ok || err != nil {
+		if ok, err := s.try(m); ok || err != nil {
 			return err
 		}
 		if err := ctxerr.From(ctx); err != nil {
