@@ -2,8 +2,8 @@
 // the locks of the module under cancellation churn, process kills and
 // pauses, server restarts and network faults, and check every run with the
 // oracles of internal/check. The scenarios are its tests; this package
-// holds only what they share: how much to run ([Plan]), how to report it
-// ([Summary]) and how to drive helper processes ([Proc]).
+// holds only what they share: how much to run ([Plan]) and how to report
+// it ([Summary]). Helper processes come from internal/proctest.
 //
 // Every scenario is bounded in count and time and stops by itself. Plain
 // go test runs a short version; CHAOS=long runs each scenario longer, and

@@ -18,6 +18,7 @@ import (
 	"github.com/codomyrmex/concurrency/filelock"
 	"github.com/codomyrmex/concurrency/internal/chaos"
 	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -137,9 +138,9 @@ type fileResult struct {
 // fails t only when the scenario itself cannot run.
 func fileRound(t *testing.T, round, iterations int, kind lockKind) (r fileResult, problems []string) {
 	dir := t.TempDir()
-	workers := make([]*chaos.Proc, fileWorkers)
+	workers := make([]*proctest.Proc, fileWorkers)
 	for i := range workers {
-		workers[i] = chaos.StartHelper(t, "file-worker",
+		workers[i] = startHelper(t, "file-worker",
 			setenv(envDir, dir), setenv(envID, i), setenv(envOFD, kind.ofd(i)),
 			setenv(envGoroutines, fileGoroutines), setenv(envIterations, iterations))
 	}
@@ -162,7 +163,7 @@ func fileRound(t *testing.T, round, iterations int, kind lockKind) (r fileResult
 	goneAt := map[int]int64{}   // victim → a Now() once it has exited
 	victims := fileKills + fileStops
 	for v := range victims {
-		victim := chaos.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v), setenv(envOFD, kind.ofd(v)))
+		victim := startHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v), setenv(envOFD, kind.ofd(v)))
 		if _, err := victim.Expect("held", 30*time.Second); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/internal/chaos"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"go.uber.org/goleak"
 )
 
@@ -13,7 +14,7 @@ import (
 var plan chaos.Plan
 
 // helpers are the roles a re-executed test binary can play (see
-// chaos.StartHelper); each returns nil on success.
+// startHelper); each returns nil on success.
 var helpers = map[string]func() error{
 	"file-worker":  fileWorker,
 	"file-victim":  fileVictim,
@@ -22,7 +23,7 @@ var helpers = map[string]func() error{
 }
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(chaos.HelperEnv); role != "" {
+	if role, _, ok := proctest.Helper(); ok {
 		run, ok := helpers[role]
 		if !ok {
 			fmt.Fprintf(os.Stderr, "chaos: unknown helper role %q\n", role)
@@ -40,4 +41,13 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	goleak.VerifyTestMain(m)
+}
+
+// startHelper starts the test binary as a helper playing role, with env
+// (KEY=VALUE) added to its environment; it is killed when t ends.
+func startHelper(t *testing.T, role string, env ...string) *proctest.Proc {
+	t.Helper()
+	cmd := proctest.Command(role)
+	cmd.Env = append(cmd.Env, env...)
+	return proctest.Start(t, cmd)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/codomyrmex/concurrency/internal/chaos"
 	"github.com/codomyrmex/concurrency/internal/check"
 	"github.com/codomyrmex/concurrency/internal/faultproxy"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -137,9 +138,9 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 		t.Fatal(err)
 	}
 
-	workers := make([]*chaos.Proc, redisWorkers)
+	workers := make([]*proctest.Proc, redisWorkers)
 	for i := range workers {
-		workers[i] = chaos.StartHelper(t, "redis-worker",
+		workers[i] = startHelper(t, "redis-worker",
 			setenv(envDir, dir), setenv(envID, i), setenv(envRedis, proxy.Addr()), setenv(envOracle, oracleSrv.Addr()),
 			setenv(envGoroutines, redisGoroutines), setenv(envIterations, redisIterations))
 	}
@@ -167,7 +168,7 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 // end of their hold, tokens increasing), their merged histories
 // (porcupine) and the counter on the oracle server, adding the results to
 // r. It returns every hold logged.
-func finishRedisRound(t *testing.T, round int, dir string, workers []*chaos.Proc, oracle *redis.Client, r *redisRoundResult) []check.Interval {
+func finishRedisRound(t *testing.T, round int, dir string, workers []*proctest.Proc, oracle *redis.Client, r *redisRoundResult) []check.Interval {
 	for i, w := range workers {
 		if err := w.Wait(2 * time.Minute); err != nil {
 			t.Fatalf("round %d: worker %d: %v", round, i, err)
@@ -262,7 +263,7 @@ func cachedScripts(t *testing.T, rdb *redis.Client) int {
 	return 0
 }
 
-func allDone(procs []*chaos.Proc) bool {
+func allDone(procs []*proctest.Proc) bool {
 	for _, p := range procs {
 		select {
 		case <-p.Done():

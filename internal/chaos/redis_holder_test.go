@@ -56,7 +56,7 @@ func TestRedisPausedHolderIsFenced(t *testing.T) {
 		}
 		defer fence.Close()
 
-		victim := chaos.StartHelper(t, "redis-victim",
+		victim := startHelper(t, "redis-victim",
 			setenv(envDir, dir), setenv(envRedis, lockSrv.Addr()), setenv(envOracle, oracleSrv.Addr()))
 		line, err := victim.Expect("held fence=", 30*time.Second)
 		if err != nil {
@@ -210,7 +210,7 @@ func TestRedisKilledHolder(t *testing.T) {
 	sum.Processes = 2
 	var waits []time.Duration
 	for round := range plan.Rounds(1) {
-		victim := chaos.StartHelper(t, "redis-victim",
+		victim := startHelper(t, "redis-victim",
 			setenv(envDir, t.TempDir()), setenv(envRedis, lockSrv.Addr()), setenv(envOracle, oracleSrv.Addr()))
 		line, err := victim.Expect("held fence=", 30*time.Second)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/codomyrmex/concurrency/internal/chaos"
 	"github.com/codomyrmex/concurrency/internal/check"
 	"github.com/codomyrmex/concurrency/internal/faultproxy"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/internal/redistest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/redislock"
@@ -223,9 +224,9 @@ func TestRedlockMinorityFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		workers := make([]*chaos.Proc, redlockWorkers)
+		workers := make([]*proctest.Proc, redlockWorkers)
 		for i := range workers {
-			workers[i] = chaos.StartHelper(t, "redis-worker",
+			workers[i] = startHelper(t, "redis-worker",
 				setenv(envDir, dir), setenv(envID, i), setenv(envRedis, proxyAddrs(nodes)), setenv(envOracle, oracleSrv.Addr()),
 				setenv(envGoroutines, redlockGoroutines), setenv(envIterations, redlockIterations))
 		}
@@ -283,7 +284,7 @@ func TestRedlockMinorityFaults(t *testing.T) {
 // injectMinority puts faults on two servers at a time, rotating servers
 // and kinds, until every worker is done (bounded by count and time), and
 // returns when each step of faults was active.
-func injectMinority(t *testing.T, nodes []redlockNode, workers []*chaos.Proc, faults map[string]int, r *redisRoundResult) []faultWindow {
+func injectMinority(t *testing.T, nodes []redlockNode, workers []*proctest.Proc, faults map[string]int, r *redisRoundResult) []faultWindow {
 	var windows []faultWindow
 	deadline := time.Now().Add(2 * time.Minute)
 	for i := 0; i < 10_000 && !allDone(workers); i++ {
