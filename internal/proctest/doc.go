@@ -13,9 +13,11 @@
 //		goleak.VerifyTestMain(m)
 //	}
 //
-// and a test starts one with
+// and a test starts one with arguments, or with variables added to its
+// environment:
 //
 //	p := proctest.Start(t, proctest.Command("hold", path))
+//	w := proctest.StartHelper(t, "worker", "ADDR="+addr)
 //	line, err := p.Expect("locked", 10*time.Second)
 //
 // A started helper is killed by its PID when the test ends, if it is still

@@ -64,6 +64,15 @@ func Start(tb testing.TB, cmd *exec.Cmd) *Proc {
 	return p
 }
 
+// StartHelper starts the test binary as helper, with env (KEY=VALUE)
+// added to its environment: [Start] of a [Command] without arguments.
+func StartHelper(tb testing.TB, helper string, env ...string) *Proc {
+	tb.Helper()
+	cmd := Command(helper)
+	cmd.Env = append(cmd.Env, env...)
+	return Start(tb, cmd)
+}
+
 // label names cmd in messages: the helper it runs, or its program.
 func label(cmd *exec.Cmd) string {
 	for _, kv := range slices.Backward(cmd.Env) {

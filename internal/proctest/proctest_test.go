@@ -87,11 +87,22 @@ func TestHelper(t *testing.T) {
 	<-p.Done()
 }
 
+// StartHelper adds to the helper's environment.
+func TestStartHelperEnv(t *testing.T) {
+	p := proctest.StartHelper(t, "echo", "EXIT=4")
+	if err := p.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.ExitCode(10 * time.Second); err != nil || code != 4 {
+		t.Fatalf("ExitCode = %d, %v; want 4, from $EXIT", code, err)
+	}
+}
+
 // A helper still running when its test ends is killed and reaped.
 func TestKilledAtCleanup(t *testing.T) {
 	var p *proctest.Proc
 	t.Run("start", func(t *testing.T) {
-		p = proctest.Start(t, proctest.Command("sleep"))
+		p = proctest.StartHelper(t, "sleep")
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
 		}
