@@ -140,7 +140,7 @@ func fileRound(t *testing.T, round, iterations int, kind lockKind) (r fileResult
 	dir := t.TempDir()
 	workers := make([]*proctest.Proc, fileWorkers)
 	for i := range workers {
-		workers[i] = startHelper(t, "file-worker",
+		workers[i] = proctest.StartHelper(t, "file-worker",
 			setenv(envDir, dir), setenv(envID, i), setenv(envOFD, kind.ofd(i)),
 			setenv(envGoroutines, fileGoroutines), setenv(envIterations, iterations))
 	}
@@ -163,7 +163,7 @@ func fileRound(t *testing.T, round, iterations int, kind lockKind) (r fileResult
 	goneAt := map[int]int64{}   // victim → a Now() once it has exited
 	victims := fileKills + fileStops
 	for v := range victims {
-		victim := startHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v), setenv(envOFD, kind.ofd(v)))
+		victim := proctest.StartHelper(t, "file-victim", setenv(envDir, dir), setenv(envID, v), setenv(envOFD, kind.ofd(v)))
 		if _, err := victim.Expect("held", 30*time.Second); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

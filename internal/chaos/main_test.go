@@ -14,7 +14,7 @@ import (
 var plan chaos.Plan
 
 // helpers are the roles a re-executed test binary can play (see
-// startHelper); each returns nil on success.
+// proctest.StartHelper); each returns nil on success.
 var helpers = map[string]func() error{
 	"file-worker":  fileWorker,
 	"file-victim":  fileVictim,
@@ -41,13 +41,4 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	goleak.VerifyTestMain(m)
-}
-
-// startHelper starts the test binary as a helper playing role, with env
-// (KEY=VALUE) added to its environment; it is killed when t ends.
-func startHelper(t *testing.T, role string, env ...string) *proctest.Proc {
-	t.Helper()
-	cmd := proctest.Command(role)
-	cmd.Env = append(cmd.Env, env...)
-	return proctest.Start(t, cmd)
 }

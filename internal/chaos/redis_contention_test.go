@@ -140,7 +140,7 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 
 	workers := make([]*proctest.Proc, redisWorkers)
 	for i := range workers {
-		workers[i] = startHelper(t, "redis-worker",
+		workers[i] = proctest.StartHelper(t, "redis-worker",
 			setenv(envDir, dir), setenv(envID, i), setenv(envRedis, proxy.Addr()), setenv(envOracle, oracleSrv.Addr()),
 			setenv(envGoroutines, redisGoroutines), setenv(envIterations, redisIterations))
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/chaos"
 	"github.com/codomyrmex/concurrency/internal/check"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/internal/redistest"
 	"github.com/codomyrmex/concurrency/redislock"
 	"github.com/redis/go-redis/v9"
@@ -56,7 +57,7 @@ func TestRedisPausedHolderIsFenced(t *testing.T) {
 		}
 		defer fence.Close()
 
-		victim := startHelper(t, "redis-victim",
+		victim := proctest.StartHelper(t, "redis-victim",
 			setenv(envDir, dir), setenv(envRedis, lockSrv.Addr()), setenv(envOracle, oracleSrv.Addr()))
 		line, err := victim.Expect("held fence=", 30*time.Second)
 		if err != nil {
@@ -210,7 +211,7 @@ func TestRedisKilledHolder(t *testing.T) {
 	sum.Processes = 2
 	var waits []time.Duration
 	for round := range plan.Rounds(1) {
-		victim := startHelper(t, "redis-victim",
+		victim := proctest.StartHelper(t, "redis-victim",
 			setenv(envDir, t.TempDir()), setenv(envRedis, lockSrv.Addr()), setenv(envOracle, oracleSrv.Addr()))
 		line, err := victim.Expect("held fence=", 30*time.Second)
 		if err != nil {

@@ -226,7 +226,7 @@ func TestRedlockMinorityFaults(t *testing.T) {
 		}
 		workers := make([]*proctest.Proc, redlockWorkers)
 		for i := range workers {
-			workers[i] = startHelper(t, "redis-worker",
+			workers[i] = proctest.StartHelper(t, "redis-worker",
 				setenv(envDir, dir), setenv(envID, i), setenv(envRedis, proxyAddrs(nodes)), setenv(envOracle, oracleSrv.Addr()),
 				setenv(envGoroutines, redlockGoroutines), setenv(envIterations, redlockIterations))
 		}
