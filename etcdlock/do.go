@@ -1,0 +1,37 @@
+package etcdlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// Do obtains the lock called name as Obtain does, runs fn with the lease's
+// context (cancelled if the lease is lost) and the lease, and releases the
+// lock when fn returns, even if ctx has ended by then: the release runs
+// under context.WithoutCancel(ctx) with a one-second timeout.
+//
+// If fn panics (or calls runtime.Goexit), the lock is released the same
+// way before the panic goes on up the stack; Do does not recover it.
+//
+// It returns the error of Obtain, or fn's error joined with the release's:
+// an error wrapping lock.ErrLockLost means the lease ended before fn
+// returned, so fn's work may not have been exclusive. A nil fn is an error
+// wrapping lock.ErrInvalidArgument, and the lock is not obtained.
+func (c *Client) Do(ctx context.Context, name string, fn func(context.Context, *Lease) error, opts ...Option) (err error) {
+	if fn == nil {
+		return fmt.Errorf("etcdlock: Do %q with a nil function: %w", name, lock.ErrInvalidArgument)
+	}
+	l, err := c.Obtain(ctx, name, opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		err = errors.Join(err, l.Release(rctx))
+	}()
+	return fn(l.Context(), l)
+}

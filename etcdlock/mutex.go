@@ -1,0 +1,131 @@
+package etcdlock
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// A Mutex is a lock.Locker over one etcd lock: Lock obtains a lease and
+// Unlock (or Release) releases it. Unlike Obtain, Lock's context bounds only
+// the wait; the lease lasts until Unlock (renewed by its watchdog unless the
+// options say otherwise), and its values are kept for the lease's Context.
+//
+// As with sync.Mutex, a locked Mutex is not tied to a goroutine, and Lock
+// blocks while the Mutex is locked. Use Lease to reach the fencing token,
+// IsOwner and the lease's context of the current holding.
+type Mutex struct {
+	c    *Client
+	spec spec  // valid if err is nil
+	err  error // a bad name or option, reported by Lock and TryLock
+
+	mu    sync.Mutex
+	lease *Lease
+}
+
+var _ lock.Locker = (*Mutex)(nil)
+
+// NewMutex returns a Mutex for the lock called name. The options override
+// the Client's defaults; a bad name or option is reported by Lock.
+func (c *Client) NewMutex(name string, opts ...Option) *Mutex {
+	s, err := c.spec(name, opts)
+	return &Mutex{c: c, spec: s, err: err}
+}
+
+// Lock obtains the lock, waiting while it is held. It returns nil if and
+// only if the lock is now held through m; otherwise nothing is held, and if
+// ctx ended the wait the error satisfies errors.Is(err, ctx.Err()). See
+// Client.Obtain for the errors.
+func (m *Mutex) Lock(ctx context.Context) error {
+	return m.lock(ctx, true)
+}
+
+// TryLock obtains the lock if it is free and nobody waits for it, without
+// waiting. It returns an error wrapping lock.ErrNotAcquired if it is held
+// or awaited. See Client.TryObtain.
+func (m *Mutex) TryLock(ctx context.Context) error {
+	return m.lock(ctx, false)
+}
+
+func (m *Mutex) lock(ctx context.Context, wait bool) error {
+	if m.err != nil {
+		return m.err
+	}
+	l, err := m.c.obtainSpec(ctx, context.WithoutCancel(ctx), &m.spec, wait)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.lease = l
+	m.mu.Unlock()
+	return nil
+}
+
+// take returns the current lease, unlocking m, or nil if m is not locked.
+func (m *Mutex) take() *Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.lease
+	m.lease = nil
+	return l
+}
+
+// Unlock releases the lock, waiting at most a second for etcd; if that
+// fails, the etcd lease expires with its TTL. A caller that needs to know
+// whether the lock was held throughout should call Release instead.
+//
+// As with sync.Mutex, unlocking a Mutex that is not locked (never locked,
+// or unlocked or released already) is a bug in the caller: Unlock panics
+// with "etcdlock: Unlock of unlocked Mutex". It does not panic for a lock
+// that was lost while locked: that is not the caller's fault, and Unlock
+// releases what is left of it. Release reports an unlocked Mutex as an
+// error instead.
+func (m *Mutex) Unlock() {
+	l := m.take()
+	if l == nil {
+		panic("etcdlock: Unlock of unlocked Mutex")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	_ = l.Release(ctx)
+}
+
+// Release unlocks m, releasing the lock as Lease.Release does under ctx,
+// and returns its error: nil if the lease was held until released, an
+// error wrapping lock.ErrNotHeld (and lock.ErrLockLost if the lease was
+// lost) if it was not, or a transport or context error. m is unlocked in
+// every case. If m is not locked, Release returns an error wrapping
+// lock.ErrNotHeld.
+func (m *Mutex) Release(ctx context.Context) error {
+	l := m.take()
+	if l == nil {
+		return fmt.Errorf("etcdlock: release of unlocked Mutex %q: %w", m.spec.name, lock.ErrNotHeld)
+	}
+	return l.Release(ctx)
+}
+
+// Done returns the Done channel of the current lease, which is closed when
+// the lease ends (see Lease.Done), or a closed channel if m is not locked.
+func (m *Mutex) Done() <-chan struct{} {
+	if l := m.Lease(); l != nil {
+		return l.Done()
+	}
+	return closedChan
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// Lease returns the lease of the current holding, or nil if m is not
+// locked.
+func (m *Mutex) Lease() *Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lease
+}

@@ -1,0 +1,5 @@
+package etcdlock_test
+
+const helperEnv = "ETCDLOCK_TEST_HELPER"
+
+func runHelper(mode string) int { return 2 }
