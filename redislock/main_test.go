@@ -10,12 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/internal/redistest"
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
+	if mode, _, ok := proctest.Helper(); ok {
 		os.Exit(runHelper(mode))
 	}
 	goleak.VerifyTestMain(m)

@@ -6,51 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
-// The test binary re-executes itself as a helper process when helperEnv is
-// set; TestMain dispatches to runHelper. Helpers talk to redis-servers the
-// parent started, on addresses passed in the environment.
-const helperEnv = "REDISLOCK_TEST_HELPER"
+// helperTimeout bounds a helper process's run: the helpers give up after
+// 60s themselves.
+const helperTimeout = 90 * time.Second
 
-// helper starts the test binary as a helper process in mode, with env
-// added, and kills it at the end of the test if it is still running.
-func helper(t *testing.T, mode string, env ...string) (*exec.Cmd, *bufio.Scanner, func(string)) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode), env...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	send := func(line string) { _, _ = fmt.Fprintln(stdin, line) }
-	return cmd, bufio.NewScanner(stdout), send
-}
-
-// runHelper is the main function of a helper process.
+// runHelper is the main function of a helper process (see
+// proctest.Helper). Helpers talk to redis-servers the parent started, on
+// addresses passed in the environment.
 func runHelper(mode string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -163,9 +137,9 @@ func TestContentionProcesses(t *testing.T) {
 	oracleSrv, oracle := real(t)
 	env := []string{"LOCK_ADDR=" + lockSrv.Addr(), "ORACLE_ADDR=" + oracleSrv.Addr(), "GOROUTINES=2", "ITERATIONS=40"}
 	const procs = 3
-	cmds := make([]*exec.Cmd, procs)
-	for i := range cmds {
-		cmds[i], _, _ = helper(t, "hammer", env...)
+	helpers := make([]*proctest.Proc, procs)
+	for i := range helpers {
+		helpers[i] = proctest.StartHelper(t, "hammer", env...)
 	}
 	// This process takes part too, with its own Client.
 	ctx := testCtx(t, 60*time.Second)
@@ -180,8 +154,8 @@ func TestContentionProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
+	for i, h := range helpers {
+		if err := h.Wait(helperTimeout); err != nil {
 			t.Fatalf("helper %d: %v", i, err)
 		}
 	}
@@ -202,15 +176,16 @@ func TestPausedHolderProcess(t *testing.T) {
 	}
 	lockSrv, rdb := real(t)
 	oracleSrv, oracle := real(t)
-	cmd, out, send := helper(t, "holder", "LOCK_ADDR="+lockSrv.Addr(), "ORACLE_ADDR="+oracleSrv.Addr())
-	if !out.Scan() {
-		t.Fatal("helper printed no fence")
-	}
-	staleFence, err := strconv.ParseInt(strings.TrimPrefix(out.Text(), "fence "), 10, 64)
+	h := proctest.StartHelper(t, "holder", "LOCK_ADDR="+lockSrv.Addr(), "ORACLE_ADDR="+oracleSrv.Addr())
+	line, err := h.Expect("", helperTimeout)
 	if err != nil {
-		t.Fatalf("helper said %q", out.Text())
+		t.Fatalf("helper printed no fence: %v", err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	staleFence, err := strconv.ParseInt(strings.TrimPrefix(line, "fence "), 10, 64)
+	if err != nil {
+		t.Fatalf("helper said %q", line)
+	}
+	if err := h.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t, 10*time.Second)
@@ -229,20 +204,21 @@ func TestPausedHolderProcess(t *testing.T) {
 	if err := redislock.FencedSet(ctx, oracle, "resource", l.Fence(), "from the new holder"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := h.Cont(); err != nil {
 		t.Fatal(err)
 	}
-	send("write")
-	if !out.Scan() {
-		t.Fatal("helper printed no result")
+	_ = h.Send("write")
+	line, err = h.Expect("", helperTimeout)
+	if err != nil {
+		t.Fatalf("helper printed no result: %v", err)
 	}
-	if got := out.Text(); got != "held=false stale=true" {
-		t.Fatalf("resumed holder: %s, want its lease lost and its write rejected", got)
+	if line != "held=false stale=true" {
+		t.Fatalf("resumed holder: %s, want its lease lost and its write rejected", line)
 	}
 	if v := oracle.HGet(ctx, "resource", "value").Val(); v != "from the new holder" {
 		t.Fatalf("resource = %q", v)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := h.Wait(helperTimeout); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
 	_ = l.Release(ctx)
