@@ -204,10 +204,12 @@ func (l *Lease) extendTo(start time.Time, ttl int64) {
 // return unless ctx ends first (Client.Close waits for it in any case).
 //
 // It returns nil if the lease was held until released. If the lease had
-// already ended (lost, its context done, the Client closed) or etcd no
-// longer had the etcd lease, the error wraps lock.ErrNotHeld and the
-// reason, such as lock.ErrLockLost: the critical section may not have been
-// exclusive. A second Release returns an error wrapping lock.ErrNotHeld.
+// already ended (lost, its context done, the Client closed), or its
+// validity had run out and etcd no longer had the etcd lease, the error
+// wraps lock.ErrNotHeld and the reason, such as lock.ErrLockLost: the
+// critical section may not have been exclusive. (While the validity lasts,
+// an etcd lease that is not found was revoked by this very call, which the
+// etcd client sent again after losing the reply.) A second Release returns an error wrapping lock.ErrNotHeld.
 // On a transport or context error the outcome is unknown: the revocation
 // is tried once more in the background (for up to a second, Close waits
 // for it), and failing that the etcd lease expires with its TTL. The lease
@@ -250,6 +252,11 @@ func (l *Lease) Release(ctx context.Context) error {
 		}
 		_, err = l.c.cli.Revoke(ctx, l.id)
 		switch {
+		case errors.Is(err, rpctypes.ErrLeaseNotFound) && l.remaining() > 0:
+			// The etcd lease cannot have expired before the validity
+			// runs out, so it was revoked: by this call, whose reply
+			// was lost and which the etcd client sent again.
+			err = nil
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
 			err = fmt.Errorf("etcdlock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.lost(errLeaseGone))
 		case err != nil:

@@ -74,3 +74,11 @@ func eventually(d time.Duration, cond func() bool) bool {
 		}
 	}
 }
+
+// testCtxCancel returns a context derived from parent that is cancelled
+// after d.
+func testCtxCancel(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	t := time.AfterFunc(d, cancel)
+	return ctx, func() { t.Stop(); cancel() }
+}
