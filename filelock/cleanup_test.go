@@ -5,7 +5,6 @@ package filelock_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -80,7 +79,7 @@ func TestCleanupNoSplitHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startHelper(t, "serve", path, "-cleanup")
-	fmt.Fprintln(b.stdin, "lock")
+	b.Send("lock")
 	time.Sleep(100 * time.Millisecond) // B opens the file and waits
 	a.Unlock()
 	b.expect(t, "locked")
@@ -89,8 +88,8 @@ func TestCleanupNoSplitHolders(t *testing.T) {
 		t.Fatalf("C: exit %d, want %d (not acquired) while B holds", code, exitNotAcquired)
 	}
 	notAcquired(t, "A's TryLock while B holds", a.TryLock())
-	fmt.Fprintln(b.stdin, "unlock")
-	if _, err := b.out.ReadString('\n'); err != nil {
+	b.Send("unlock")
+	if _, err := b.Expect("", helperTimeout); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, path, false)

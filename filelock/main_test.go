@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,21 +19,22 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/codomyrmex/concurrency/lock"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
 
-// helperEnv selects a helper mode when the test binary is re-executed as
-// another process (see runHelper).
-const helperEnv = "FILELOCK_TEST_HELPER"
-
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("FILELOCK_TEST_ARGS")))
+	if mode, args, ok := proctest.Helper(); ok {
+		os.Exit(runHelper(mode, args))
 	}
 	goleak.VerifyTestMain(m)
 }
+
+// helperTimeout bounds how long a test waits for a helper process to print
+// a line or to exit.
+const helperTimeout = time.Minute
 
 // Exit codes of the "try" helper.
 const (
@@ -57,13 +57,13 @@ const (
 //   - "count PATH COUNTER LOG G N": G goroutines each take the lock N times
 //     and increment the number in COUNTER, logging each hold interval
 //     (CLOCK_MONOTONIC nanoseconds) to LOG.
-func runHelper(mode, args string) int {
+func runHelper(mode string, args []string) int {
 	// Arguments "-ofd" and "-cleanup" select options for every Lock.
 	var (
 		a    []string
 		opts []filelock.Option
 	)
-	for _, arg := range strings.Fields(args) {
+	for _, arg := range args {
 		switch arg {
 		case "-ofd":
 			opts = append(opts, filelock.WithOFD())
@@ -239,72 +239,33 @@ func monotonic() int64 {
 }
 
 // helper is a child process running runHelper.
-type helper struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
-
-// helperCommand returns a command running the test binary in a helper
-// mode.
-func helperCommand(mode string, args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "FILELOCK_TEST_ARGS="+strings.Join(args, " "),
-		// Under -race a process otherwise sleeps a second at exit.
-		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	return cmd
-}
+type helper struct{ *proctest.Proc }
 
 // startHelper starts the test binary in a helper mode. The helper is killed
 // and reaped when the test ends, if it has not exited by then.
-func startHelper(t *testing.T, mode string, args ...string) *helper {
+func startHelper(t *testing.T, mode string, args ...string) helper {
 	t.Helper()
-	cmd := helperCommand(mode, args...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &helper{cmd: cmd, stdin: stdin, out: newLineReader(stdout)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			// Only our own child, by its PID.
-			cmd.Process.Signal(unix.SIGCONT)
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return h
+	return helper{proctest.Start(t, proctest.Command(mode, args...))}
 }
 
-func newLineReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
-
 // expect reads a line from the helper's stdout and fails unless it is want.
-func (h *helper) expect(t *testing.T, want string) {
+func (h helper) expect(t *testing.T, want string) {
 	t.Helper()
-	line, err := h.out.ReadString('\n')
+	line, err := h.Expect("", helperTimeout)
 	if strings.TrimSpace(line) != want {
 		t.Fatalf("helper said %q (%v), want %q", line, err, want)
 	}
 }
 
 // wait closes the helper's stdin and returns its exit code.
-func (h *helper) wait(t *testing.T) int {
+func (h helper) wait(t *testing.T) int {
 	t.Helper()
-	h.stdin.Close()
-	err := h.cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	h.CloseStdin()
+	code, err := h.ExitCode(helperTimeout)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return h.cmd.ProcessState.ExitCode()
+	return code
 }
 
 // tryOther reports the exit code of a "try" helper on path: whether another

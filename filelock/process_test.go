@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +44,7 @@ func testProcessesExclude(t *testing.T, opts ...string) {
 	if err := os.WriteFile(counter, []byte("0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var hs []*helper
+	var hs []helper
 	for i := range procs {
 		log := filepath.Join(dir, "log"+strconv.Itoa(i))
 		args := append([]string{path, counter, log, strconv.Itoa(goroutines), strconv.Itoa(rounds)}, opts...)
@@ -104,12 +105,9 @@ func TestHolderKilled(t *testing.T) {
 			got <- l.Lock(ctx)
 		}()
 		time.Sleep(300 * time.Millisecond)
-		if err := h.cmd.Process.Signal(unix.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
 		// A process's descriptors are closed before its parent can reap
 		// it, so time the wake-up from there.
-		h.cmd.Wait()
+		h.Kill()
 		reaped := time.Now()
 		if err := <-got; err != nil {
 			t.Fatal(err)
@@ -130,7 +128,7 @@ func TestHolderStopped(t *testing.T) {
 	l := newLock(t)
 	h := startHelper(t, "hold", l.Path())
 	h.expect(t, "locked")
-	if err := h.cmd.Process.Signal(unix.SIGSTOP); err != nil {
+	if err := h.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -142,7 +140,7 @@ func TestHolderStopped(t *testing.T) {
 		t.Fatalf("RLock with a stopped holder = %v, want context.DeadlineExceeded", err)
 	}
 	notAcquired(t, "TryLock with a stopped holder", l.TryLock())
-	h.cmd.Process.Signal(unix.SIGCONT)
+	h.Cont()
 	if code := h.wait(t); code != 0 {
 		t.Fatalf("holder exited with %d", code)
 	}
@@ -240,22 +238,7 @@ func TestInteropFlockCommand(t *testing.T) {
 	}
 
 	// flock(1) holds; we wait, and wake when it exits.
-	cmd := exec.Command(flock, l.Path(), sh, "-c", "echo locked; read x")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	h := &helper{cmd: cmd, stdin: stdin}
-	h.out = newLineReader(out)
+	h := helper{proctest.Start(t, exec.Command(flock, l.Path(), sh, "-c", "echo locked; read x"))}
 	h.expect(t, "locked")
 	notAcquired(t, "TryLock while flock(1) holds", l.TryLock())
 	notAcquired(t, "TryRLock while flock(1) holds", l.TryRLock())
@@ -267,7 +250,7 @@ func TestInteropFlockCommand(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
-	stdin.Close()
+	h.CloseStdin()
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +314,7 @@ func testUnlockWakes(t *testing.T, l *filelock.Lock) {
 	timing(t, func() error {
 		var lat []time.Duration
 		for range 5 {
-			fmt.Fprintln(h.stdin, "lock")
+			h.Send("lock")
 			h.expect(t, "locked")
 			got := make(chan int64)
 			go func() {
@@ -348,8 +331,8 @@ func testUnlockWakes(t *testing.T, l *filelock.Lock) {
 			}()
 			// Let the waiter back off to polls 50-100 ms apart.
 			time.Sleep(200 * time.Millisecond)
-			fmt.Fprintln(h.stdin, "unlock")
-			line, err := h.out.ReadString('\n')
+			h.Send("unlock")
+			line, err := h.Expect("", helperTimeout)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codomyrmex/concurrency/internal/proctest"
 )
 
 // The race annotations do not order shared holds: two readers writing one
@@ -14,7 +16,7 @@ import (
 // are ordered.)
 func TestRaceSharedHolds(t *testing.T) {
 	t.Parallel()
-	cmd := helperCommand("racereaders", filepath.Join(t.TempDir(), "lock"))
+	cmd := proctest.Command("racereaders", filepath.Join(t.TempDir(), "lock"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
