@@ -125,3 +125,22 @@
 // short-lived names grows until someone removes files that no process can
 // still be using.
 package filelock
+
+// The implementation is in layers, each in its own files, every call going
+// down the list; the mode (mode.go) of a hold, exclusive or shared, is
+// passed down through all of them:
+//
+//  1. open.go, open_linux.go: lock names and paths, the hardened open of
+//     the lock file and the fstat and statfs checks of it; its identity,
+//     holder information and removal.
+//  2. kernel_linux.go: the kernel lock (flock(2), or OFD fcntl(2)), only
+//     ever tried without blocking, EINTR retried; with WithCleanup, the
+//     check after locking that the file is still the one at the path.
+//  3. wait_linux.go: taking the kernel lock by waiting for other processes
+//     to release it, woken by inotify or by polling.
+//  4. queue.go: the state that the Locks on one file (inode) in the process
+//     share: the descriptor, and the FIFO queue that admits holders to it.
+//  5. lock.go: the Lock and its methods, whose acquisitions telemetry.go
+//     records.
+//
+// unsupported.go stands in for layers 1 to 3 on other platforms.

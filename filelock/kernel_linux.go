@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// try takes the kernel lock in mode m if it is free. It reports false with
-// a nil error if the lock is held elsewhere.
-func (s *sysFile) try(m mode) (bool, error) {
+// tryFD takes the kernel lock on the descriptor of s in mode m if it is
+// free. It reports false with a nil error if the lock is held elsewhere.
+func (s *sysFile) tryFD(m mode) (bool, error) {
 	var err error
 	for {
 		if s.ofd {
@@ -48,6 +47,44 @@ func (s *sysFile) lockError(err error) error {
 		return fmt.Errorf("filelock: lock %s: %w: %w", s.path, ErrNotSupported, err)
 	}
 	return &os.PathError{Op: "filelock: lock", Path: s.path, Err: err}
+}
+
+// maxReopen bounds the files try tries in one call, should others keep
+// removing and recreating the file.
+const maxReopen = 8
+
+// try takes the kernel lock in mode m if it is free, reporting false with
+// a nil error if it is held elsewhere. With WithCleanup it takes the lock
+// of the file now at the path (see current).
+func (s *sysFile) try(m mode) (bool, error) {
+	for range maxReopen {
+		ok, err := s.tryFD(m)
+		if !ok || err != nil {
+			return false, err
+		}
+		if ok, err = s.current(); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// current reports whether the file just locked is still the one at its
+// path. Only with WithCleanup can it not be: then current releases the
+// kernel lock and opens the file now at the path (creating it if needed).
+func (s *sysFile) current() (bool, error) {
+	if !s.cleanup {
+		return true, nil
+	}
+	stale, err := s.stale()
+	if err == nil && !stale {
+		return true, nil
+	}
+	s.unlock()
+	if err != nil {
+		return false, err
+	}
+	return false, s.reopen()
 }
 
 // unlock releases the kernel lock and wakes waiters in other processes.
@@ -89,64 +126,5 @@ func (s *sysFile) signal() {
 		return unix.Open(s.procPath, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	}); err == nil {
 		unix.Close(fd)
-	}
-}
-
-// stale reports whether the file open as s is no longer the one at its
-// path: removed, or replaced.
-func (s *sysFile) stale() (bool, error) {
-	var st, at unix.Stat_t
-	if err := unix.Fstat(s.fd, &st); err != nil {
-		return false, &os.PathError{Op: "filelock: stat", Path: s.path, Err: err}
-	}
-	if st.Nlink == 0 {
-		return true, nil
-	}
-	switch err := unix.Lstat(s.path, &at); err {
-	case nil:
-		return st.Dev != at.Dev || st.Ino != at.Ino, nil
-	case unix.ENOENT:
-		return true, nil
-	default:
-		return false, &os.PathError{Op: "filelock: lstat", Path: s.path, Err: err}
-	}
-}
-
-// remove removes the file, which the caller holds exclusively. Failure
-// only leaves the file in place.
-func (s *sysFile) remove() { unix.Unlink(s.path) }
-
-// setHolder replaces the file's contents with holder information.
-func (s *sysFile) setHolder(purpose string) {
-	host, _ := os.Hostname()
-	info := fmt.Sprintf("%spid=%d\nhost=%q\nacquired=%s\npurpose=%q\n",
-		header, os.Getpid(), host, time.Now().UTC().Format(time.RFC3339Nano), purpose)
-	s.replace(info)
-}
-
-// clearHolder replaces the file's contents with the header.
-func (s *sysFile) clearHolder() { s.replace(header) }
-
-func (s *sysFile) replace(text string) {
-	if _, err := unix.Pwrite(s.fd, []byte(text), 0); err == nil {
-		unix.Ftruncate(s.fd, int64(len(text)))
-	}
-}
-
-// close closes the descriptor, dropping any kernel lock on it.
-func (s *sysFile) close() error {
-	if err := unix.Close(s.fd); err != nil {
-		return &os.PathError{Op: "filelock: close", Path: s.path, Err: err}
-	}
-	return nil
-}
-
-// retry calls f until it fails with an error other than EINTR.
-func retry(f func() (int, error)) (int, error) {
-	for {
-		n, err := f()
-		if err != unix.EINTR {
-			return n, err
-		}
 	}
 }

@@ -3,7 +3,6 @@ package filelock
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -95,16 +94,28 @@ func New(path string, opts ...Option) (*Lock, error) {
 	return newLock("", path, false, &c, "")
 }
 
-// checkPath refuses an empty path, and one with a NUL byte, which no
-// system call can take; what names the path in messages.
-func checkPath(what, path string) error {
-	switch {
-	case path == "":
-		return fmt.Errorf("filelock: empty %s: %w", what, lock.ErrInvalidArgument)
-	case strings.IndexByte(path, 0) >= 0:
-		return fmt.Errorf("filelock: %s %q contains a NUL byte: %w", what, path, lock.ErrInvalidArgument)
+// NewNamed returns a Lock on the file name+".lock" in a private lock
+// directory ([DefaultDir], or the one given with [WithDir]), creating the
+// directory and the file as needed. WithDir("") means the default. The name
+// must pass [ValidateName], and a directory given with WithDir must not
+// contain a NUL byte; otherwise the error wraps [lock.ErrInvalidArgument].
+// Otherwise it behaves as [New].
+func NewNamed(name string, opts ...Option) (*Lock, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
 	}
-	return nil
+	c := newConfig(opts)
+	private := c.dir == ""
+	if private {
+		d, err := DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		c.dir = d
+	} else if err := checkPath("lock directory", c.dir); err != nil {
+		return nil, err
+	}
+	return newLock(c.dir, name+nameSuffix, private, &c, name)
 }
 
 // newLock opens the file name in dir and returns a Lock on it, recording
@@ -115,7 +126,7 @@ func newLock(dir, name string, private bool, c *config, lockName string) (*Lock,
 		return nil, err
 	}
 	path := s.path
-	f, err := register(s, id, c.cleanup)
+	f, err := register(s, id)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +186,7 @@ func (l *Lock) Unlock() {
 		panic("filelock: Unlock of unlocked Lock " + l.path)
 	}
 	held := l.holdTime()
-	if l.holder && !l.f.cleanup {
+	if l.holder && !l.f.sys.cleanup {
 		l.f.sys.clearHolder()
 	}
 	l.f.unlock()

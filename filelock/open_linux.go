@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +21,7 @@ type sysFile struct {
 	fd        int
 	ofd       bool   // OFD locks instead of flock
 	networkFS bool   // network filesystems allowed
+	cleanup   bool   // see WithCleanup
 	path      string // for messages, and absolute with WithCleanup
 	procPath  string // /proc/self/fd/<fd>, which leads to the same file
 }
@@ -47,7 +49,7 @@ func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error)
 		}
 		path = abs
 	}
-	s := sysFile{ofd: c.ofd, networkFS: c.networkFS, path: path}
+	s := sysFile{ofd: c.ofd, networkFS: c.networkFS, cleanup: c.cleanup, path: path}
 	id, err := s.open(dirfd, name)
 	return s, id, err
 }
@@ -82,6 +84,26 @@ func (s *sysFile) reopen() error {
 	// Only these change: other fields are read by register meanwhile.
 	s.fd, s.procPath = n.fd, n.procPath
 	return nil
+}
+
+// stale reports whether the file open as s is no longer the one at its
+// path: removed, or replaced.
+func (s *sysFile) stale() (bool, error) {
+	var st, at unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return false, &os.PathError{Op: "filelock: stat", Path: s.path, Err: err}
+	}
+	if st.Nlink == 0 {
+		return true, nil
+	}
+	switch err := unix.Lstat(s.path, &at); err {
+	case nil:
+		return st.Dev != at.Dev || st.Ino != at.Ino, nil
+	case unix.ENOENT:
+		return true, nil
+	default:
+		return false, &os.PathError{Op: "filelock: lstat", Path: s.path, Err: err}
+	}
 }
 
 // openDir creates dir if needed (mode 0700) and opens it, refusing a
@@ -216,4 +238,43 @@ func remoteFS(magic uint32) string {
 		return "Coda"
 	}
 	return ""
+}
+
+// setHolder replaces the file's contents with holder information.
+func (s *sysFile) setHolder(purpose string) {
+	host, _ := os.Hostname()
+	info := fmt.Sprintf("%spid=%d\nhost=%q\nacquired=%s\npurpose=%q\n",
+		header, os.Getpid(), host, time.Now().UTC().Format(time.RFC3339Nano), purpose)
+	s.replace(info)
+}
+
+// clearHolder replaces the file's contents with the header.
+func (s *sysFile) clearHolder() { s.replace(header) }
+
+func (s *sysFile) replace(text string) {
+	if _, err := unix.Pwrite(s.fd, []byte(text), 0); err == nil {
+		unix.Ftruncate(s.fd, int64(len(text)))
+	}
+}
+
+// remove removes the file, which the caller holds exclusively. Failure
+// only leaves the file in place.
+func (s *sysFile) remove() { unix.Unlink(s.path) }
+
+// close closes the descriptor, dropping any kernel lock on it.
+func (s *sysFile) close() error {
+	if err := unix.Close(s.fd); err != nil {
+		return &os.PathError{Op: "filelock: close", Path: s.path, Err: err}
+	}
+	return nil
+}
+
+// retry calls f until it fails with an error other than EINTR.
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }

@@ -140,10 +140,37 @@ func (w *watcher) await(ctx context.Context, d time.Duration) {
 // interrupt wakes a goroutine in await.
 func (w *watcher) interrupt() { w.f.SetReadDeadline(time.Unix(1, 0)) }
 
-// wait takes the kernel lock in mode m, waiting until it is free or ctx is done. A
-// waiter is woken by inotify events on the file and, failing those, polls
-// with jittered exponential backoff. Only one goroutine at a time waits on
-// a file (see file).
+// lock takes the kernel lock in mode m, waiting until ctx is done. If ctx
+// ends while the lock is being taken, the lock is released again. Only one
+// goroutine at a time calls it on a file (see file).
+func (s *sysFile) lock(ctx context.Context, m mode) error {
+	for {
+		ok, err := s.try(m)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := s.wait(ctx, m); err != nil {
+				return err
+			}
+			if ok, err = s.current(); err != nil {
+				return err
+			}
+			if !ok {
+				continue // the file was replaced: wait for the new one
+			}
+		}
+		if err := ctxerr.From(ctx); err != nil {
+			s.unlock()
+			return err
+		}
+		return nil
+	}
+}
+
+// wait takes the kernel lock in mode m on the descriptor of s, waiting
+// until it is free or ctx is done. A waiter is woken by inotify events on
+// the file and, failing those, polls with jittered exponential backoff.
 func (s *sysFile) wait(ctx context.Context, m mode) error {
 	w := getWatcher(s.procPath)
 	var timer *time.Timer
@@ -171,7 +198,7 @@ func (s *sysFile) wait(ctx context.Context, m mode) error {
 			// Events from before this attempt say nothing new.
 			w.drain()
 		}
-		if ok, err := s.try(m); ok || err != nil {
+		if ok, err := s.tryFD(m); ok || err != nil {
 			return err
 		}
 		if err := ctxerr.From(ctx); err != nil {

@@ -8,11 +8,13 @@ import (
 	"runtime"
 )
 
-// sysFile is empty where locking is not supported: openSys fails, so no
-// file is ever registered and its methods are never called.
+// sysFile stands in for the lock file layers (open_linux.go,
+// kernel_linux.go and wait_linux.go) where locking is not supported:
+// openSys fails, so no file is ever registered and its methods are never
+// called.
 type sysFile struct {
-	ofd  bool
-	path string
+	ofd, cleanup bool
+	path         string
 }
 
 func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error) {
@@ -20,11 +22,9 @@ func openSys(dir, name string, private bool, c *config) (sysFile, fileID, error)
 }
 
 func (s *sysFile) try(m mode) (bool, error)               { return false, ErrNotSupported }
-func (s *sysFile) wait(ctx context.Context, m mode) error { return ErrNotSupported }
+func (s *sysFile) lock(ctx context.Context, m mode) error { return ErrNotSupported }
 func (s *sysFile) unlock()                                {}
+func (s *sysFile) remove()                                {}
 func (s *sysFile) setHolder(purpose string)               {}
 func (s *sysFile) clearHolder()                           {}
 func (s *sysFile) close() error                           { return nil }
-func (s *sysFile) stale() (bool, error)                   { return false, ErrNotSupported }
-func (s *sysFile) remove()                                {}
-func (s *sysFile) reopen() error                          { return ErrNotSupported }

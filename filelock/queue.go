@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-
 	"unsafe"
 
-	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/internal/race"
 	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
@@ -20,9 +18,6 @@ const maxReaders = 1 << 30
 
 // errWouldBlock is returned by the try operations of a file.
 var errWouldBlock = fmt.Errorf("filelock: would block: %w", lock.ErrNotAcquired)
-
-// A fileID identifies a file (an inode) on the host.
-type fileID struct{ dev, ino uint64 }
 
 // A fileKey identifies the state shared by Locks in this process: the file
 // (inode), or with WithCleanup, whose file changes, the absolute path.
@@ -40,10 +35,9 @@ type fileKey struct {
 // waits for the kernel lock: an exclusive holder-to-be, or the first shared
 // one.
 type file struct {
-	key     fileKey
-	sys     sysFile // the descriptor and its kernel lock
-	cleanup bool    // see WithCleanup
-	refs    int     // Locks using this file; guarded by files.mu
+	key  fileKey
+	sys  sysFile // the descriptor and its kernel lock
+	refs int     // Locks using this file; guarded by files.mu
 
 	// q admits holders in FIFO order: a shared hold takes 1 token, an
 	// exclusive one takes maxReaders.
@@ -72,16 +66,17 @@ var files struct {
 	m  map[fileKey]*file
 }
 
-// register returns the shared state for the file opened as s, taking over s
-// or closing it if the file is already open in this process.
-func register(s sysFile, id fileID, cleanup bool) (*file, error) {
+// register returns the shared state for the file opened as s, whose
+// identity is id, taking over s or closing it if the file is already open
+// in this process.
+func register(s sysFile, id fileID) (*file, error) {
 	abs, err := filepath.Abs(s.path)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("filelock: %s: %w", s.path, err)
 	}
 	key, other := fileKey{id: id}, fileKey{path: abs}
-	if cleanup {
+	if s.cleanup {
 		key, other = other, key
 	}
 	files.mu.Lock()
@@ -103,7 +98,7 @@ func register(s sysFile, id fileID, cleanup bool) (*file, error) {
 	if files.m == nil {
 		files.m = make(map[fileKey]*file)
 	}
-	f := &file{key: key, sys: s, cleanup: cleanup, refs: 1}
+	f := &file{key: key, sys: s, refs: 1}
 	files.m[key] = f
 	return f, nil
 }
@@ -119,12 +114,28 @@ func (f *file) unregister() error {
 	return f.sys.close()
 }
 
+// take takes f in mode m, waiting until ctx is done.
+func (f *file) take(ctx context.Context, m mode) error {
+	if m == exclusive {
+		return f.lock(ctx)
+	}
+	return f.rlock(ctx)
+}
+
+// tryTake takes f in mode m if that needs no wait.
+func (f *file) tryTake(m mode) error {
+	if m == exclusive {
+		return f.tryLock()
+	}
+	return f.tryRLock()
+}
+
 // lock takes f exclusively, waiting until ctx is done.
 func (f *file) lock(ctx context.Context) error {
 	if err := f.admit(ctx, exclusive); err != nil {
 		return err
 	}
-	if err := f.kernelLock(ctx, exclusive); err != nil {
+	if err := f.sys.lock(ctx, exclusive); err != nil {
 		f.leave(exclusive)
 		return err
 	}
@@ -136,7 +147,7 @@ func (f *file) tryLock() error {
 	if !f.tryAdmit(exclusive) {
 		return errWouldBlock
 	}
-	if ok, err := f.tryKernel(exclusive); !ok {
+	if ok, err := f.sys.try(exclusive); !ok {
 		f.leave(exclusive)
 		if err == nil {
 			err = errWouldBlock
@@ -146,9 +157,10 @@ func (f *file) tryLock() error {
 	return nil
 }
 
-// unlock releases an exclusive hold, removing the file first if f.cleanup.
+// unlock releases an exclusive hold, removing the file first with
+// WithCleanup.
 func (f *file) unlock() {
-	if f.cleanup {
+	if f.sys.cleanup {
 		f.sys.remove()
 	}
 	f.sys.unlock()
@@ -170,7 +182,7 @@ func (f *file) rlock(ctx context.Context) error {
 	var err error
 	if !f.joinReaders() {
 		// readers is 0 and stays 0 while we hold the gate.
-		if err = f.kernelLock(ctx, shared); err == nil {
+		if err = f.sys.lock(ctx, shared); err == nil {
 			f.mu.Lock()
 			f.readers = 1
 			f.mu.Unlock()
@@ -199,7 +211,7 @@ func (f *file) tryRLock() error {
 	var err error
 	if !f.joinReaders() {
 		var ok bool
-		if ok, err = f.tryKernel(shared); ok {
+		if ok, err = f.sys.try(shared); ok {
 			f.mu.Lock()
 			f.readers = 1
 			f.mu.Unlock()
@@ -214,20 +226,14 @@ func (f *file) tryRLock() error {
 	return err
 }
 
-// take takes f in mode m, waiting until ctx is done.
-func (f *file) take(ctx context.Context, m mode) error {
-	if m == exclusive {
-		return f.lock(ctx)
+// runlock releases a shared hold, and the kernel lock with the last one.
+func (f *file) runlock() {
+	f.mu.Lock()
+	if f.readers--; f.readers == 0 {
+		f.sys.unlock()
 	}
-	return f.rlock(ctx)
-}
-
-// tryTake takes f in mode m if that needs no wait.
-func (f *file) tryTake(m mode) error {
-	if m == exclusive {
-		return f.tryLock()
-	}
-	return f.tryRLock()
+	f.mu.Unlock()
+	f.leave(shared)
 }
 
 // The queues hide their synchronization from the race detector (it would
@@ -318,78 +324,4 @@ func (f *file) joinReaders() bool {
 	}
 	f.readers++
 	return true
-}
-
-// runlock releases a shared hold, and the kernel lock with the last one.
-func (f *file) runlock() {
-	f.mu.Lock()
-	if f.readers--; f.readers == 0 {
-		f.sys.unlock()
-	}
-	f.mu.Unlock()
-	f.leave(shared)
-}
-
-// kernelLock takes the kernel lock in mode m, waiting until ctx is done.
-// If ctx ends while the lock is being taken, the lock is released again.
-func (f *file) kernelLock(ctx context.Context, m mode) error {
-	for {
-		ok, err := f.tryKernel(m)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if err := f.sys.wait(ctx, m); err != nil {
-				return err
-			}
-			if ok, err = f.current(); err != nil {
-				return err
-			}
-			if !ok {
-				continue // the file was replaced: wait for the new one
-			}
-		}
-		if err := ctxerr.From(ctx); err != nil {
-			f.sys.unlock()
-			return err
-		}
-		return nil
-	}
-}
-
-// maxReopen bounds the files tryKernel tries in one call, should others
-// keep removing and recreating the file.
-const maxReopen = 8
-
-// tryKernel takes the kernel lock in mode m if it is free, reporting false
-// with a nil error if it is held elsewhere.
-func (f *file) tryKernel(m mode) (bool, error) {
-	for range maxReopen {
-		ok, err := f.sys.try(m)
-		if !ok || err != nil {
-			return false, err
-		}
-		if ok, err = f.current(); ok || err != nil {
-			return ok, err
-		}
-	}
-	return false, nil
-}
-
-// current reports whether the file just locked is still the one at its
-// path. Only with WithCleanup can it not be: then current releases the
-// kernel lock and opens the file now at the path (creating it if needed).
-func (f *file) current() (bool, error) {
-	if !f.cleanup {
-		return true, nil
-	}
-	stale, err := f.sys.stale()
-	if err == nil && !stale {
-		return true, nil
-	}
-	f.sys.unlock()
-	if err != nil {
-		return false, err
-	}
-	return false, f.sys.reopen()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -47,6 +48,18 @@ func invalidName(name, why string) error {
 	return fmt.Errorf("filelock: invalid lock name %q: %s: %w", name, why, lock.ErrInvalidArgument)
 }
 
+// checkPath refuses an empty path, and one with a NUL byte, which no
+// system call can take; what names the path in messages.
+func checkPath(what, path string) error {
+	switch {
+	case path == "":
+		return fmt.Errorf("filelock: empty %s: %w", what, lock.ErrInvalidArgument)
+	case strings.IndexByte(path, 0) >= 0:
+		return fmt.Errorf("filelock: %s %q contains a NUL byte: %w", what, path, lock.ErrInvalidArgument)
+	}
+	return nil
+}
+
 // DefaultDir returns the directory in which [NewNamed] keeps lock files
 // unless [WithDir] is given: "codomyrmex-locks" under $XDG_RUNTIME_DIR when
 // that is set to an absolute path (a per-user tmpfs on most Linux systems,
@@ -65,26 +78,5 @@ func DefaultDir() (string, error) {
 	return filepath.Join(d, "codomyrmex", "locks"), nil
 }
 
-// NewNamed returns a Lock on the file name+".lock" in a private lock
-// directory ([DefaultDir], or the one given with [WithDir]), creating the
-// directory and the file as needed. WithDir("") means the default. The name
-// must pass [ValidateName], and a directory given with WithDir must not
-// contain a NUL byte; otherwise the error wraps [lock.ErrInvalidArgument].
-// Otherwise it behaves as [New].
-func NewNamed(name string, opts ...Option) (*Lock, error) {
-	if err := ValidateName(name); err != nil {
-		return nil, err
-	}
-	c := newConfig(opts)
-	private := c.dir == ""
-	if private {
-		d, err := DefaultDir()
-		if err != nil {
-			return nil, err
-		}
-		c.dir = d
-	} else if err := checkPath("lock directory", c.dir); err != nil {
-		return nil, err
-	}
-	return newLock(c.dir, name+nameSuffix, private, &c, name)
-}
+// A fileID identifies a file (an inode) on the host.
+type fileID struct{ dev, ino uint64 }
