@@ -16,17 +16,16 @@ import (
 
 	"github.com/codomyrmex/concurrency/benchmarks/internal/stats"
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
 )
 
-// flockHolderEnv names the lock file when the test binary runs as the
-// holder process of BenchmarkFileHandoff; flockHolderImplEnv says whether
-// the holder uses filelock or a bare flock(2) descriptor.
-const (
-	flockHolderEnv     = "BENCH_FLOCK_HOLDER"
-	flockHolderImplEnv = "BENCH_FLOCK_HOLDER_IMPL"
-)
+// flockHolderHelper is the helper (see proctest.Helper) the test binary
+// runs as the holder process of BenchmarkFileHandoff, with the lock file
+// and whether to hold it with filelock or a bare flock(2) descriptor as
+// its arguments.
+const flockHolderHelper = "flock-holder"
 
 // BenchmarkFileUncontended: Lock+Unlock of a lock file nobody else holds.
 // impl=flock(2) is the floor: LOCK_EX and LOCK_UN on an open descriptor.
@@ -163,9 +162,11 @@ type flockHolder struct {
 	out *bufio.Scanner
 }
 
+// startFlockHolder starts the holder process. Its output is read here, in
+// step and released, rather than by a proctest.Proc, whose reading
+// goroutine would wake with the waiter at every hand-off.
 func startFlockHolder(b *testing.B, path, impl string) *flockHolder {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), flockHolderEnv+"="+path, flockHolderImplEnv+"="+impl)
+	cmd := proctest.Command(flockHolderHelper, path, impl)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -208,8 +209,8 @@ func (h *flockHolder) stop(b *testing.B) {
 }
 
 // runFlockHolder is the holder process's main loop.
-func runFlockHolder(path string) int {
-	lock, unlock, err := holderLock(path, os.Getenv(flockHolderImplEnv))
+func runFlockHolder(path, impl string) int {
+	lock, unlock, err := holderLock(path, impl)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

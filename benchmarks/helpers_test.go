@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -9,12 +10,17 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/benchmarks/internal/stats"
+	"github.com/codomyrmex/concurrency/internal/proctest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(flockHolderEnv); path != "" {
-		os.Exit(runFlockHolder(path))
+	if name, args, ok := proctest.Helper(); ok {
+		if name != flockHolderHelper || len(args) != 2 {
+			fmt.Fprintf(os.Stderr, "unknown helper %s %q\n", name, args)
+			os.Exit(2)
+		}
+		os.Exit(runFlockHolder(args[0], args[1]))
 	}
 	goleak.VerifyTestMain(m)
 }
