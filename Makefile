@@ -6,7 +6,7 @@ COUNT     ?= 6
 DURATION  ?= 30m
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-MODULES     := . benchmarks examples/otel
+MODULES     := . benchmarks examples/otel etcdlock
 
 .PHONY: test bench microbench chaos soak fuzz lint cover
 
@@ -18,6 +18,7 @@ test:
 	$(GO) test -race -count=1 -timeout=20m ./...
 	cd benchmarks && $(GO) vet ./... && $(GO) test -race -count=1 -timeout=10m -bench=. -benchtime=1x ./...
 	cd examples/otel && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd etcdlock && $(GO) vet ./... && $(GO) test -race -count=1 -timeout=10m -bench=. -benchtime=1x ./...
 
 # The main job: contention scenarios for every primitive against its peers
 # (about a minute on 2 cores). Flags: cd benchmarks && go run ./cmd/contend -h
