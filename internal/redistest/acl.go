@@ -9,7 +9,7 @@ package redistest
 func (s *Server) SetUser(name, password string, rules ...string) {
 	s.tb.Helper()
 	args := append([]string{"ACL", "SETUSER", name, "reset", "on", ">" + password}, rules...)
-	if _, err := command(s.Addr(), args...); err != nil {
+	if _, err := s.Command(args...); err != nil {
 		s.tb.Fatalf("redistest: ACL SETUSER %s on %s: %v", name, s.Addr(), err)
 	}
 }

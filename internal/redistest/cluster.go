@@ -1,10 +1,6 @@
 package redistest
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -34,14 +30,14 @@ func StartCluster(tb testing.TB, n int, args ...string) []*Server {
 	}
 	for i, s := range nodes {
 		first, last := i*clusterSlots/n, (i+1)*clusterSlots/n-1
-		if _, err := command(s.Addr(), "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
+		if _, err := s.Command("CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
 			tb.Fatalf("redistest: assign slots to %s: %v", s.Addr(), err)
 		}
 		// Every node meets every other, so none waits for gossip to
 		// learn of the rest.
 		for _, other := range nodes[:i] {
 			host, port, _ := net.SplitHostPort(other.Addr())
-			if _, err := command(s.Addr(), "CLUSTER", "MEET", host, port); err != nil {
+			if _, err := s.Command("CLUSTER", "MEET", host, port); err != nil {
 				tb.Fatalf("redistest: join %s: %v", s.Addr(), err)
 			}
 		}
@@ -49,7 +45,7 @@ func StartCluster(tb testing.TB, n int, args ...string) []*Server {
 	deadline := time.Now().Add(startTimeout)
 	for _, s := range nodes {
 		for {
-			info, err := command(s.Addr(), "CLUSTER", "INFO")
+			info, err := s.Command("CLUSTER", "INFO")
 			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)+"\r\n") {
 				break
 			}
@@ -60,48 +56,4 @@ func StartCluster(tb testing.TB, n int, args ...string) []*Server {
 		}
 	}
 	return nodes
-}
-
-// command sends one command over a fresh connection and returns a simple,
-// integer or bulk reply as a string.
-func command(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return "", err
-	}
-	rd := bufio.NewReader(conn)
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	switch {
-	case line == "":
-		return "", errors.New("empty reply")
-	case line[0] == '-':
-		return "", errors.New(line[1:])
-	case line[0] == '$':
-		size, err := strconv.Atoi(line[1:])
-		if err != nil || size < 0 {
-			return "", fmt.Errorf("bad bulk reply %q", line)
-		}
-		buf := make([]byte, size+2)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:size]), nil
-	}
-	return line[1:], nil
 }

@@ -62,10 +62,18 @@ func (s *Server) Promote() {
 
 // Command sends one command to the server over a fresh connection and
 // returns its reply: a simple string, an integer or a bulk string as text
-// and an error reply as an error. A nil reply is an error too, and an
-// array reply is not decoded: only its header (such as "2") comes back.
+// and an error reply as an error. A nil or array reply is an error too
+// ([Sentinel.Command] decodes those).
 func (s *Server) Command(args ...string) (string, error) {
-	return command(s.Addr(), args...)
+	v, err := command(s.Addr(), args...)
+	if err != nil {
+		return "", err
+	}
+	text, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: reply %#v, want text", strings.Join(args, " "), v)
+	}
+	return text, nil
 }
 
 // InfoField returns the value of field in the text of an INFO reply

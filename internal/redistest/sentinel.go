@@ -1,10 +1,7 @@
 package redistest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -205,23 +202,7 @@ func (s *Sentinel) WaitReplicas(timeout time.Duration, replicas ...*Server) erro
 // as a string, an array as []any, a nil reply as nil, and an error reply
 // as an error.
 func (s *Sentinel) Command(args ...string) (any, error) {
-	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return nil, err
-	}
-	return readReply(bufio.NewReader(conn))
+	return command(s.Addr(), args...)
 }
 
 // start runs redis-server <conf> --sentinel on s.port and waits until it
@@ -288,51 +269,4 @@ func fieldMap(v any) (map[string]string, error) {
 		m[k], _ = list[i+1].(string)
 	}
 	return m, nil
-}
-
-// readReply reads one RESP2 reply.
-func readReply(rd *bufio.Reader) (any, error) {
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return nil, errors.New("empty reply")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return nil, errors.New(line[1:])
-	case '$':
-		size, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return nil, fmt.Errorf("bad bulk reply %q", line)
-		}
-		if size < 0 {
-			return nil, nil
-		}
-		buf := make([]byte, size+2)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:size]), nil
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return nil, fmt.Errorf("bad array reply %q", line)
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		list := make([]any, n)
-		for i := range list {
-			if list[i], err = readReply(rd); err != nil {
-				return nil, err
-			}
-		}
-		return list, nil
-	}
-	return nil, fmt.Errorf("unexpected reply %q", line)
 }

@@ -1,15 +1,12 @@
 package redistest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -204,21 +201,14 @@ func ping(addr string) error {
 	return pingConn(conn)
 }
 
-// pingConn sends PING on conn, expects +PONG, and closes conn.
+// pingConn sends PING on conn, expects PONG, and closes conn.
 func pingConn(conn net.Conn) error {
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
-		return err
-	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	v, err := roundTrip(conn, time.Second, "PING")
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return errors.New("unexpected PING reply " + strconv.Quote(line))
+	if v != "PONG" {
+		return fmt.Errorf("unexpected PING reply %#v", v)
 	}
 	return nil
 }
