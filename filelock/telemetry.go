@@ -62,9 +62,8 @@ func (l *Lock) recorder(m mode) *telemetry.Recorder {
 // only if the file is held (by this process or another) or goroutines of
 // this process wait for it does the caller count as a waiter of the file
 // (see WithMaxWaiters), and, with telemetry on, start a span and time the
-// wait.
-// It returns when the hold began if the hold is timed (always after a wait
-// with telemetry on), and zero otherwise.
+// wait. It returns when the hold began if the hold is timed (always after
+// a wait with telemetry on), and zero otherwise.
 func (l *Lock) take(ctx context.Context, m mode) (clock.Stamp, error) {
 	r := l.recorder(m)
 	if ctx.Err() != nil {
@@ -95,8 +94,8 @@ func (l *Lock) take(ctx context.Context, m mode) (clock.Stamp, error) {
 
 // try acquires f for l in mode m if that needs no wait, and records a
 // success or a real failure; an attempt that would have to wait is not
-// recorded. It returns when an exclusive hold began if the hold is
-// timed, and zero otherwise.
+// recorded. It returns when an exclusive hold began if the hold is timed,
+// and zero otherwise.
 func (l *Lock) try(ctx context.Context, m mode) (clock.Stamp, error) {
 	err := l.f.tryTake(m)
 	r := l.recorder(m)
