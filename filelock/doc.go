@@ -70,7 +70,8 @@
 //
 // # Telemetry
 //
-// Each Lock records its acquisitions through package telemetry, in the
+// Each Lock records its acquisitions with the module's lock instruments
+// (package telemetry lists them), in the
 // scope "github.com/codomyrmex/concurrency/filelock" with lock.kind
 // "filelock" and lock.mode "write" or "read", under lock.name the path
 // given to New or the name given to NewNamed. The providers are those of

@@ -8,8 +8,8 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // A Lock is a reader/writer lock on a file that excludes other processes on
@@ -47,7 +47,7 @@ type Lock struct {
 
 	// Telemetry: recorders of exclusive and shared holds (nil when off),
 	// and when the current exclusive hold began (zero if not timed).
-	recW, recR *telemetry.Recorder
+	recW, recR *lockotel.Recorder
 	since      clock.Stamp
 
 	// Holds through this Lock, for misuse checks.
@@ -283,7 +283,7 @@ func (l *Lock) Close() error {
 // enter registers a call in progress, unless l is closed: then it records
 // the failed acquisition through r and returns the error. It panics on a
 // nil ctx before it changes anything.
-func (l *Lock) enter(ctx context.Context, r *telemetry.Recorder) error {
+func (l *Lock) enter(ctx context.Context, r *lockotel.Recorder) error {
 	if ctx == nil {
 		panic("filelock: nil Context")
 	}

@@ -1,6 +1,6 @@
 package filelock
 
-import "github.com/codomyrmex/concurrency/telemetry"
+import "github.com/codomyrmex/concurrency/internal/lockotel"
 
 // An Option configures a Lock made by [New] or [NewNamed].
 type Option interface {
@@ -15,7 +15,7 @@ type config struct {
 	holder     bool
 	cleanup    bool // remove the file on exclusive release; verify on acquire
 	maxWaiters int  // see WithMaxWaiters; ≤ 0 means no bound
-	telemetry  []telemetry.Option
+	otel       lockotel.Providers
 }
 
 type optionFunc func(*config)

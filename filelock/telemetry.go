@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -19,7 +19,9 @@ import (
 // returned by otel.GetTracerProvider when the Lock is made.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry, telemetry.WithTracerProvider(tp))
+		if tp != nil {
+			c.otel.Tracer = tp
+		}
 	})
 }
 
@@ -28,29 +30,31 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // returned by otel.GetMeterProvider when the Lock is made.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry, telemetry.WithMeterProvider(mp))
+		if mp != nil {
+			c.otel.Meter = mp
+		}
 	})
 }
 
 // recorders returns the recorders of the exclusive and the shared holds of
 // the lock called name, both nil if telemetry is off. Errors creating the
 // instruments go to otel.Handle.
-func (c *config) recorders(name string) (write, read *telemetry.Recorder) {
-	in, err := telemetry.New(telemetry.ScopeFile, c.telemetry...)
+func (c *config) recorders(name string) (write, read *lockotel.Recorder) {
+	in, err := lockotel.New(lockotel.ScopeFile, c.otel)
 	if err != nil {
 		otel.Handle(err)
 	}
-	return in.Recorder(telemetry.KindFile, name, telemetry.ModeWrite),
-		in.Recorder(telemetry.KindFile, name, telemetry.ModeRead)
+	return in.Recorder(lockotel.KindFile, name, lockotel.ModeWrite),
+		in.Recorder(lockotel.KindFile, name, lockotel.ModeRead)
 }
 
-// LockKind returns "filelock" ([telemetry.KindFile]), the lock.kind under
+// LockKind returns "filelock" ([lockotel.KindFile]), the lock.kind under
 // which the Lock records its telemetry; package manager reports a
 // registered Lock under the same kind.
-func (l *Lock) LockKind() string { return telemetry.KindFile }
+func (l *Lock) LockKind() string { return lockotel.KindFile }
 
 // recorder returns the recorder of l's holds in mode m.
-func (l *Lock) recorder(m mode) *telemetry.Recorder {
+func (l *Lock) recorder(m mode) *lockotel.Recorder {
 	if m == exclusive {
 		return l.recW
 	}
@@ -84,11 +88,7 @@ func (l *Lock) take(ctx context.Context, m mode) (clock.Stamp, error) {
 	if r == nil {
 		return 0, l.wait(ctx, m)
 	}
-	start := clock.Now()
-	wctx, w := r.Begin(ctx, 1)
-	err = l.wait(wctx, m)
-	end := clock.Now()
-	w.End(ctx, err, start.Until(end))
+	_, end, err := r.WaitFor(ctx, 1, true, func(ctx context.Context) error { return l.wait(ctx, m) })
 	return end, err
 }
 

@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/codomyrmex/concurrency/filelock"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/internal/race"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -41,14 +41,14 @@ func newSDK(t testing.TB) *sdk {
 // package filelock, and returns them by name.
 func (s *sdk) metrics(t *testing.T) oteltest.Metrics {
 	t.Helper()
-	return s.Metrics(t, telemetry.ScopeFile, telemetry.Version)
+	return s.Metrics(t, lockotel.ScopeFile, lockotel.Version)
 }
 
 // sums returns the data points of the int64 sum metric name by
 // "mode/outcome/error.type".
 func (s *sdk) sums(t *testing.T, name string) map[string]int64 {
 	t.Helper()
-	return s.metrics(t).Sums(t, name, telemetry.AttrMode, telemetry.AttrOutcome, telemetry.AttrErrorType)
+	return s.metrics(t).Sums(t, name, lockotel.AttrMode, lockotel.AttrOutcome, lockotel.AttrErrorType)
 }
 
 // started waits until n spans have started: the waits have begun.
@@ -98,8 +98,8 @@ func TestTelemetryUncontendedStartsNoSpan(t *testing.T) {
 		t.Errorf("contentions %v, want none", got)
 	}
 	hold := s.metrics(t)["lock.hold.duration"].Data.(metricdata.Histogram[float64]).DataPoints
-	if len(hold) != 1 || hold[0].Count != 3 || !slices.Equal(hold[0].Bounds, telemetry.DurationBoundaries) {
-		t.Errorf("hold durations %+v, want 3 exclusive holds with telemetry.DurationBoundaries", hold)
+	if len(hold) != 1 || hold[0].Count != 3 || !slices.Equal(hold[0].Bounds, lockotel.DurationBoundaries) {
+		t.Errorf("hold durations %+v, want 3 exclusive holds with lockotel.DurationBoundaries", hold)
 	}
 }
 
@@ -144,10 +144,10 @@ func TestTelemetryContendedSpan(t *testing.T) {
 	}
 	scope := sp.InstrumentationScope()
 	if scope.Name != "github.com/codomyrmex/concurrency/filelock" ||
-		!regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(scope.Version) || scope.Version != telemetry.Version {
+		!regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(scope.Version) || scope.Version != lockotel.Version {
 		t.Errorf("scope %q version %q", scope.Name, scope.Version)
 	}
-	want := attrs(telemetry.AttrName.String(path), telemetry.AttrKind.String("filelock"), telemetry.AttrMode.String("write"))
+	want := attrs(lockotel.AttrName.String(path), lockotel.AttrKind.String("filelock"), lockotel.AttrMode.String("write"))
 	if got := attrs(sp.Attributes()...); got != want {
 		t.Errorf("attributes %s, want %s", got, want)
 	}
@@ -158,7 +158,7 @@ func TestTelemetryContendedSpan(t *testing.T) {
 	if got, want := s.sums(t, "lock.waiters"), map[string]int64{"write//": 0}; !equal(got, want) {
 		t.Errorf("waiters %v, want %v", got, want)
 	}
-	base := []attribute.KeyValue{telemetry.AttrName.String(path), telemetry.AttrKind.String("filelock"), telemetry.AttrMode.String("write")}
+	base := []attribute.KeyValue{lockotel.AttrName.String(path), lockotel.AttrKind.String("filelock"), lockotel.AttrMode.String("write")}
 	metricdatatest.AssertEqual(t, metricdata.Metrics{
 		Name:        "lock.wait.duration",
 		Description: "Time acquisitions that had to wait took, from the call to the outcome.",
@@ -166,9 +166,9 @@ func TestTelemetryContendedSpan(t *testing.T) {
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
 			DataPoints: []metricdata.HistogramDataPoint[float64]{{
-				Attributes: attribute.NewSet(append(base, telemetry.AttrOutcome.String("acquired"))...),
+				Attributes: attribute.NewSet(append(base, lockotel.AttrOutcome.String("acquired"))...),
 				Count:      1,
-				Bounds:     telemetry.DurationBoundaries,
+				Bounds:     lockotel.DurationBoundaries,
 			}},
 		},
 	}, s.metrics(t)["lock.wait.duration"], metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreValue())
@@ -212,8 +212,8 @@ func TestTelemetryCanceledWaitForProcess(t *testing.T) {
 	if sp.Name() != "acquire filelock" || sp.Status().Code != codes.Error || sp.Status().Description != err.Error() {
 		t.Errorf("span %q status %v, want Error %q", sp.Name(), sp.Status(), err)
 	}
-	base := []attribute.KeyValue{telemetry.AttrName.String("jobs"), telemetry.AttrKind.String("filelock"), telemetry.AttrMode.String("read")}
-	if got, want := attrs(sp.Attributes()...), attrs(append(base, telemetry.AttrErrorType.String("canceled"))...); got != want {
+	base := []attribute.KeyValue{lockotel.AttrName.String("jobs"), lockotel.AttrKind.String("filelock"), lockotel.AttrMode.String("read")}
+	if got, want := attrs(sp.Attributes()...), attrs(append(base, lockotel.AttrErrorType.String("canceled"))...); got != want {
 		t.Errorf("attributes %s, want %s", got, want)
 	}
 	if got, want := attrs(spans[1].Attributes()...), attrs(base...); got != want || spans[1].Status().Code != codes.Unset {

@@ -10,7 +10,6 @@ import (
 	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // A Mode says how a lock is taken.
@@ -233,48 +232,24 @@ func (m *Manager) lock1(ctx context.Context, it *item, t *clock.Stamp) error {
 	return err
 }
 
-// errPanicked is the outcome recorded for a Lock that panicked.
-var errPanicked = errors.New("manager: Lock panicked")
-
 // wait takes s when it could not be taken at once, timing and tracing the
 // wait, and returns when it ended. contended says that a try found s busy.
 func (m *Manager) wait(ctx context.Context, s *side, st *counters, contended bool) (end clock.Stamp, err error) {
-	if m.stats {
-		st.waiters.Add(1)
-		if contended {
-			st.contended.Add(1)
-		}
+	if !m.stats {
+		_, end, err = s.rec.WaitFor(ctx, 1, contended, s.l.Lock)
+		return end, err
 	}
-	var wctx context.Context
-	var w telemetry.Wait
+	st.waiters.Add(1)
+	defer st.waiters.Add(-1) // also if Lock panics
 	if contended {
-		wctx, w = s.rec.Begin(ctx, 1)
-	} else {
-		wctx, w = s.rec.BeginCall(ctx, 1)
+		st.contended.Add(1)
 	}
-	start := clock.Now()
-	panicked := true
-	defer func() {
-		if panicked { // keep the counts and the span right; the panic goes on
-			if m.stats {
-				st.waiters.Add(-1)
-			}
-			w.End(ctx, errPanicked, start.Until(clock.Now()))
-		}
-	}()
-	err = s.l.Lock(wctx)
-	panicked = false
-	end = clock.Now()
-	waited := start.Until(end)
-	w.End(ctx, err, waited)
-	if m.stats {
-		st.waiters.Add(-1)
-		st.waited(waited)
-		if err != nil {
-			m.failed(st, err)
-		} else {
-			st.acquisitions.Add(1)
-		}
+	start, end, err := s.rec.WaitFor(ctx, 1, contended, s.l.Lock)
+	st.waited(start.Until(end))
+	if err != nil {
+		m.failed(st, err)
+	} else {
+		st.acquisitions.Add(1)
 	}
 	return end, err
 }

@@ -6,9 +6,9 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
-	"github.com/codomyrmex/concurrency/telemetry"
 	"go.opentelemetry.io/otel"
 )
 
@@ -31,15 +31,15 @@ type Leaser interface {
 type Manager struct {
 	onDemand bool
 	stats    bool
-	in       *telemetry.Instrumentation // nil: telemetry off
-	order    *orderChecker              // nil: order checking off
+	in       *lockotel.Instrumentation // nil: telemetry off
+	order    *orderChecker             // nil: order checking off
 
 	mu      sync.Mutex
 	entries map[string]*entry
 	retired counters // statistics of evicted on-demand entries
 
 	recMu sync.Mutex
-	recs  map[recKey]*telemetry.Recorder // see recorder
+	recs  map[recKey]*lockotel.Recorder // see recorder
 }
 
 // maxRecorders bounds the recorder cache of a Manager.
@@ -66,7 +66,7 @@ type side struct {
 	try  func(context.Context) error // nil: cannot be tried; see tryOf
 	rel  Releaser                    // nil: Unlock
 	done Leaser                      // nil: cannot be lost
-	rec  *telemetry.Recorder
+	rec  *lockotel.Recorder
 }
 
 // New returns a Manager with no locks registered.
@@ -80,13 +80,13 @@ func New(opts ...Option) *Manager {
 		stats:    !c.noStats,
 		entries:  make(map[string]*entry),
 	}
-	in, err := telemetry.New(telemetry.ScopeManager, c.telemetry...)
+	in, err := lockotel.New(lockotel.ScopeManager, c.otel)
 	if err != nil {
 		otel.Handle(err)
 	}
 	if !in.Off() {
 		m.in = in
-		m.recs = make(map[recKey]*telemetry.Recorder)
+		m.recs = make(map[recKey]*lockotel.Recorder)
 	}
 	if c.order != nil {
 		m.order = newOrderChecker(c.order)
@@ -142,7 +142,7 @@ func isNil(l lock.Locker) bool {
 // newEntry returns the entry of l under name. It fails only if l's RLocker
 // returns a nil lock.
 func (m *Manager) newEntry(name string, l lock.Locker) (*entry, error) {
-	kind := telemetry.KindLocker
+	kind := lockotel.KindLocker
 	if k, ok := l.(interface{ LockKind() string }); ok {
 		kind = k.LockKind()
 	}
@@ -150,9 +150,9 @@ func (m *Manager) newEntry(name string, l lock.Locker) (*entry, error) {
 	e.write = newSide(l)
 	switch l := l.(type) {
 	case *lock.Mutex:
-		kind = telemetry.KindMutex
+		kind = lockotel.KindMutex
 	case *rw.RWMutex:
-		kind = telemetry.KindRWMutex
+		kind = lockotel.KindRWMutex
 		e.read = side{l: l.RLocker()}
 	case interface{ RLocker() lock.Locker }:
 		r := l.RLocker()
@@ -173,8 +173,8 @@ func (m *Manager) newEntry(name string, l lock.Locker) (*entry, error) {
 		if e.read.l == nil {
 			e.write.rec = m.recorder(kind, name, "")
 		} else {
-			e.write.rec = m.recorder(kind, name, telemetry.ModeWrite)
-			e.read.rec = m.recorder(kind, name, telemetry.ModeRead)
+			e.write.rec = m.recorder(kind, name, lockotel.ModeWrite)
+			e.read.rec = m.recorder(kind, name, lockotel.ModeRead)
 		}
 	}
 	return e, nil
@@ -183,7 +183,7 @@ func (m *Manager) newEntry(name string, l lock.Locker) (*entry, error) {
 // recorder returns the telemetry recorder of a lock. Recorders are cached
 // (up to maxRecorders), so that an on-demand lock created again, after it
 // was evicted, does not build its attribute sets again.
-func (m *Manager) recorder(kind, name, mode string) *telemetry.Recorder {
+func (m *Manager) recorder(kind, name, mode string) *lockotel.Recorder {
 	k := recKey{kind, name, mode}
 	m.recMu.Lock()
 	defer m.recMu.Unlock()

@@ -1,7 +1,7 @@
 package manager
 
 import (
-	"github.com/codomyrmex/concurrency/telemetry"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -16,10 +16,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	onDemand  bool
-	noStats   bool
-	order     func(Violation)
-	telemetry []telemetry.Option
+	onDemand bool
+	noStats  bool
+	order    func(Violation)
+	otel     lockotel.Providers
 }
 
 // WithOnDemand lets the Manager create locks for names that were never
@@ -60,17 +60,21 @@ func WithOrderCheck(report func(Violation)) Option {
 }
 
 // WithTracerProvider sets the provider of the tracer for the Manager's
-// spans. The default is the global provider.
+// spans. A nil provider is ignored. The default is the global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry, telemetry.WithTracerProvider(tp))
+		if tp != nil {
+			c.otel.Tracer = tp
+		}
 	})
 }
 
 // WithMeterProvider sets the provider of the meter for the Manager's
-// metrics. The default is the global provider.
+// metrics. A nil provider is ignored. The default is the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry, telemetry.WithMeterProvider(mp))
+		if mp != nil {
+			c.otel.Meter = mp
+		}
 	})
 }

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/manager"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 func TestTelemetry(t *testing.T) {
@@ -41,11 +41,11 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended := s.Spans.Ended()
-	if len(ended) != 1 || ended[0].Name() != "acquire mutex" || ended[0].InstrumentationScope().Name != telemetry.ScopeManager {
+	if len(ended) != 1 || ended[0].Name() != "acquire mutex" || ended[0].InstrumentationScope().Name != lockotel.ScopeManager {
 		t.Fatalf("spans %v", ended)
 	}
 
-	counts := s.Metrics(t, telemetry.ScopeManager, "").Sums(t, "lock.acquisitions", telemetry.AttrName, telemetry.AttrKind, telemetry.AttrMode)
+	counts := s.Metrics(t, lockotel.ScopeManager, "").Sums(t, "lock.acquisitions", lockotel.AttrName, lockotel.AttrKind, lockotel.AttrMode)
 	want := map[string]int64{"mu/mutex/": 2, "od/rwmutex/write": 1}
 	if len(counts) != len(want) || counts["mu/mutex/"] != 2 || counts["od/rwmutex/write"] != 1 {
 		t.Fatalf("acquisitions %v, want %v", counts, want)

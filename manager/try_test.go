@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/manager"
 	"github.com/codomyrmex/concurrency/rw"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // errTry is an rw.RWMutex whose TryLock and TryRLock have the shape of
@@ -137,7 +137,7 @@ func TestLockKindTelemetry(t *testing.T) {
 	if len(ended) != 1 || ended[0].Name() != "acquire custom" {
 		t.Fatalf("spans %v, want one \"acquire custom\"", ended)
 	}
-	contentions := s.Metrics(t, telemetry.ScopeManager, "").Sums(t, "lock.contentions", telemetry.AttrKind, telemetry.AttrMode)
+	contentions := s.Metrics(t, lockotel.ScopeManager, "").Sums(t, "lock.contentions", lockotel.AttrKind, lockotel.AttrMode)
 	if len(contentions) != 1 || contentions["custom/read"] != 1 {
 		t.Errorf("contentions %v, want custom/read: 1", contentions)
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/redislock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // otelSDK records spans and metrics in memory.
@@ -35,7 +35,7 @@ func TestTelemetry(t *testing.T) {
 	b := newClient(t, rdb, opts...)
 
 	m := a.NewMutex("tel")
-	if got := m.LockKind(); got != telemetry.KindRedis {
+	if got := m.LockKind(); got != lockotel.KindRedis {
 		t.Fatalf("LockKind = %q", got)
 	}
 	if err := m.Lock(ctx); err != nil {

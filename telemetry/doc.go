@@ -1,13 +1,12 @@
-// Package telemetry is the one place where the module talks to
-// OpenTelemetry: it owns the instrumentation scopes, the instruments, the
-// attribute names and the mapping of the module's errors to error.type.
+// Package telemetry adds OpenTelemetry spans and metrics to the in-process
+// locks: packages lock, sem and rw do not depend on OpenTelemetry, so
+// importing them costs nothing; to observe them, wrap a lock with
+// [NewMutex], [NewRWMutex] or [NewWeighted].
 //
-// Packages lock, sem and rw do not depend on OpenTelemetry, so importing
-// them costs nothing. To observe them, wrap a lock with [NewMutex],
-// [NewRWMutex] or [NewWeighted]. Package manager records every lock it
-// manages through the same instruments, in its own scope. Other lock
-// implementations record through [New] and a [Recorder] per lock: package
-// filelock does so itself, in the scope [ScopeFile] with kind [KindFile].
+// The other packages record the same instruments themselves, each in the
+// scope of its import path and with its own WithTracerProvider and
+// WithMeterProvider options: manager (every lock it manages), filelock
+// (lock.kind "filelock") and redislock (lock.kind "redislock").
 //
 // # What is recorded
 //
@@ -16,7 +15,17 @@
 // they start a span named "acquire {kind}" (for example "acquire mutex")
 // with the lock name as the attribute lock.name. An uncontended acquisition
 // starts no span. A failed wait sets the span status to Error and the
-// attribute error.type (see [ErrorType]).
+// attribute error.type.
+//
+// The values of the attributes are stable; dashboards may depend on them.
+// lock.kind is "mutex", "rwmutex", "semaphore" (the wrappers), "filelock",
+// "redislock", or "locker" (a lock of unknown kind in a manager); lock.mode
+// is "read" or "write" for locks with two sides; lock.outcome is
+// "acquired", "timeout", "canceled" or "failed"; error.type is "timeout"
+// (context.DeadlineExceeded), "canceled" (context.Canceled), "not_acquired",
+// "not_held", "lock_lost", "closed", "invalid_argument", "too_many_waiters"
+// (the lock package's sentinels; "lock_lost" wins over "not_held"), or
+// "_OTHER".
 //
 // Metrics, all with the attributes lock.name and lock.kind (and lock.mode
 // for reader/writer locks):
@@ -30,8 +39,8 @@
 //	lock.lease.renewals  counter          lease renewals by lock.outcome (remote locks)
 //	lock.lease.lost      counter          leases lost while held (remote locks)
 //
-// Durations use the explicit bucket boundaries [DurationBoundaries], from
-// one microsecond to ten seconds.
+// Durations use explicit bucket boundaries from one microsecond to ten
+// seconds, in 1-2.5-5 steps. Every scope has the module's version.
 //
 // # Providers and cost
 //
@@ -56,8 +65,6 @@
 //	NewMutex or NewRWMutex with a nil lock         not misuse: the wrapper makes a new lock
 //	empty name for NewMutex, NewRWMutex or         an error wrapping lock.ErrInvalidArgument goes to
 //	  NewWeighted                                  otel.Handle; the wrapper records under lock.name ""
-//	New with an empty scope                        the usable Instrumentation, and an error wrapping
-//	                                               lock.ErrInvalidArgument
 //	Unlock, RUnlock, Downgrade or Release that     panics as the wrapped lock does (for example
 //	  the wrapped lock refuses                     "lock: Unlock of unlocked Mutex"), recording nothing
 //	a Mutex, RWMutex or Weighted not made by its   not usable: its methods panic

@@ -39,7 +39,7 @@ func ExampleNewMutex() {
 
 	for _, s := range spans.Ended() {
 		attrs := attribute.NewSet(s.Attributes()...)
-		name, _ := attrs.Value(telemetry.AttrName)
+		name, _ := attrs.Value("lock.name")
 		fmt.Println(s.Name(), name.String())
 	}
 	// Output: acquire mutex orders
@@ -65,48 +65,9 @@ func ExampleNewWeighted() {
 	for _, m := range rm.ScopeMetrics[0].Metrics {
 		if m.Name == "lock.acquisitions" {
 			dp := m.Data.(metricdata.Sum[int64]).DataPoints[0]
-			name, _ := dp.Attributes.Value(telemetry.AttrName)
+			name, _ := dp.Attributes.Value("lock.name")
 			fmt.Println(m.Name, name.AsString(), dp.Value)
 		}
 	}
 	// Output: lock.acquisitions db-connections 1
 }
-
-// A lock implementation outside this package records through a Recorder:
-// here a lock that always has to go over the network.
-func ExampleRecorder() {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
-
-	in, err := telemetry.New("example.com/netlock", telemetry.WithMeterProvider(mp))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	rec := in.Recorder(telemetry.KindRedis, "jobs", "")
-
-	ctx := context.Background()
-	start := time.Now()
-	wctx, w := rec.BeginCall(ctx, 1) // a span around the round trip
-	err = acquireOverNetwork(wctx)
-	w.End(ctx, err, time.Since(start))
-	if err == nil {
-		held := time.Now()
-		// ... the critical section ...
-		rec.Released(ctx, 1, time.Since(held))
-	}
-
-	var rm metricdata.ResourceMetrics
-	reader.Collect(ctx, &rm)
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if m.Name == "lock.acquisitions" {
-			dp := m.Data.(metricdata.Sum[int64]).DataPoints[0]
-			outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
-			fmt.Println(m.Name, outcome.String(), dp.Value)
-		}
-	}
-	// Output: lock.acquisitions acquired 1
-}
-
-func acquireOverNetwork(context.Context) error { return nil }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/sem"
 	"github.com/codomyrmex/concurrency/telemetry"
@@ -59,7 +60,7 @@ func TestEmptyName(t *testing.T) {
 		ctor, scope string
 		make        func(name string, opts []telemetry.Option) func()
 	}{
-		{"NewMutex", telemetry.ScopeLock, func(name string, opts []telemetry.Option) func() {
+		{"NewMutex", lockotel.ScopeLock, func(name string, opts []telemetry.Option) func() {
 			m := telemetry.NewMutex(name, nil, opts...)
 			return func() {
 				if err := m.Lock(ctx); err != nil {
@@ -68,7 +69,7 @@ func TestEmptyName(t *testing.T) {
 				m.Unlock()
 			}
 		}},
-		{"NewRWMutex", telemetry.ScopeRW, func(name string, opts []telemetry.Option) func() {
+		{"NewRWMutex", lockotel.ScopeRW, func(name string, opts []telemetry.Option) func() {
 			m := telemetry.NewRWMutex(name, nil, opts...)
 			return func() {
 				if err := m.RLock(ctx); err != nil {
@@ -77,7 +78,7 @@ func TestEmptyName(t *testing.T) {
 				m.RUnlock()
 			}
 		}},
-		{"NewWeighted", telemetry.ScopeSem, func(name string, opts []telemetry.Option) func() {
+		{"NewWeighted", lockotel.ScopeSem, func(name string, opts []telemetry.Option) func() {
 			w := telemetry.NewWeighted(name, sem.NewWeighted(1), opts...)
 			return func() {
 				if err := w.Acquire(ctx, 1); err != nil {
@@ -97,23 +98,12 @@ func TestEmptyName(t *testing.T) {
 		if len(errs) != 1 || !errors.Is(errs[0], lock.ErrInvalidArgument) || !strings.Contains(errs[0].Error(), tc.ctor) {
 			t.Errorf("%s(\"\") reported %v, want one error wrapping lock.ErrInvalidArgument naming %s", tc.ctor, errs, tc.ctor)
 		}
-		names := s.metrics(t, tc.scope).Sums(t, "lock.acquisitions", telemetry.AttrName)
+		names := s.metrics(t, tc.scope).Sums(t, "lock.acquisitions", lockotel.AttrName)
 		_, unnamed := names[""]
 		if _, named := names["named"]; !unnamed || !named {
 			t.Errorf("%s: acquisitions recorded under the names %v, want \"named\" and \"\"", tc.ctor, names)
 		}
 	}
-}
-
-// New with an empty scope returns a usable instrumentation and an error
-// wrapping lock.ErrInvalidArgument.
-func TestNewEmptyScope(t *testing.T) {
-	s := newSDK(t)
-	in, err := telemetry.New("", s.opts...)
-	if !errors.Is(err, lock.ErrInvalidArgument) {
-		t.Fatalf("New(\"\") = %v, want lock.ErrInvalidArgument", err)
-	}
-	in.Recorder(telemetry.KindMutex, "m", "").Acquired(context.Background(), 1)
 }
 
 // Misuse of a wrapper panics as the wrapped lock does, and records
@@ -124,19 +114,19 @@ func TestWrapperMisusePanics(t *testing.T) {
 		misuse            func(opts []telemetry.Option) func()
 		holders           int64 // held when misused
 	}{
-		{"Mutex.Unlock", telemetry.ScopeLock, "lock: Unlock of unlocked Mutex", func(opts []telemetry.Option) func() {
+		{"Mutex.Unlock", lockotel.ScopeLock, "lock: Unlock of unlocked Mutex", func(opts []telemetry.Option) func() {
 			return telemetry.NewMutex("m", nil, opts...).Unlock
 		}, 0},
-		{"RWMutex.Unlock", telemetry.ScopeRW, "rw: Unlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
+		{"RWMutex.Unlock", lockotel.ScopeRW, "rw: Unlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
 			return telemetry.NewRWMutex("rw", nil, opts...).Unlock
 		}, 0},
-		{"RWMutex.RUnlock", telemetry.ScopeRW, "rw: RUnlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
+		{"RWMutex.RUnlock", lockotel.ScopeRW, "rw: RUnlock of unlocked RWMutex", func(opts []telemetry.Option) func() {
 			return telemetry.NewRWMutex("rw", nil, opts...).RUnlock
 		}, 0},
-		{"RWMutex.Downgrade", telemetry.ScopeRW, "rw: Downgrade of unlocked RWMutex", func(opts []telemetry.Option) func() {
+		{"RWMutex.Downgrade", lockotel.ScopeRW, "rw: Downgrade of unlocked RWMutex", func(opts []telemetry.Option) func() {
 			return telemetry.NewRWMutex("rw", nil, opts...).Downgrade
 		}, 0},
-		{"Weighted.Release", telemetry.ScopeSem, "sem: Release(2) with 1 held", func(opts []telemetry.Option) func() {
+		{"Weighted.Release", lockotel.ScopeSem, "sem: Release(2) with 1 held", func(opts []telemetry.Option) func() {
 			w := telemetry.NewWeighted("w", sem.NewWeighted(2), opts...)
 			if !w.TryAcquire(1) {
 				t.Fatal("TryAcquire failed")

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 	"go.opentelemetry.io/otel"
 )
 
 // A Mutex is a [lock.Mutex] that records its acquisitions under a name,
-// in the scope [ScopeLock] with kind [KindMutex]. It has the methods and
+// in the scope of package lock with lock.kind "mutex". It has the methods and
 // the contract of lock.Mutex. Make one with [NewMutex]: the zero Mutex is
 // not usable.
 //
@@ -19,8 +20,8 @@ import (
 // start a span and time the wait.
 type Mutex struct {
 	mu    *lock.Mutex
-	r     *Recorder   // nil: telemetry off
-	since clock.Stamp // when the current hold began; zero if not timed
+	r     *lockotel.Recorder // nil: telemetry off
+	since clock.Stamp        // when the current hold began; zero if not timed
 }
 
 var _ lock.Locker = (*Mutex)(nil)
@@ -35,31 +36,32 @@ func NewMutex(name string, mu *lock.Mutex, opts ...Option) *Mutex {
 	if mu == nil {
 		mu = new(lock.Mutex)
 	}
-	return &Mutex{mu: mu, r: recorder("NewMutex", ScopeLock, KindMutex, name, opts)}
+	return &Mutex{mu: mu, r: recorder("NewMutex", lockotel.ScopeLock, lockotel.KindMutex, name, opts)}
 }
 
 // recorder returns the recorder of the lock called name, made by the
-// constructor ctor, reporting errors with handle.
-func recorder(ctor, scope, kind, name string, opts []Option) *Recorder {
+// constructor ctor.
+func recorder(ctor, scope, kind, name string, opts []Option) *lockotel.Recorder {
 	return instrumentation(ctor, scope, name, opts).Recorder(kind, name, "")
 }
 
 // instrumentation returns the instrumentation of scope for the lock called
-// name, made by the constructor ctor, reporting errors with handle.
-func instrumentation(ctor, scope, name string, opts []Option) *Instrumentation {
+// name, made by the constructor ctor. Errors, which a constructor cannot
+// return, go to otel.Handle.
+func instrumentation(ctor, scope, name string, opts []Option) *lockotel.Instrumentation {
 	if name == "" {
-		handle(fmt.Errorf("telemetry: %s: empty lock name: %w", ctor, lock.ErrInvalidArgument))
+		otel.Handle(fmt.Errorf("telemetry: %s: empty lock name: %w", ctor, lock.ErrInvalidArgument))
 	}
-	in, err := New(scope, opts...)
+	var p lockotel.Providers
+	for _, o := range opts {
+		o.apply(&p)
+	}
+	in, err := lockotel.New(scope, p)
 	if err != nil {
-		handle(err)
+		otel.Handle(err)
 	}
 	return in
 }
-
-// handle reports an error that a constructor cannot return to the global
-// error handler.
-func handle(err error) { otel.Handle(err) }
 
 // Lock locks m; see lock.Mutex.Lock.
 func (m *Mutex) Lock(ctx context.Context) error {
@@ -77,7 +79,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 func (m *Mutex) lockSlow(ctx context.Context) error {
-	t, err := wait(ctx, m.r, 1, m.mu.Lock)
+	_, t, err := m.r.WaitFor(ctx, 1, true, m.mu.Lock)
 	if err == nil {
 		m.since = t
 	}

@@ -1,45 +1,26 @@
 package telemetry
 
 import (
-	"go.opentelemetry.io/otel"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // An Option configures where telemetry goes.
 type Option interface {
-	apply(*config)
+	apply(*lockotel.Providers)
 }
 
-type optionFunc func(*config)
+type optionFunc func(*lockotel.Providers)
 
-func (f optionFunc) apply(c *config) { f(c) }
-
-type config struct {
-	tp trace.TracerProvider
-	mp metric.MeterProvider
-}
-
-func newConfig(opts []Option) config {
-	var c config
-	for _, o := range opts {
-		o.apply(&c)
-	}
-	if c.tp == nil {
-		c.tp = otel.GetTracerProvider()
-	}
-	if c.mp == nil {
-		c.mp = otel.GetMeterProvider()
-	}
-	return c
-}
+func (f optionFunc) apply(p *lockotel.Providers) { f(p) }
 
 // WithTracerProvider sets the provider of the tracer that records spans. A
 // nil provider is ignored. The default is the global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
+	return optionFunc(func(p *lockotel.Providers) {
 		if tp != nil {
-			c.tp = tp
+			p.Tracer = tp
 		}
 	})
 }
@@ -47,9 +28,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // WithMeterProvider sets the provider of the meter that records metrics. A
 // nil provider is ignored. The default is the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
+	return optionFunc(func(p *lockotel.Providers) {
 		if mp != nil {
-			c.mp = mp
+			p.Meter = mp
 		}
 	})
 }

@@ -5,19 +5,20 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/clock"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 )
 
 // An RWMutex is an [rw.RWMutex] that records its acquisitions under a name,
-// in the scope [ScopeRW] with kind [KindRWMutex] and lock.mode "read" or
-// "write". It has the methods and the contract of rw.RWMutex. Hold
+// in the scope of package rw with lock.kind "rwmutex" and lock.mode "read"
+// or "write". It has the methods and the contract of rw.RWMutex. Hold
 // durations are recorded for write holds only: a read hold has no owner to
 // time it. Make one with [NewRWMutex]: the zero RWMutex is not usable.
 type RWMutex struct {
 	mu    *rw.RWMutex
-	w, r  *Recorder   // nil: telemetry off
-	since clock.Stamp // when the current write hold began; zero if not timed
+	w, r  *lockotel.Recorder // nil: telemetry off
+	since clock.Stamp        // when the current write hold began; zero if not timed
 }
 
 var _ lock.Locker = (*RWMutex)(nil)
@@ -30,11 +31,11 @@ func NewRWMutex(name string, mu *rw.RWMutex, opts ...Option) *RWMutex {
 	if mu == nil {
 		mu = new(rw.RWMutex)
 	}
-	in := instrumentation("NewRWMutex", ScopeRW, name, opts)
+	in := instrumentation("NewRWMutex", lockotel.ScopeRW, name, opts)
 	return &RWMutex{
 		mu: mu,
-		w:  in.Recorder(KindRWMutex, name, ModeWrite),
-		r:  in.Recorder(KindRWMutex, name, ModeRead),
+		w:  in.Recorder(lockotel.KindRWMutex, name, lockotel.ModeWrite),
+		r:  in.Recorder(lockotel.KindRWMutex, name, lockotel.ModeRead),
 	}
 }
 
@@ -50,28 +51,11 @@ func (m *RWMutex) Lock(ctx context.Context) error {
 		}
 		return nil
 	}
-	t, err := wait(ctx, m.w, 1, m.mu.Lock)
+	_, t, err := m.w.WaitFor(ctx, 1, true, m.mu.Lock)
 	if err == nil {
 		m.since = t
 	}
 	return err
-}
-
-// wait is the slow path of an instrumented acquisition of weight n: it
-// records a failure without a wait if ctx is already done, and otherwise
-// the wait. On success it returns the time the hold began.
-func wait(ctx context.Context, r *Recorder, n int64, acquire func(context.Context) error) (clock.Stamp, error) {
-	if ctx.Err() != nil {
-		err := acquire(ctx) // fails at once
-		r.Failed(ctx, err)
-		return 0, err
-	}
-	start := clock.Now()
-	wctx, w := r.Begin(ctx, n)
-	err := acquire(wctx)
-	end := clock.Now()
-	w.End(ctx, err, start.Until(end))
-	return end, err
 }
 
 // TryLock locks m for writing if it is free and nobody waits; see
@@ -119,7 +103,7 @@ func (m *RWMutex) RLock(ctx context.Context) error {
 		m.r.Acquired(ctx, 1)
 		return nil
 	}
-	_, err := wait(ctx, m.r, 1, m.mu.RLock)
+	_, _, err := m.r.WaitFor(ctx, 1, true, m.mu.RLock)
 	return err
 }
 

@@ -3,17 +3,18 @@ package telemetry
 import (
 	"context"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/sem"
 )
 
 // A Weighted is a [sem.Weighted] that records its acquisitions under a
-// name, in the scope [ScopeSem] with kind [KindSemaphore]. It has the
+// name, in the scope of package sem with lock.kind "semaphore". It has the
 // methods and the contract of sem.Weighted. lock.holders counts the tokens
 // held; hold durations are not recorded, since a Release need not match an
 // Acquire. Make one with [NewWeighted]: the zero Weighted is not usable.
 type Weighted struct {
 	s *sem.Weighted
-	r *Recorder // nil: telemetry off
+	r *lockotel.Recorder // nil: telemetry off
 }
 
 // NewWeighted returns s instrumented under name. Use the returned Weighted,
@@ -24,7 +25,7 @@ func NewWeighted(name string, s *sem.Weighted, opts ...Option) *Weighted {
 	if s == nil {
 		panic("telemetry: NewWeighted with a nil *sem.Weighted")
 	}
-	return &Weighted{s: s, r: recorder("NewWeighted", ScopeSem, KindSemaphore, name, opts)}
+	return &Weighted{s: s, r: recorder("NewWeighted", lockotel.ScopeSem, lockotel.KindSemaphore, name, opts)}
 }
 
 // Acquire acquires the semaphore with a weight of n; see
@@ -46,7 +47,7 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 		}
 		return err
 	}
-	_, err := wait(ctx, s.r, n, func(ctx context.Context) error { return s.s.Acquire(ctx, n) })
+	_, _, err := s.r.WaitFor(ctx, n, true, func(ctx context.Context) error { return s.s.Acquire(ctx, n) })
 	return err
 }
 

@@ -3,12 +3,12 @@ package telemetry_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
@@ -40,7 +40,7 @@ func newSDK(t testing.TB) *sdk {
 // metrics collects and returns the metrics of scope by name.
 func (s *sdk) metrics(t testing.TB, scope string) oteltest.Metrics {
 	t.Helper()
-	return s.Metrics(t, scope, telemetry.Version)
+	return s.Metrics(t, scope, lockotel.Version)
 }
 
 // contend holds l, starts acquire in a goroutine, waits until it queues
@@ -105,13 +105,13 @@ func TestContendedSpan(t *testing.T) {
 		t.Errorf("span name %q", sp.Name())
 	}
 	scope := sp.InstrumentationScope()
-	if scope.Name != telemetry.ScopeLock {
-		t.Errorf("scope %q, want %q", scope.Name, telemetry.ScopeLock)
+	if scope.Name != lockotel.ScopeLock {
+		t.Errorf("scope %q, want %q", scope.Name, lockotel.ScopeLock)
 	}
-	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(scope.Version) || scope.Version != telemetry.Version {
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(scope.Version) || scope.Version != lockotel.Version {
 		t.Errorf("scope version %q", scope.Version)
 	}
-	want := []attribute.KeyValue{telemetry.AttrName.String("orders"), telemetry.AttrKind.String("mutex")}
+	want := []attribute.KeyValue{lockotel.AttrName.String("orders"), lockotel.AttrKind.String("mutex")}
 	if got, want := attribute.NewSet(sp.Attributes()...), attribute.NewSet(want...); !got.Equals(&want) {
 		t.Errorf("attributes %v, want %v", got.Encoded(attribute.DefaultEncoder()), want.Encoded(attribute.DefaultEncoder()))
 	}
@@ -137,15 +137,15 @@ func TestFailedWaitSpan(t *testing.T) {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
 	sp := spans[0]
-	if sp.Name() != "acquire rwmutex" || sp.InstrumentationScope().Name != telemetry.ScopeRW {
+	if sp.Name() != "acquire rwmutex" || sp.InstrumentationScope().Name != lockotel.ScopeRW {
 		t.Errorf("span %q in scope %q", sp.Name(), sp.InstrumentationScope().Name)
 	}
 	if sp.Status().Code != codes.Error || sp.Status().Description != err.Error() {
 		t.Errorf("status %v", sp.Status())
 	}
 	want := []attribute.KeyValue{
-		telemetry.AttrName.String("cfg"), telemetry.AttrKind.String("rwmutex"),
-		telemetry.AttrMode.String("read"), telemetry.AttrErrorType.String("timeout"),
+		lockotel.AttrName.String("cfg"), lockotel.AttrKind.String("rwmutex"),
+		lockotel.AttrMode.String("read"), lockotel.AttrErrorType.String("timeout"),
 	}
 	if got, want := attribute.NewSet(sp.Attributes()...), attribute.NewSet(want...); !got.Equals(&want) {
 		t.Errorf("attributes %v, want %v", got.Encoded(attribute.DefaultEncoder()), want.Encoded(attribute.DefaultEncoder()))
@@ -163,59 +163,17 @@ func TestDoneContextFailsWithoutSpan(t *testing.T) {
 	if len(s.Spans.Ended()) != 0 {
 		t.Fatal("span for a call that did not wait")
 	}
-	got := s.metrics(t, telemetry.ScopeLock)["lock.acquisitions"]
+	got := s.metrics(t, lockotel.ScopeLock)["lock.acquisitions"]
 	metricdatatest.AssertEqual(t, metricdata.Metrics{
 		Name: "lock.acquisitions", Description: "Acquisition attempts, by outcome.", Unit: "{acquisition}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
 			DataPoints: []metricdata.DataPoint[int64]{{Attributes: attribute.NewSet(
-				telemetry.AttrName.String("a"), telemetry.AttrKind.String("mutex"),
-				telemetry.AttrOutcome.String("canceled"), telemetry.AttrErrorType.String("canceled"),
+				lockotel.AttrName.String("a"), lockotel.AttrKind.String("mutex"),
+				lockotel.AttrOutcome.String("canceled"), lockotel.AttrErrorType.String("canceled"),
 			), Value: 1}},
 		},
 	}, got, metricdatatest.IgnoreTimestamp())
-}
-
-func TestErrorType(t *testing.T) {
-	deadline, cancel := context.WithDeadline(context.Background(), time.Now())
-	defer cancel()
-	<-deadline.Done()
-	caused, cancelCause := context.WithCancelCause(context.Background())
-	cancelCause(lock.ErrClosed) // a cause does not hide the cancellation
-	for _, tc := range []struct {
-		err          error
-		typ, outcome string
-	}{
-		{nil, "", "acquired"},
-		{context.DeadlineExceeded, "timeout", "timeout"},
-		{context.Canceled, "canceled", "canceled"},
-		{fmt.Errorf("x: %w", deadline.Err()), "timeout", "timeout"},
-		{context.Cause(caused), "closed", "failed"},
-		{lockErr(caused), "canceled", "canceled"},
-		{lock.ErrNotAcquired, "not_acquired", "failed"},
-		{lock.ErrNotHeld, "not_held", "failed"},
-		{lock.ErrLockLost, "lock_lost", "failed"},
-		{fmt.Errorf("release: %w: %w", lock.ErrNotHeld, lock.ErrLockLost), "lock_lost", "failed"},
-		{lock.ErrClosed, "closed", "failed"},
-		{sem.ErrClosed, "closed", "failed"},
-		{lock.ErrInvalidArgument, "invalid_argument", "failed"},
-		{lock.ErrTooManyWaiters, "too_many_waiters", "failed"},
-		{sem.ErrTooLarge, "invalid_argument", "failed"},
-		{errors.New("disk on fire"), "_OTHER", "failed"},
-	} {
-		if got := telemetry.ErrorType(tc.err); got != tc.typ {
-			t.Errorf("ErrorType(%v) = %q, want %q", tc.err, got, tc.typ)
-		}
-		if got := telemetry.Outcome(tc.err); got != tc.outcome {
-			t.Errorf("Outcome(%v) = %q, want %q", tc.err, got, tc.outcome)
-		}
-	}
-}
-
-// lockErr returns the error lock.Mutex.Lock gives for a done ctx.
-func lockErr(ctx context.Context) error {
-	var mu lock.Mutex
-	return mu.Lock(ctx)
 }
 
 func TestMetrics(t *testing.T) {
@@ -238,13 +196,13 @@ func TestMetrics(t *testing.T) {
 	}
 	m.Unlock()
 
-	base := []attribute.KeyValue{telemetry.AttrName.String("a"), telemetry.AttrKind.String("mutex")}
+	base := []attribute.KeyValue{lockotel.AttrName.String("a"), lockotel.AttrKind.String("mutex")}
 	set := func(kv ...attribute.KeyValue) attribute.Set {
 		return attribute.NewSet(append(slices.Clone(base), kv...)...)
 	}
-	acquired := set(telemetry.AttrOutcome.String("acquired"))
-	timeout := set(telemetry.AttrOutcome.String("timeout"), telemetry.AttrErrorType.String("timeout"))
-	got := s.metrics(t, telemetry.ScopeLock)
+	acquired := set(lockotel.AttrOutcome.String("acquired"))
+	timeout := set(lockotel.AttrOutcome.String("timeout"), lockotel.AttrErrorType.String("timeout"))
+	got := s.metrics(t, lockotel.ScopeLock)
 	ignore := []metricdatatest.Option{metricdatatest.IgnoreTimestamp()}
 
 	hist := func(name, desc string, sets ...attribute.Set) metricdata.Metrics {
@@ -260,7 +218,7 @@ func TestMetrics(t *testing.T) {
 	} {
 		metricdatatest.AssertEqual(t, want, got[want.Name], append(ignore, metricdatatest.IgnoreValue())...)
 		for _, dp := range got[want.Name].Data.(metricdata.Histogram[float64]).DataPoints {
-			if !slices.Equal(dp.Bounds, telemetry.DurationBoundaries) {
+			if !slices.Equal(dp.Bounds, lockotel.DurationBoundaries) {
 				t.Errorf("%s bounds %v", want.Name, dp.Bounds)
 			}
 			if want.Name == "lock.hold.duration" && dp.Count != 3 {
@@ -268,8 +226,8 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 	}
-	if telemetry.DurationBoundaries[0] != 1e-6 || telemetry.DurationBoundaries[len(telemetry.DurationBoundaries)-1] != 10 {
-		t.Errorf("boundaries %v, want 1µs to 10s", telemetry.DurationBoundaries)
+	if lockotel.DurationBoundaries[0] != 1e-6 || lockotel.DurationBoundaries[len(lockotel.DurationBoundaries)-1] != 10 {
+		t.Errorf("boundaries %v, want 1µs to 10s", lockotel.DurationBoundaries)
 	}
 	sum := func(name, desc, unit string, mono bool, dps ...metricdata.DataPoint[int64]) metricdata.Metrics {
 		return metricdata.Metrics{Name: name, Description: desc, Unit: unit, Data: metricdata.Sum[int64]{
@@ -299,62 +257,14 @@ func TestSemaphoreMetrics(t *testing.T) {
 	if w.Unwrap().Available() != 1 {
 		t.Fatal("Unwrap does not return the semaphore")
 	}
-	got := s.metrics(t, telemetry.ScopeSem)["lock.holders"]
+	got := s.metrics(t, lockotel.ScopeSem)["lock.holders"]
 	metricdatatest.AssertEqual(t, metricdata.Metrics{
 		Name: "lock.holders", Description: "Current holders (held tokens, for a semaphore).", Unit: "{holder}",
 		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, DataPoints: []metricdata.DataPoint[int64]{{
-			Attributes: attribute.NewSet(telemetry.AttrName.String("pool"), telemetry.AttrKind.String("semaphore")), Value: 4,
+			Attributes: attribute.NewSet(lockotel.AttrName.String("pool"), lockotel.AttrKind.String("semaphore")), Value: 4,
 		}}},
 	}, got, metricdatatest.IgnoreTimestamp())
 	w.Release(4)
-}
-
-func TestLeaseEvents(t *testing.T) {
-	s := newSDK(t)
-	in, err := telemetry.New("example.com/remote", s.opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := in.Recorder(telemetry.KindRedis, "jobs", "")
-	ctx, span := s.TracerProvider.Tracer("test").Start(context.Background(), "hold")
-	r.Contended(ctx)
-	r.Renewed(ctx, nil)
-	r.Renewed(ctx, fmt.Errorf("renew: %w", context.DeadlineExceeded))
-	r.Lost(ctx, lock.ErrLockLost)
-	span.End()
-	events := s.Spans.Ended()[0].Events()
-	if len(events) != 3 || events[0].Name != "lock contended" || events[1].Name != "lease renewal failed" || events[2].Name != "lease lost" {
-		t.Fatalf("events %v", events)
-	}
-	got := s.metrics(t, "example.com/remote")
-	base := []attribute.KeyValue{telemetry.AttrName.String("jobs"), telemetry.AttrKind.String("redislock")}
-	metricdatatest.AssertEqual(t, metricdata.Metrics{
-		Name: "lock.lease.renewals", Description: "Lease renewals, by outcome.", Unit: "{renewal}",
-		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
-			{Attributes: attribute.NewSet(base...), Value: 1},
-			{Attributes: attribute.NewSet(append(slices.Clone(base), telemetry.AttrOutcome.String("timeout"), telemetry.AttrErrorType.String("timeout"))...), Value: 1},
-		}},
-	}, got["lock.lease.renewals"], metricdatatest.IgnoreTimestamp())
-	metricdatatest.AssertEqual(t, metricdata.Metrics{
-		Name: "lock.lease.lost", Description: "Leases lost while held.", Unit: "{lease}",
-		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: []metricdata.DataPoint[int64]{
-			{Attributes: attribute.NewSet(base...), Value: 1},
-		}},
-	}, got["lock.lease.lost"], metricdatatest.IgnoreTimestamp())
-}
-
-func TestNoopProvidersAreOff(t *testing.T) {
-	in, err := telemetry.New(telemetry.ScopeLock,
-		telemetry.WithTracerProvider(tracenoop.NewTracerProvider()),
-		telemetry.WithMeterProvider(metricnoop.NewMeterProvider()))
-	if err != nil || !in.Off() || in.Recorder(telemetry.KindMutex, "a", "") != nil {
-		t.Fatalf("noop providers: off = %v, err = %v", in.Off(), err)
-	}
-	var r *telemetry.Recorder // a nil Recorder does nothing
-	r.Acquired(context.Background(), 1)
-	_, w := r.Begin(context.Background(), 1)
-	w.End(context.Background(), nil, 0)
-	r.Released(context.Background(), 1, 0)
 }
 
 // TestUncontendedAllocs: no allocation on the uncontended paths, with the

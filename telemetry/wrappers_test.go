@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/sem"
 	"github.com/codomyrmex/concurrency/telemetry"
@@ -21,7 +22,7 @@ func sums(t *testing.T, s *sdk, scope, name string) map[string]int64 {
 	if _, ok := m[name]; !ok {
 		t.Fatalf("no metric %s in scope %s", name, scope)
 	}
-	return m.Sums(t, name, telemetry.AttrMode, telemetry.AttrOutcome)
+	return m.Sums(t, name, lockotel.AttrMode, lockotel.AttrOutcome)
 }
 
 func TestRWMutexWrapper(t *testing.T) {
@@ -51,12 +52,12 @@ func TestRWMutexWrapper(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Unlock()
-	got := sums(t, s, telemetry.ScopeRW, "lock.acquisitions")
+	got := sums(t, s, lockotel.ScopeRW, "lock.acquisitions")
 	want := map[string]int64{"write/acquired": 2, "read/acquired": 3}
 	if len(got) != len(want) || got["write/acquired"] != 2 || got["read/acquired"] != 3 {
 		t.Errorf("acquisitions %v, want %v", got, want)
 	}
-	if h := sums(t, s, telemetry.ScopeRW, "lock.holders"); h["write/"] != 0 || h["read/"] != 0 {
+	if h := sums(t, s, lockotel.ScopeRW, "lock.holders"); h["write/"] != 0 || h["read/"] != 0 {
 		t.Errorf("holders %v, want 0", h)
 	}
 	if n := len(s.Spans.Ended()); n != 1 {
@@ -83,7 +84,7 @@ func TestWeightedWrapper(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Release(2)
-	got := sums(t, s, telemetry.ScopeSem, "lock.acquisitions")
+	got := sums(t, s, lockotel.ScopeSem, "lock.acquisitions")
 	if got["/acquired"] != 3 || got["/failed"] != 2 {
 		t.Errorf("acquisitions %v, want 3 acquired and 2 failed", got)
 	}
@@ -91,7 +92,7 @@ func TestWeightedWrapper(t *testing.T) {
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
-	want := attribute.NewSet(telemetry.AttrName.String("pool"), telemetry.AttrKind.String("semaphore"))
+	want := attribute.NewSet(lockotel.AttrName.String("pool"), lockotel.AttrKind.String("semaphore"))
 	if got := attribute.NewSet(spans[0].Attributes()...); spans[0].Name() != "acquire semaphore" || !got.Equals(&want) {
 		t.Errorf("span %q %v", spans[0].Name(), spans[0].Attributes())
 	}
@@ -119,11 +120,11 @@ func TestWrappersTooManyWaiters(t *testing.T) {
 		}
 		refused := 0
 		for _, dp := range s.metrics(t, scope)["lock.acquisitions"].Data.(metricdata.Sum[int64]).DataPoints {
-			typ, _ := dp.Attributes.Value(telemetry.AttrErrorType)
-			outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
-			if typ.AsString() == telemetry.ErrorTypeTooManyWaiters {
+			typ, _ := dp.Attributes.Value(lockotel.AttrErrorType)
+			outcome, _ := dp.Attributes.Value(lockotel.AttrOutcome)
+			if typ.AsString() == lockotel.ErrorTypeTooManyWaiters {
 				refused += int(dp.Value)
-				if outcome.AsString() != telemetry.OutcomeFailed {
+				if outcome.AsString() != lockotel.OutcomeFailed {
 					t.Errorf("refusal has outcome %q", outcome.AsString())
 				}
 			}
@@ -134,7 +135,7 @@ func TestWrappersTooManyWaiters(t *testing.T) {
 		spans := 0
 		for _, sp := range s.Spans.Ended() {
 			for _, kv := range sp.Attributes() {
-				if kv.Key == telemetry.AttrErrorType && kv.Value.AsString() == telemetry.ErrorTypeTooManyWaiters {
+				if kv.Key == lockotel.AttrErrorType && kv.Value.AsString() == lockotel.ErrorTypeTooManyWaiters {
 					spans++
 				}
 			}
@@ -147,14 +148,14 @@ func TestWrappersTooManyWaiters(t *testing.T) {
 		s := newSDK(t)
 		m := telemetry.NewMutex("m", nil, s.opts...)
 		m.Unwrap().SetMaxWaiters(1)
-		refuse(t, s, telemetry.ScopeLock, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.Lock)
+		refuse(t, s, lockotel.ScopeLock, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.Lock)
 		m.Unlock()
 	})
 	t.Run("RWMutex", func(t *testing.T) {
 		s := newSDK(t)
 		m := telemetry.NewRWMutex("rw", nil, s.opts...)
 		m.Unwrap().SetMaxWaiters(1)
-		refuse(t, s, telemetry.ScopeRW, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.RLock)
+		refuse(t, s, lockotel.ScopeRW, func() { m.Lock(ctx) }, m.Unlock, m.Unwrap().Waiters, m.RLock)
 		m.RUnlock()
 	})
 }

@@ -1,10 +1,11 @@
-package telemetry
+package lockotel
 
 import (
 	"errors"
 	"fmt"
 
 	"github.com/codomyrmex/concurrency/lock"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -54,24 +55,39 @@ type Instrumentation struct {
 	lost         metric.Int64Counter
 }
 
+// Providers are where the telemetry of an instrumented package goes: the
+// providers its users passed in options. A nil provider means the global
+// one, as returned by otel.GetTracerProvider or otel.GetMeterProvider when
+// New is called.
+type Providers struct {
+	Tracer trace.TracerProvider
+	Meter  metric.MeterProvider
+}
+
 // New returns the instrumentation of the scope named scope (the import path
-// of the instrumented package), with version [Version]. If scope is empty,
-// or some instrument cannot be created, New returns the usable
-// instrumentation together with the joined errors (for an empty scope, one
-// wrapping lock.ErrInvalidArgument); the failed instruments record nothing.
-func New(scope string, opts ...Option) (*Instrumentation, error) {
+// of the instrumented package), with version [Version], recording through
+// p. If scope is empty, or some instrument cannot be created, New returns
+// the usable instrumentation together with the joined errors (for an empty
+// scope, one wrapping lock.ErrInvalidArgument); the failed instruments
+// record nothing.
+func New(scope string, p Providers) (*Instrumentation, error) {
 	var errs []error
 	if scope == "" {
 		errs = append(errs, fmt.Errorf("telemetry: New: empty scope name: %w", lock.ErrInvalidArgument))
 	}
-	c := newConfig(opts)
-	_, noTraces := c.tp.(tracenoop.TracerProvider)
-	_, noMetrics := c.mp.(metricnoop.MeterProvider)
+	if p.Tracer == nil {
+		p.Tracer = otel.GetTracerProvider()
+	}
+	if p.Meter == nil {
+		p.Meter = otel.GetMeterProvider()
+	}
+	_, noTraces := p.Tracer.(tracenoop.TracerProvider)
+	_, noMetrics := p.Meter.(metricnoop.MeterProvider)
 	in := &Instrumentation{
 		off:    noTraces && noMetrics,
-		tracer: c.tp.Tracer(scope, trace.WithInstrumentationVersion(Version)),
+		tracer: p.Tracer.Tracer(scope, trace.WithInstrumentationVersion(Version)),
 	}
-	m := c.mp.Meter(scope, metric.WithInstrumentationVersion(Version))
+	m := p.Meter.Meter(scope, metric.WithInstrumentationVersion(Version))
 	noop := metricnoop.Meter{}
 	check := func(err error) {
 		if err != nil {
