@@ -207,8 +207,8 @@ func (c *Client) release(ctx context.Context, k keys, token any) (bool, error) {
 	return c.verdict(c.fanout(ctx, releaseScript, acted, 3, k.lockArg, k.queueArg, k.deadlinesArg, token, k.lockArg, reservedMs))
 }
 
-// releaseCall is release under do: for a ctx that can be cancelled, it
-// returns as soon as ctx is, with the context's error.
+// releaseCall is release under interruptible: for a ctx that can be
+// cancelled, it returns as soon as ctx is, with the context's error.
 func (c *Client) releaseCall(ctx context.Context, k keys, token any) (bool, error) {
 	if ctx.Done() == nil {
 		return c.release(ctx, k, token)
@@ -218,7 +218,7 @@ func (c *Client) releaseCall(ctx context.Context, k keys, token any) (bool, erro
 
 func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, error) {
 	var ok bool
-	err := c.do(ctx, func(ctx context.Context) (err error) {
+	err := c.interruptible(ctx, func(ctx context.Context) (err error) {
 		ok, err = c.release(ctx, k, token)
 		return err
 	}, nil)

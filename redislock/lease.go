@@ -145,8 +145,8 @@ func (l *Lease) Extend(ctx context.Context) error {
 		return err
 	}
 	var ok bool
-	err := l.c.do(ctx, func(ctx context.Context) (err error) {
-		ok, err = l.extend(ctx)
+	err := l.c.interruptible(ctx, func(ctx context.Context) (err error) {
+		ok, err = l.renew(ctx)
 		return err
 	}, nil)
 	if err != nil {
@@ -162,9 +162,10 @@ func (l *Lease) Extend(ctx context.Context) error {
 	return nil
 }
 
-// extend runs the extend script, within the lease's validity, and moves
-// the validity on success. It reports whether the token still held the key.
-func (l *Lease) extend(ctx context.Context) (bool, error) {
+// renew runs the extend script once, within the lease's validity, and
+// moves the validity on success. It reports whether the token still held
+// the key.
+func (l *Lease) renew(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	until := l.validUntil
 	l.mu.Unlock()

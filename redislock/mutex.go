@@ -129,10 +129,10 @@ func (m *Mutex) Lease() *Lease {
 }
 
 // deadlineCtx is a context with a deadline that cannot be cancelled, for
-// the calls the package makes on its own behalf: do runs them inline, and
-// go-redis bounds them by the deadline on the socket (ContextTimeoutEnabled,
-// which New requires), without a timer or goroutine. Its Done is nil and
-// its Err nil, even after the deadline.
+// the calls the package makes on its own behalf: interruptible runs them
+// inline, and go-redis bounds them by the deadline on the socket
+// (ContextTimeoutEnabled, which New requires), without a timer or
+// goroutine. Its Done is nil and its Err nil, even after the deadline.
 type deadlineCtx struct {
 	context.Context // with neither deadline nor cancellation
 	deadline        time.Time

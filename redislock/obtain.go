@@ -366,12 +366,12 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 	return false, t.n, calls, err
 }
 
-// obtainAsync is obtainAll for a ctx that can be cancelled: see do. An
-// attempt that ctx abandoned is given back.
+// obtainAsync is obtainAll for a ctx that can be cancelled: see
+// interruptible. An attempt that ctx abandoned is given back.
 func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry any) (tally, <-chan struct{}, error) {
 	var t tally
 	var calls <-chan struct{}
-	err := c.do(ctx, func(ctx context.Context) error {
+	err := c.interruptible(ctx, func(ctx context.Context) error {
 		t, calls = c.obtainAll(ctx, k, token, cfg, entry)
 		return nil
 	}, func() { c.giveBack(context.Background(), k, token, calls) })

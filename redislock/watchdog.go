@@ -46,7 +46,7 @@ func (l *Lease) run() {
 			return
 		}
 		if !renewAt.IsZero() && time.Until(renewAt) <= 0 {
-			ok, err := l.extend(l.ctx)
+			ok, err := l.renew(l.ctx)
 			switch {
 			case err != nil:
 				l.rec.Renewed(l.ctx, err)

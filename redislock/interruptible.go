@@ -7,19 +7,19 @@ import (
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 )
 
-// do runs f, a Redis call, under ctx, and returns f's error or, if ctx is
-// cancelled first, the context's.
+// interruptible runs f, a Redis call, under ctx, and returns f's error or,
+// if ctx is cancelled first, the context's.
 //
 // go-redis bounds a call by its context's deadline (ContextTimeoutEnabled)
 // but does not watch for cancellation: against a stalled server a context
 // cancelled before its deadline, or without one, would wait for the
 // deadline or ReadTimeout. For a context that can be cancelled, f runs in a
-// goroutine that Close waits for, and do returns at once when ctx is
+// goroutine that Close waits for, and interruptible returns at once when ctx is
 // cancelled; f finishes within the client's timeouts (go-redis discards the
 // connection it timed out on), then runs abandoned, if not nil, to undo
-// what f may have done. The caller must not use f's results unless do
-// returned nil.
-func (c *Client) do(ctx context.Context, f func(context.Context) error, abandoned func()) error {
+// what f may have done. The caller must not use f's results unless
+// interruptible returned nil.
+func (c *Client) interruptible(ctx context.Context, f func(context.Context) error, abandoned func()) error {
 	if ctx.Done() == nil || !c.track() {
 		return f(ctx)
 	}
