@@ -29,15 +29,18 @@ const (
 
 // The wait queue (see lua/obtain.lua). A waiter renews its entry with every
 // attempt, at least every maxWait, so an entry outlives a live waiter; one
-// left by a waiter that died expires after queueEntryMs. A release hands
-// the lock to the first waiter, reserving it for reservedMs; if that waiter
-// is gone, the others take the lock when the reservation expires.
+// left by a waiter that died expires after queueEntry. A release hands the
+// lock to the first waiter, reserving it for reserved; if that waiter is
+// gone, the others take the lock when the reservation expires.
 const reserved = 500 * time.Millisecond
 
+// The scripts' arguments for the wait queue: the obtain script's ARGV[3]
+// for a caller that waits and for one that does not, and the release
+// script's ARGV[3].
 var (
-	queueEntryMs any = (maxWait + time.Second).Milliseconds()
-	reservedMs   any = reserved.Milliseconds()
-	noQueue      any = 0
+	queueEntry  = newMillis(maxWait + time.Second)
+	noQueue     = newMillis(0)
+	reservation = newMillis(reserved)
 )
 
 // jitter returns a random duration in [d/2, d].

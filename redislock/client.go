@@ -202,24 +202,23 @@ func (c *Client) unqueue(key string, q *localQueue) {
 
 // release deletes the lock where token holds it, waking the waiters. It
 // reports whether token held it (on a quorum of the nodes).
-// token is the lease's token, a string.
-func (c *Client) release(ctx context.Context, k keys, token any) (bool, error) {
-	return c.verdict(c.fanout(ctx, releaseScript, acted, 3, k.lockArg, k.queueArg, k.deadlinesArg, token, k.lockArg, reservedMs))
+func (c *Client) release(ctx context.Context, k keys, tok token) (bool, error) {
+	return c.verdict(c.fanout(ctx, releaseCall{keys: k, token: tok}, acted))
 }
 
 // releaseCall is release under interruptible: for a ctx that can be
 // cancelled, it returns as soon as ctx is, with the context's error.
-func (c *Client) releaseCall(ctx context.Context, k keys, token any) (bool, error) {
+func (c *Client) releaseCall(ctx context.Context, k keys, tok token) (bool, error) {
 	if ctx.Done() == nil {
-		return c.release(ctx, k, token)
+		return c.release(ctx, k, tok)
 	}
-	return c.releaseAsync(ctx, k, token)
+	return c.releaseAsync(ctx, k, tok)
 }
 
-func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, error) {
+func (c *Client) releaseAsync(ctx context.Context, k keys, tok token) (bool, error) {
 	var ok bool
 	err := c.interruptible(ctx, func(ctx context.Context) (err error) {
-		ok, err = c.release(ctx, k, token)
+		ok, err = c.release(ctx, k, tok)
 		return err
 	}, nil)
 	if err != nil {
@@ -232,30 +231,30 @@ func (c *Client) releaseAsync(ctx context.Context, k keys, token any) (bool, err
 // an attempt that did not become a lease: at once, and on several nodes
 // again once calls (the attempt's calls still in flight) have returned, in
 // case one of them granted it late.
-func (c *Client) giveBack(ctx context.Context, k keys, token any, calls <-chan struct{}) {
+func (c *Client) giveBack(ctx context.Context, k keys, tok token, calls <-chan struct{}) {
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
 		answered := closed(calls) // before the first release is sent
 		rctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
-		_, _ = c.release(rctx, k, token)
+		_, _ = c.release(rctx, k, tok)
 		cancel()
 		if answered {
 			return
 		}
 		<-calls
 		rctx, cancel = context.WithTimeout(ctx, cleanupTimeout)
-		_, _ = c.release(rctx, k, token)
+		_, _ = c.release(rctx, k, tok)
 		cancel()
 	})
 }
 
 // cleanup releases, in the background, a lock that token may hold after an
 // acquisition that failed or was given up with a call in flight.
-func (c *Client) cleanup(ctx context.Context, k keys, token any) {
+func (c *Client) cleanup(ctx context.Context, k keys, tok token) {
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
 		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 		defer cancel()
-		_, _ = c.release(ctx, k, token)
+		_, _ = c.release(ctx, k, tok)
 	})
 }

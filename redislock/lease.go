@@ -50,7 +50,7 @@ type Lease struct {
 	c       *Client
 	name    string
 	k       keys
-	token   any // string
+	token   token
 	fence   int64
 	cfg     config
 	q       *localQueue
@@ -70,9 +70,9 @@ type Lease struct {
 }
 
 // newLease starts the goroutine of a lease that token holds.
-func (c *Client) newLease(holdCtx context.Context, name string, k keys, token any, fence int64, cfg config, q *localQueue, rec *telemetry.Recorder, granted, validUntil time.Time) (*Lease, error) {
+func (c *Client) newLease(holdCtx context.Context, name string, k keys, tok token, fence int64, cfg config, q *localQueue, rec *telemetry.Recorder, granted, validUntil time.Time) (*Lease, error) {
 	l := &Lease{
-		c: c, name: name, k: k, token: token, fence: fence, cfg: cfg, q: q, rec: rec,
+		c: c, name: name, k: k, token: tok, fence: fence, cfg: cfg, q: q, rec: rec,
 		granted: granted, validUntil: validUntil,
 		stop: make(chan struct{}), exited: make(chan struct{}),
 	}
@@ -172,7 +172,7 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	start := time.Now()
-	t := l.c.fanout(ctx, extendScript, acted, 1, l.k.lockArg, l.token, l.cfg.ttlArg)
+	t := l.c.fanout(ctx, extendCall{keys: l.k, token: l.token, ttl: l.cfg.ttlArg}, acted)
 	if ok, err := l.c.verdict(t); !ok {
 		return false, err
 	}

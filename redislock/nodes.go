@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // errNodeTimeout is the error of a Redlock acquire that some nodes did not
@@ -21,12 +23,18 @@ type tally struct {
 	nOK    int64 // the value of a single "ok" node
 }
 
-// fanout runs s with args on every node, in parallel when there are
-// several, and tallies the results: decode turns a node's reply into
-// whether the token acted and a value. On several nodes it returns as soon
-// as the outcome on a quorum is known (see fanoutMany).
-func (c *Client) fanout(ctx context.Context, s script, decode func(int64) (bool, int64), args ...any) tally {
-	t, _ := c.fanoutAll(ctx, s, decode, 0, args)
+// A scriptCall is one call of a lock script, with its arguments:
+// obtainCall, extendCall or releaseCall.
+type scriptCall interface {
+	run(ctx context.Context, rdb redis.UniversalClient) (int64, error)
+}
+
+// fanout runs call on every node, in parallel when there are several, and
+// tallies the results: decode turns a node's reply into whether the token
+// acted and a value. On several nodes it returns as soon as the outcome on
+// a quorum is known (see fanoutMany).
+func (c *Client) fanout(ctx context.Context, call scriptCall, decode func(int64) (bool, int64)) tally {
+	t, _ := c.fanoutAll(ctx, call, decode, 0)
 	return t
 }
 
@@ -34,14 +42,14 @@ func (c *Client) fanout(ctx context.Context, s script, decode func(int64) (bool,
 // every node has returned. If patience is positive, a Redlock stops
 // waiting for the nodes that have not answered by then, as if they had
 // failed.
-func (c *Client) fanoutAll(ctx context.Context, s script, decode func(int64) (bool, int64), patience time.Duration, args []any) (tally, <-chan struct{}) {
+func (c *Client) fanoutAll(ctx context.Context, call scriptCall, decode func(int64) (bool, int64), patience time.Duration) (tally, <-chan struct{}) {
 	if len(c.nodes) == 1 {
 		var t tally
-		r, err := s.run(ctx, c.rdb, args...)
+		r, err := call.run(ctx, c.rdb)
 		t.add(decode, r, err)
 		return t, closedChan
 	}
-	return c.fanoutMany(ctx, s, decode, patience, append([]any(nil), args...))
+	return c.fanoutMany(ctx, call, decode, patience)
 }
 
 // fanoutMany is fanout on several nodes. It returns once a quorum of the
@@ -54,7 +62,7 @@ func (c *Client) fanoutAll(ctx context.Context, s script, decode func(int64) (bo
 // the slower nodes, so that a lock is taken, renewed and released on every
 // node that answers, not only on the quickest quorum. Without a deadline
 // they are bounded by the go-redis timeouts.
-func (c *Client) fanoutMany(ctx context.Context, s script, decode func(int64) (bool, int64), patience time.Duration, args []any) (tally, <-chan struct{}) {
+func (c *Client) fanoutMany(ctx context.Context, call scriptCall, decode func(int64) (bool, int64), patience time.Duration) (tally, <-chan struct{}) {
 	type reply struct {
 		r   int64
 		err error
@@ -67,7 +75,7 @@ func (c *Client) fanoutMany(ctx context.Context, s script, decode func(int64) (b
 	var calls sync.WaitGroup
 	for _, rdb := range c.nodes {
 		calls.Go(func() {
-			r, err := s.run(nctx, rdb, args...)
+			r, err := call.run(nctx, rdb)
 			replies <- reply{r, err}
 		})
 	}
@@ -155,10 +163,6 @@ func isDialError(err error) bool {
 func nodeTimeout(ttl time.Duration) time.Duration {
 	return min(max(ttl/20, 10*time.Millisecond), 50*time.Millisecond)
 }
-
-// acted decodes the reply of the release and extend scripts: 1 when the
-// token acted.
-func acted(r int64) (bool, int64) { return r == 1, 0 }
 
 // verdict turns a tally into whether the token acted on a quorum of the
 // nodes; it returns an error when neither a quorum acting nor a quorum

@@ -2,7 +2,6 @@ package redislock
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -186,12 +185,11 @@ func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait
 // acquire takes the lock in Redis for a new token, with the local FIFO
 // place held.
 func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool, a *acqRec) (*Lease, error) {
-	tok := rand.Text() // 26 base32 characters, 130 random bits
-	var token any = tok
+	tok := newToken()
 	queued := wait && len(c.nodes) == 1 // a Redlock's waiters do not queue
 	entry := noQueue
 	if queued {
-		entry = queueEntryMs
+		entry = queueEntry
 	}
 	var (
 		t        *topic // the subscription, once we have had to wait
@@ -206,7 +204,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 	}()
 	fail := func(err error) (*Lease, error) {
 		if inFlight {
-			c.cleanup(ctx, k, token)
+			c.cleanup(ctx, k, tok)
 		}
 		return nil, err
 	}
@@ -216,15 +214,14 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			// back in the background (see giveBack): a later attempt
 			// with its token could have its grants undone by that
 			// release.
-			tok = rand.Text()
-			token = tok
+			tok = newToken()
 		}
 		var wake <-chan struct{} // closed by a release after this attempt
 		if t != nil {
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, calls, err := c.tryAcquire(ctx, k, token, cfg, entry)
+		ok, n, calls, err := c.tryAcquire(ctx, k, tok, cfg, entry)
 		if err != nil || queued {
 			// The lock, or a place in its queue, may be ours.
 			inFlight = true
@@ -232,13 +229,13 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		if ok {
 			validUntil := start.Add(cfg.ttl - drift(cfg.ttl))
 			if err := ctxerr.From(ctx); err != nil {
-				c.giveBack(ctx, k, token, calls)
+				c.giveBack(ctx, k, tok, calls)
 				return nil, err
 			}
 			if time.Until(validUntil) > 0 {
-				l, err := c.newLease(holdCtx, name, k, token, n, cfg, q, a.r, start, validUntil)
+				l, err := c.newLease(holdCtx, name, k, tok, n, cfg, q, a.r, start, validUntil)
 				if err != nil {
-					c.giveBack(ctx, k, token, calls)
+					c.giveBack(ctx, k, tok, calls)
 					return nil, err
 				}
 				return l, nil
@@ -248,7 +245,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			// new token, so this one is given back.
 			inFlight, err = true, errLateReply
 			if len(c.nodes) > 1 {
-				c.giveBack(ctx, k, token, calls)
+				c.giveBack(ctx, k, tok, calls)
 			}
 		}
 		if err := ctxerr.From(ctx); err != nil {
@@ -311,7 +308,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 					return fail(err)
 				}
 			}
-			if !closed(wake) || !c.hub.handedElsewhere(t, tok) {
+			if !closed(wake) || !c.hub.handedElsewhere(t, tok.String()) {
 				break
 			}
 			// The lock went to a waiter ahead in the queue: try
@@ -339,12 +336,12 @@ func closed(ch <-chan struct{}) bool {
 // (the key's PTTL, the longest; see lua/obtain.lua).
 //
 // entry is the obtain script's ARGV[3]: the queue entry's lifetime
-// (noQueue or queueEntryMs).
-func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, entry any) (ok bool, n int64, calls <-chan struct{}, err error) {
+// (noQueue or queueEntry).
+func (c *Client) tryAcquire(ctx context.Context, k keys, tok token, cfg config, entry millis) (ok bool, n int64, calls <-chan struct{}, err error) {
 	var t tally
 	if ctx.Done() == nil {
-		t, calls = c.obtainAll(ctx, k, token, cfg, entry)
-	} else if t, calls, err = c.obtainAsync(ctx, k, token, cfg, entry); err != nil {
+		t, calls = c.obtainAll(ctx, k, tok, cfg, entry)
+	} else if t, calls, err = c.obtainAsync(ctx, k, tok, cfg, entry); err != nil {
 		return false, 0, nil, err
 	}
 	if ok, err = c.verdict(t); ok {
@@ -356,7 +353,7 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 	if len(c.nodes) > 1 && t.no < len(c.nodes) {
 		// Give back the nodes we may have taken, so that two
 		// contenders holding a minority each do not block each other.
-		c.giveBack(ctx, k, token, calls)
+		c.giveBack(ctx, k, tok, calls)
 		if t.ok > 0 && err == nil {
 			// A split vote: the others give theirs back too. Try
 			// again after a random delay, not the keys' TTL.
@@ -368,13 +365,13 @@ func (c *Client) tryAcquire(ctx context.Context, k keys, token any, cfg config, 
 
 // obtainAsync is obtainAll for a ctx that can be cancelled: see
 // interruptible. An attempt that ctx abandoned is given back.
-func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config, entry any) (tally, <-chan struct{}, error) {
+func (c *Client) obtainAsync(ctx context.Context, k keys, tok token, cfg config, entry millis) (tally, <-chan struct{}, error) {
 	var t tally
 	var calls <-chan struct{}
 	err := c.interruptible(ctx, func(ctx context.Context) error {
-		t, calls = c.obtainAll(ctx, k, token, cfg, entry)
+		t, calls = c.obtainAll(ctx, k, tok, cfg, entry)
 		return nil
-	}, func() { c.giveBack(context.Background(), k, token, calls) })
+	}, func() { c.giveBack(context.Background(), k, tok, calls) })
 	if err != nil {
 		return tally{}, nil, err // t belongs to the abandoned call
 	}
@@ -385,23 +382,14 @@ func (c *Client) obtainAsync(ctx context.Context, k keys, token any, cfg config,
 // Redlock each node has until the lease's validity would run out to
 // answer, but the outcome is decided without the nodes that have not
 // answered within nodeTimeout.
-func (c *Client) obtainAll(ctx context.Context, k keys, token any, cfg config, entry any) (tally, <-chan struct{}) {
-	args := []any{4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, token, cfg.ttlArg, entry}
+func (c *Client) obtainAll(ctx context.Context, k keys, tok token, cfg config, entry millis) (tally, <-chan struct{}) {
+	call := obtainCall{keys: k, token: tok, ttl: cfg.ttlArg, entry: entry}
 	if len(c.nodes) > 1 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))
 		defer cancel()
 	}
-	return c.fanoutAll(ctx, obtainScript, obtained, nodeTimeout(cfg.ttl), args)
-}
-
-// obtained decodes the obtain script's reply: the fence when the token
-// holds the lock, the key's PTTL otherwise.
-func obtained(r int64) (bool, int64) {
-	if r >= 0 {
-		return true, r
-	}
-	return false, -2 - r
+	return c.fanoutAll(ctx, call, obtained, nodeTimeout(cfg.ttl))
 }
 
 // sleep waits for d, a value on wake, the end of ctx or Close.

@@ -45,7 +45,7 @@ type config struct {
 	fixed   bool          // WithTTL: no watchdog
 	renew   time.Duration // watchdog period; 0 if fixed
 	maxHold time.Duration // 0: unlimited
-	ttlArg  any           // int64: ttl in milliseconds, boxed by validate for the scripts
+	ttlArg  millis        // ttl for the scripts; set by validate
 
 	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
 
@@ -134,7 +134,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("redislock: prefix %q contains a brace: %w", c.prefix, lock.ErrInvalidArgument)
 	}
 	c.ttl = ttl
-	c.ttlArg = c.ttl.Milliseconds()
+	c.ttlArg = newMillis(c.ttl)
 	return nil
 }
 
