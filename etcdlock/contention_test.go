@@ -1,13 +1,17 @@
 package etcdlock_test
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/codomyrmex/concurrency/etcdlock"
 	"github.com/codomyrmex/concurrency/internal/check"
@@ -46,11 +50,7 @@ func hammer(t *testing.T, clients []*etcdlock.Client, cli *clientv3.Client, work
 				start := check.Now()
 				err := check.Increment(&counter)
 				if err == nil {
-					var r *clientv3.TxnResponse
-					r, err = cli.Txn(ctx).If(l.IsOwner()).Then(clientv3.OpPut("resource", strconv.FormatInt(l.Fence(), 10))).Commit()
-					if err == nil && !r.Succeeded {
-						err = errors.New("a write guarded by the lease was refused while it was held")
-					}
+					err = guardedWrite(ctx, cli, l)
 				}
 				holds.Add(check.Interval{Owner: uint64(w), Weight: 1, Token: l.Fence(), Start: start, End: check.Now()})
 				call = hist.Call(w, check.Release, 1)
@@ -88,6 +88,34 @@ func hammer(t *testing.T, clients []*etcdlock.Client, cli *clientv3.Client, work
 	if err := check.CheckMutex(hist.Operations(), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// guardedWrite writes the lease's fence to the key "resource" in a
+// transaction guarded by the lease, which must commit. A write that fails
+// because a member or the leader is gone is tried again: the put is the
+// same every time, so one applied twice does no harm.
+func guardedWrite(ctx context.Context, cli *clientv3.Client, l *etcdlock.Lease) error {
+	for {
+		r, err := cli.Txn(ctx).If(l.IsOwner()).Then(clientv3.OpPut("resource", strconv.FormatInt(l.Fence(), 10))).Commit()
+		switch {
+		case err == nil && !r.Succeeded:
+			return errors.New("a write guarded by the lease was refused while it was held")
+		case err == nil:
+			return nil
+		case !unavailable(err) || ctx.Err() != nil:
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// unavailable reports whether err says that etcd could not serve the
+// request for now (no leader, a timeout, a member gone).
+func unavailable(err error) bool {
+	if ee, ok := errors.AsType[rpctypes.EtcdError](err); ok {
+		return ee.Code() == codes.Unavailable
+	}
+	return status.Code(err) == codes.Unavailable
 }
 
 // clients returns n etcdlock Clients, each on its own etcd client (its own
