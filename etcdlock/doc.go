@@ -140,7 +140,7 @@
 // A Client records OpenTelemetry spans and metrics in the scope
 // [ScopeName], through the providers of [WithTracerProvider] and
 // [WithMeterProvider] (the global ones by default), with the instruments
-// and attributes of package telemetry and lock.kind "etcdlock". Every
+// and attributes of every lock of the module and lock.kind "etcdlock". Every
 // acquisition (Obtain, TryObtain, Mutex.Lock and TryLock, once their
 // arguments are valid) is a span "acquire etcdlock" from the call to its
 // outcome, counts as a waiter meanwhile, and is timed in

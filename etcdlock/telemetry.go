@@ -9,14 +9,14 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // This file is the package's only use of the module's telemetry engine.
 
 // ScopeName is the OpenTelemetry instrumentation scope of the package: its
-// import path. The version is telemetry.Version.
+// import path. The version is the module's, as for every package's scope.
 const ScopeName = "github.com/codomyrmex/concurrency/etcdlock"
 
 // lockKind is the lock.kind of the package's spans and metrics; a span is
@@ -24,7 +24,7 @@ const ScopeName = "github.com/codomyrmex/concurrency/etcdlock"
 const lockKind = "etcdlock"
 
 // telemetryConfig is the providers given to New.
-type telemetryConfig []telemetry.Option
+type telemetryConfig = lockotel.Providers
 
 // WithTracerProvider sets the provider of the tracer for the Client's
 // spans. A nil provider is ignored. The default is the global provider, as
@@ -41,32 +41,36 @@ type telemetryConfig []telemetry.Option
 // renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithTracerProvider(tp))
+		if tp != nil {
+			c.telemetry.Tracer = tp
+		}
 	})
 }
 
 // WithMeterProvider sets the provider of the meter for the Client's
-// metrics: those of package telemetry (acquisitions by outcome, waits and
+// metrics: those of every lock of the module (acquisitions by outcome, waits and
 // holds, waiters and holders, lease renewals by outcome and leases lost).
 // A nil provider is ignored. The default is the global provider, as
 // returned by otel.GetMeterProvider when the Client is made. It takes
 // effect only when given to New.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithMeterProvider(mp))
+		if mp != nil {
+			c.telemetry.Meter = mp
+		}
 	})
 }
 
 // instruments is the Client's instrumentation.
-type instruments = *telemetry.Instrumentation
+type instruments = *lockotel.Instrumentation
 
 // recorder is the telemetry of one lock name; nil records nothing.
-type recorder = *telemetry.Recorder
+type recorder = *lockotel.Recorder
 
 // newInstruments returns the instrumentation of tc; errors creating
 // instruments go to otel.Handle.
 func newInstruments(tc telemetryConfig) instruments {
-	in, err := telemetry.New(ScopeName, tc...)
+	in, err := lockotel.New(ScopeName, tc)
 	if err != nil {
 		otel.Handle(err)
 	}
@@ -111,7 +115,7 @@ type acqRec struct {
 	r       recorder
 	start   time.Time
 	waiting bool
-	w       telemetry.Wait
+	w       lockotel.Wait
 }
 
 // startAcqRec starts recording an acquisition; the returned context carries

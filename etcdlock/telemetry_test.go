@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/etcdlock"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/internal/oteltest"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // TestTelemetry: every acquisition is a span "acquire etcdlock" in the
@@ -16,7 +16,7 @@ func TestTelemetry(t *testing.T) {
 	_, cli := single(t)
 	s := oteltest.New(t)
 	opts := []etcdlock.Option{etcdlock.WithTracerProvider(s.TracerProvider), etcdlock.WithMeterProvider(s.MeterProvider)}
-	sum := func(name string) int64 { return s.Metrics(t, etcdlock.ScopeName, telemetry.Version).Sums(t, name)[""] }
+	sum := func(name string) int64 { return s.Metrics(t, etcdlock.ScopeName, lockotel.Version).Sums(t, name)[""] }
 	ctx := testCtx(t, 10*time.Second)
 	a, b := newClient(t, cli, opts...), newClient(t, cli, opts...)
 
