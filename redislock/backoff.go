@@ -17,9 +17,6 @@ const (
 	// maxWait bounds any one wait for a lock held by another token, even
 	// when its TTL is longer: a safety net for a lost notification.
 	maxWait = 2 * time.Second
-	// redlockRetry bounds the random delay before a Redlock waiter tries
-	// again after a split vote or a release that woke every waiter.
-	redlockRetry = 20 * time.Millisecond
 	// unreachableFor bounds how long an acquire goes on trying a server
 	// that it cannot connect to (see Obtain): longer than a restart or the
 	// second for which go-redis answers with its last dial error without

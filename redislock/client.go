@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,12 +27,9 @@ const cleanupTimeout = time.Second
 // order and only the one at the head talks to Redis. Waiters are woken by a
 // message the release publishes, through one subscription per Client.
 type Client struct {
-	rdb    redis.UniversalClient   // nodes[0], which also carries the subscription
-	nodes  []redis.UniversalClient // one, or the servers of a Redlock
-	quorum int                     // len(nodes)/2 + 1
-	fixed  bool                    // one *redis.Client of a fixed address: a failed dial means it is down
-	cfg    config
-	in     *telemetry.Instrumentation
+	tr  transport // single or redlock, set by New or NewRedlock
+	cfg config
+	in  *telemetry.Instrumentation
 
 	ctx    context.Context // cancelled by Close, with cause errClosed
 	cancel context.CancelCauseFunc
@@ -47,7 +43,9 @@ type Client struct {
 	recs   map[string]*telemetry.Recorder // by lock name; see recorder
 }
 
-// localQueue is the in-process FIFO of the goroutines that want one lock.
+// localQueue is the in-process FIFO of the goroutines that want one lock:
+// its mutex is held from an acquisition's turn until its lease is released,
+// so only the goroutine at the head talks to Redis.
 type localQueue struct {
 	mu   lock.Mutex
 	refs int // callers between queue and unqueue; guarded by Client.mu
@@ -71,18 +69,31 @@ type localQueue struct {
 // lock.ErrInvalidArgument. The Client does not own rdb: Close leaves it
 // open.
 func New(rdb redis.UniversalClient, opts ...Option) (*Client, error) {
-	return newClient([]redis.UniversalClient{rdb}, opts)
+	if err := checkRedis(rdb); err != nil {
+		return nil, err
+	}
+	c, err := newClient(rdb, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.tr = newSingle(c, rdb)
+	return c, nil
 }
 
-func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
-	for _, rdb := range nodes {
-		if isNil(rdb) {
-			return nil, fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
-		}
-		if !contextTimeoutEnabled(rdb) {
-			return nil, fmt.Errorf("redislock: %T without ContextTimeoutEnabled ignores context deadlines: %w", rdb, lock.ErrInvalidArgument)
-		}
+// checkRedis reports a go-redis client that New or NewRedlock cannot use.
+func checkRedis(rdb redis.UniversalClient) error {
+	if isNil(rdb) {
+		return fmt.Errorf("redislock: nil Redis client %T: %w", rdb, lock.ErrInvalidArgument)
 	}
+	if !contextTimeoutEnabled(rdb) {
+		return fmt.Errorf("redislock: %T without ContextTimeoutEnabled ignores context deadlines: %w", rdb, lock.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// newClient returns a Client with the options, subscribing through sub,
+// for the caller to set its transport.
+func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -91,10 +102,6 @@ func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		rdb:    nodes[0],
-		nodes:  nodes,
-		quorum: len(nodes)/2 + 1,
-		fixed:  len(nodes) == 1 && serverAddr(nodes[0]) != "",
 		cfg:    cfg,
 		in:     instrumentation(cfg),
 		queues: make(map[string]*localQueue),
@@ -102,7 +109,7 @@ func newClient(nodes []redis.UniversalClient, opts []Option) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.done = c.ctx.Done()
-	c.hub.c = c
+	c.hub.c, c.hub.rdb = c, sub
 	return c, nil
 }
 
@@ -164,6 +171,16 @@ func (c *Client) track() bool {
 	return true
 }
 
+// isClosed reports whether Close has been called.
+func (c *Client) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // goAsync runs f in a goroutine that Close waits for, or runs it now if the
 // Client is closed.
 func (c *Client) goAsync(f func()) {
@@ -198,63 +215,4 @@ func (c *Client) unqueue(key string, q *localQueue) {
 	if q.refs--; q.refs == 0 {
 		delete(c.queues, key)
 	}
-}
-
-// release deletes the lock where token holds it, waking the waiters. It
-// reports whether token held it (on a quorum of the nodes).
-func (c *Client) release(ctx context.Context, k keys, tok token) (bool, error) {
-	return c.verdict(c.fanout(ctx, releaseCall{keys: k, token: tok}, acted))
-}
-
-// releaseCall is release under interruptible: for a ctx that can be
-// cancelled, it returns as soon as ctx is, with the context's error.
-func (c *Client) releaseCall(ctx context.Context, k keys, tok token) (bool, error) {
-	if ctx.Done() == nil {
-		return c.release(ctx, k, tok)
-	}
-	return c.releaseAsync(ctx, k, tok)
-}
-
-func (c *Client) releaseAsync(ctx context.Context, k keys, tok token) (bool, error) {
-	var ok bool
-	err := c.interruptible(ctx, func(ctx context.Context) (err error) {
-		ok, err = c.release(ctx, k, tok)
-		return err
-	}, nil)
-	if err != nil {
-		return false, err // ok belongs to the abandoned call
-	}
-	return ok, nil
-}
-
-// giveBack releases, in the background, the lock that token may hold after
-// an attempt that did not become a lease: at once, and on several nodes
-// again once calls (the attempt's calls still in flight) have returned, in
-// case one of them granted it late.
-func (c *Client) giveBack(ctx context.Context, k keys, tok token, calls <-chan struct{}) {
-	ctx = context.WithoutCancel(ctx)
-	c.goAsync(func() {
-		answered := closed(calls) // before the first release is sent
-		rctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
-		_, _ = c.release(rctx, k, tok)
-		cancel()
-		if answered {
-			return
-		}
-		<-calls
-		rctx, cancel = context.WithTimeout(ctx, cleanupTimeout)
-		_, _ = c.release(rctx, k, tok)
-		cancel()
-	})
-}
-
-// cleanup releases, in the background, a lock that token may hold after an
-// acquisition that failed or was given up with a call in flight.
-func (c *Client) cleanup(ctx context.Context, k keys, tok token) {
-	ctx = context.WithoutCancel(ctx)
-	c.goAsync(func() {
-		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
-		defer cancel()
-		_, _ = c.release(ctx, k, tok)
-	})
 }

@@ -172,8 +172,7 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	start := time.Now()
-	t := l.c.fanout(ctx, extendCall{keys: l.k, token: l.token, ttl: l.cfg.ttlArg}, acted)
-	if ok, err := l.c.verdict(t); !ok {
+	if ok, err := l.c.tr.extend(ctx, extendCall{keys: l.k, token: l.token, ttl: l.cfg.ttlArg}); !ok {
 		return false, err
 	}
 	l.mu.Lock()
@@ -228,7 +227,7 @@ func (l *Lease) release(ctx context.Context, wait bool) error {
 	case !l.end(errReleased):
 		err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
 	case early:
-		l.c.cleanup(ctx, l.k, l.token)
+		l.c.releaseLater(ctx, l.releaseCall())
 		err = fmt.Errorf("redislock: release %q: %w", l.name, ctxerr.From(ctx))
 	default:
 		if ctx.Err() != nil && context.Cause(ctx) == errReleased {
@@ -243,12 +242,12 @@ func (l *Lease) release(ctx context.Context, wait bool) error {
 			defer cancel()
 		}
 		var ok bool
-		ok, err = l.c.releaseCall(ctx, l.k, l.token)
+		ok, err = l.c.releaseInterruptible(ctx, l.releaseCall())
 		switch {
 		case err != nil:
 			// Try once more in the background, so that the next
 			// holder need not wait for the TTL.
-			l.c.cleanup(ctx, l.k, l.token)
+			l.c.releaseLater(ctx, l.releaseCall())
 			if cerr := ctxerr.From(ctx); cerr != nil {
 				err = cerr
 			}
@@ -289,7 +288,7 @@ func (l *Lease) finish(cause error) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	_, _ = l.c.release(ctx, l.k, l.token)
+	_, _ = l.c.tr.release(ctx, l.releaseCall())
 	cancel()
 	l.dequeue()
 	l.rec.Released(ctx, 1, time.Since(l.granted))
@@ -306,6 +305,11 @@ func (l *Lease) dequeue() {
 		l.q.mu.Unlock()
 		l.c.unqueue(l.k.lock, l.q)
 	}
+}
+
+// releaseCall is the release script's call for the lease's token.
+func (l *Lease) releaseCall() releaseCall {
+	return releaseCall{keys: l.k, token: l.token}
 }
 
 // lost returns the error of a lease lost for reason.

@@ -20,7 +20,8 @@ import (
 // subscription error (the connection broke and go-redis reconnected) every
 // waiter is woken, since messages may have been missed.
 type hub struct {
-	c *Client
+	c   *Client
+	rdb redis.UniversalClient // the deployment, or a Redlock's first server
 
 	mu     sync.Mutex
 	ps     *redis.PubSub // nil until the first subscribe
@@ -58,7 +59,7 @@ func (h *hub) subscribe(ctx context.Context, channel string) (*topic, error) {
 			h.mu.Unlock()
 			return nil, errClosed
 		}
-		h.ps = h.c.rdb.Subscribe(context.WithoutCancel(ctx))
+		h.ps = h.rdb.Subscribe(context.WithoutCancel(ctx))
 		h.topics = make(map[string]*topic)
 		go h.receive(h.ps)
 	}

@@ -151,15 +151,6 @@ func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *
 	return l, nil
 }
 
-func (c *Client) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // lockLocal takes the lock's place in the local FIFO.
 func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait bool, a *acqRec) error {
 	if q.mu.TryLock() {
@@ -186,9 +177,8 @@ func (c *Client) lockLocal(ctx context.Context, q *localQueue, name string, wait
 // place held.
 func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg config, q *localQueue, wait bool, a *acqRec) (*Lease, error) {
 	tok := newToken()
-	queued := wait && len(c.nodes) == 1 // a Redlock's waiters do not queue
 	entry := noQueue
-	if queued {
+	if wait {
 		entry = queueEntry
 	}
 	var (
@@ -204,49 +194,43 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 	}()
 	fail := func(err error) (*Lease, error) {
 		if inFlight {
-			c.cleanup(ctx, k, tok)
+			c.releaseLater(ctx, releaseCall{k, tok})
 		}
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 && len(c.nodes) > 1 {
-			// A Redlock attempt that did not become a lease is given
-			// back in the background (see giveBack): a later attempt
-			// with its token could have its grants undone by that
-			// release.
-			tok = newToken()
+		if attempt > 0 {
+			tok = c.tr.retryToken(tok)
 		}
 		var wake <-chan struct{} // closed by a release after this attempt
 		if t != nil {
 			wake = c.hub.wakeChan(t)
 		}
 		start := time.Now() // before sending: the validity never outlasts the key
-		ok, n, calls, err := c.tryAcquire(ctx, k, tok, cfg, entry)
-		if err != nil || queued {
+		o := c.tr.obtain(ctx, obtainCall{keys: k, token: tok, ttl: cfg.ttlArg, entry: entry})
+		err := o.err
+		if err != nil || o.queued {
 			// The lock, or a place in its queue, may be ours.
 			inFlight = true
 		}
-		if ok {
+		if o.held {
 			validUntil := start.Add(cfg.ttl - drift(cfg.ttl))
 			if err := ctxerr.From(ctx); err != nil {
-				c.giveBack(ctx, k, tok, calls)
+				c.giveBack(ctx, releaseCall{k, tok}, o.calls)
 				return nil, err
 			}
 			if time.Until(validUntil) > 0 {
-				l, err := c.newLease(holdCtx, name, k, tok, n, cfg, q, a.r, start, validUntil)
+				l, err := c.newLease(holdCtx, name, k, tok, o.fence, cfg, q, a.r, start, validUntil)
 				if err != nil {
-					c.giveBack(ctx, k, tok, calls)
+					c.giveBack(ctx, releaseCall{k, tok}, o.calls)
 					return nil, err
 				}
 				return l, nil
 			}
-			// Too late to use: a single node's next attempt, with the
-			// same token, confirms the lock afresh; a Redlock's has a
-			// new token, so this one is given back.
+			// Too late to use: the transport keeps the grant for the
+			// next attempt to confirm, or gives it back.
 			inFlight, err = true, errLateReply
-			if len(c.nodes) > 1 {
-				c.giveBack(ctx, k, tok, calls)
-			}
+			c.tr.lateGrant(ctx, releaseCall{k, tok}, o)
 		}
 		if err := ctxerr.From(ctx); err != nil {
 			return fail(err)
@@ -254,7 +238,7 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 		if err != nil && !retryable(err) {
 			return fail(fmt.Errorf("redislock: obtain %q: %w", name, err))
 		}
-		if c.fixed && isDialError(err) {
+		if o.down {
 			if down.IsZero() {
 				down = start
 			} else if d := time.Since(down); d >= unreachableFor {
@@ -290,22 +274,21 @@ func (c *Client) acquire(ctx, holdCtx context.Context, name string, k keys, cfg 
 			d, backoff = jitter(backoff), min(2*backoff, maxBackoff)
 		default:
 			backoff = minBackoff
-			d = maxWait // also for a key without TTL (n == -1)
-			if n >= 0 {
+			d = maxWait // also for a key without TTL
+			if o.retryIn >= 0 {
 				// Wake just after the key expires if nobody releases it.
-				d = min(d, time.Duration(n)*time.Millisecond+jitter(2*time.Millisecond))
+				d = min(d, o.retryIn+jitter(2*time.Millisecond))
 			}
 		}
 		for {
 			if err := c.sleep(ctx, d, wake); err != nil {
 				return fail(err)
 			}
-			if closed(wake) && len(c.nodes) > 1 {
-				// Every waiter was woken by the same release: a
-				// random delay keeps them from splitting the
-				// servers between them (Redlock's retry delay).
-				if err := c.sleep(ctx, jitter(redlockRetry), nil); err != nil {
-					return fail(err)
+			if closed(wake) {
+				if d := c.tr.wakeDelay(); d > 0 {
+					if err := c.sleep(ctx, d, nil); err != nil {
+						return fail(err)
+					}
 				}
 			}
 			if !closed(wake) || !c.hub.handedElsewhere(t, tok.String()) {
@@ -328,68 +311,6 @@ func closed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// tryAcquire runs the obtain script once on every node. It reports whether
-// token holds the lock (on a quorum of the nodes), and then the fencing
-// token (0 for a Redlock), otherwise how long to wait before trying again
-// (the key's PTTL, the longest; see lua/obtain.lua).
-//
-// entry is the obtain script's ARGV[3]: the queue entry's lifetime
-// (noQueue or queueEntry).
-func (c *Client) tryAcquire(ctx context.Context, k keys, tok token, cfg config, entry millis) (ok bool, n int64, calls <-chan struct{}, err error) {
-	var t tally
-	if ctx.Done() == nil {
-		t, calls = c.obtainAll(ctx, k, tok, cfg, entry)
-	} else if t, calls, err = c.obtainAsync(ctx, k, tok, cfg, entry); err != nil {
-		return false, 0, nil, err
-	}
-	if ok, err = c.verdict(t); ok {
-		if len(c.nodes) > 1 {
-			return true, 0, calls, nil
-		}
-		return true, t.nOK, calls, nil
-	}
-	if len(c.nodes) > 1 && t.no < len(c.nodes) {
-		// Give back the nodes we may have taken, so that two
-		// contenders holding a minority each do not block each other.
-		c.giveBack(ctx, k, tok, calls)
-		if t.ok > 0 && err == nil {
-			// A split vote: the others give theirs back too. Try
-			// again after a random delay, not the keys' TTL.
-			return false, jitter(redlockRetry).Milliseconds(), calls, nil
-		}
-	}
-	return false, t.n, calls, err
-}
-
-// obtainAsync is obtainAll for a ctx that can be cancelled: see
-// interruptible. An attempt that ctx abandoned is given back.
-func (c *Client) obtainAsync(ctx context.Context, k keys, tok token, cfg config, entry millis) (tally, <-chan struct{}, error) {
-	var t tally
-	var calls <-chan struct{}
-	err := c.interruptible(ctx, func(ctx context.Context) error {
-		t, calls = c.obtainAll(ctx, k, tok, cfg, entry)
-		return nil
-	}, func() { c.giveBack(context.Background(), k, tok, calls) })
-	if err != nil {
-		return tally{}, nil, err // t belongs to the abandoned call
-	}
-	return t, calls, nil
-}
-
-// obtainAll runs the obtain script on every node (see fanoutAll). On a
-// Redlock each node has until the lease's validity would run out to
-// answer, but the outcome is decided without the nodes that have not
-// answered within nodeTimeout.
-func (c *Client) obtainAll(ctx context.Context, k keys, tok token, cfg config, entry millis) (tally, <-chan struct{}) {
-	call := obtainCall{keys: k, token: tok, ttl: cfg.ttlArg, entry: entry}
-	if len(c.nodes) > 1 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.ttl-drift(cfg.ttl))
-		defer cancel()
-	}
-	return c.fanoutAll(ctx, call, obtained, nodeTimeout(cfg.ttl))
 }
 
 // sleep waits for d, a value on wake, the end of ctx or Close.

@@ -1,13 +1,10 @@
 package redislock
 
 import (
+	"context"
 	"fmt"
-	"net"
-	"net/netip"
-	"path/filepath"
 	"reflect"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -58,7 +55,7 @@ func NewRedlock(rdbs []redis.UniversalClient, opts ...Option) (*Client, error) {
 	addrs := make([]string, len(rdbs))
 	for i, rdb := range rdbs {
 		if isNil(rdb) {
-			continue // reported by newClient
+			continue // reported by checkRedis
 		}
 		addrs[i] = serverAddr(rdb)
 		for j, other := range rdbs[:i] {
@@ -71,7 +68,22 @@ func NewRedlock(rdbs []redis.UniversalClient, opts ...Option) (*Client, error) {
 			}
 		}
 	}
-	return newClient(append([]redis.UniversalClient(nil), rdbs...), opts)
+	for _, rdb := range rdbs {
+		if err := checkRedis(rdb); err != nil {
+			return nil, err
+		}
+	}
+	c, err := newClient(rdbs[0], opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(rdbs) == 1 {
+		// A quorum of one server: the Client is one of New.
+		c.tr = newSingle(c, rdbs[0])
+	} else {
+		c.tr = &redlock{c: c, servers: append([]redis.UniversalClient(nil), rdbs...), quorum: len(rdbs)/2 + 1}
+	}
+	return c, nil
 }
 
 // sameClient reports whether a and b are the same client.
@@ -87,40 +99,104 @@ func sameClient(a, b redis.UniversalClient) bool {
 	}
 }
 
-// serverAddr returns the address of the one server that rdb connects to,
-// in a canonical form (see NewRedlock), or "" if rdb has no fixed address:
-// anything but a *redis.Client of a TCP or Unix address, such as a
-// Sentinel failover client (whose Addr is "FailoverClient").
-func serverAddr(rdb redis.UniversalClient) string {
-	c, ok := rdb.(*redis.Client)
-	if !ok {
-		return ""
-	}
-	o := c.Options()
-	switch o.Network {
-	case "unix":
-		return "unix:" + filepath.Clean(o.Addr)
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return ""
-	}
-	host, port, err := net.SplitHostPort(o.Addr) // fails for a failover client's "FailoverClient"
-	if err != nil {
-		return ""
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
-		host = ip.String()
-		if ip == netip.IPv6Loopback() || ip == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || ip.IsUnspecified() {
-			host = "localhost"
+// redlockRetry bounds the random delay before a Redlock waiter tries again
+// after a split vote or a release that woke every waiter.
+const redlockRetry = 20 * time.Millisecond
+
+// redlock is the transport of a Client made by NewRedlock with several
+// servers: every script runs on all of them in parallel (see fanout), and
+// its outcome is what a quorum of them says.
+//
+// Its waiters do not queue in Redis: queues on independent servers would
+// not agree on an order. Each attempt has its own token, and one that did
+// not become a lease is given back in the background: the release would
+// undo a later attempt's grants if they shared the token. A release wakes
+// every waiter of the Client, and each waits a random delay before trying,
+// so that they do not split the servers between them.
+type redlock struct {
+	c       *Client
+	servers []redis.UniversalClient // three or more, distinct; the first also carries the subscription
+	quorum  int                     // len(servers)/2 + 1
+}
+
+func (r *redlock) obtain(ctx context.Context, call obtainCall) attempt {
+	call.entry = noQueue
+	var (
+		t     tally
+		calls <-chan struct{}
+	)
+	if ctx.Done() == nil {
+		t, calls = r.obtainAll(ctx, call)
+	} else {
+		var err error
+		if t, calls, err = r.obtainInterruptible(ctx, call); err != nil {
+			return attempt{err: err}
 		}
 	}
-	if host == "" {
-		host = "localhost"
+	ok, err := r.verdict(t)
+	if ok {
+		return attempt{held: true, calls: calls}
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
-		port = strconv.FormatUint(n, 10)
+	o := attempt{retryIn: time.Duration(t.n) * time.Millisecond, err: err, calls: calls}
+	if t.no < len(r.servers) {
+		// Give back the servers we may have taken, so that two
+		// contenders holding a minority each do not block each other.
+		r.c.giveBack(ctx, releaseCall{call.keys, call.token}, calls)
+		if t.ok > 0 && err == nil {
+			// A split vote: the others give theirs back too. Try
+			// again after a random delay, not the keys' TTL.
+			o.retryIn = jitter(redlockRetry).Truncate(time.Millisecond)
+		}
 	}
-	return "tcp:" + net.JoinHostPort(host, port)
+	return o
 }
+
+// obtainAll runs call on every server (see fanout). Each server has until
+// the lease's validity would run out to answer, but the outcome is decided
+// without the servers that have not answered within nodeTimeout.
+func (r *redlock) obtainAll(ctx context.Context, call obtainCall) (tally, <-chan struct{}) {
+	ttl := call.ttl.duration()
+	ctx, cancel := context.WithTimeout(ctx, ttl-drift(ttl))
+	defer cancel()
+	return r.fanout(ctx, call, obtained, nodeTimeout(ttl))
+}
+
+// obtainInterruptible is obtainAll under Client.interruptible, for a ctx
+// that can be cancelled; an abandoned attempt is given back.
+func (r *redlock) obtainInterruptible(ctx context.Context, call obtainCall) (tally, <-chan struct{}, error) {
+	var (
+		t     tally
+		calls <-chan struct{}
+	)
+	err := r.c.interruptible(ctx, func(ctx context.Context) error {
+		t, calls = r.obtainAll(ctx, call)
+		return nil
+	}, func() { r.c.giveBack(context.Background(), releaseCall{call.keys, call.token}, calls) })
+	if err != nil {
+		return tally{}, nil, err // t belongs to the abandoned call
+	}
+	return t, calls, nil
+}
+
+func (r *redlock) extend(ctx context.Context, call extendCall) (bool, error) {
+	t, _ := r.fanout(ctx, call, acted, 0)
+	return r.verdict(t)
+}
+
+func (r *redlock) release(ctx context.Context, call releaseCall) (bool, error) {
+	t, _ := r.fanout(ctx, call, acted, 0)
+	return r.verdict(t)
+}
+
+// retryToken returns a new token: a failed attempt is given back in the
+// background.
+func (r *redlock) retryToken(token) token { return newToken() }
+
+// lateGrant gives the attempt back: the next one has a new token.
+func (r *redlock) lateGrant(ctx context.Context, rel releaseCall, o attempt) {
+	r.c.giveBack(ctx, rel, o.calls)
+}
+
+// wakeDelay returns a random delay of up to redlockRetry (Redlock's retry
+// delay): every waiter was woken by the same release.
+func (r *redlock) wakeDelay() time.Duration { return jitter(redlockRetry) }
