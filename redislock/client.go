@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/telemetry"
 )
@@ -41,17 +40,6 @@ type Client struct {
 	closed bool
 	queues map[string]*localQueue         // by lock key
 	recs   map[string]*telemetry.Recorder // by lock name; see recorder
-}
-
-// localQueue is the in-process FIFO of the goroutines that want one lock:
-// its mutex is held from an acquisition's turn until its lease is released,
-// so only the goroutine at the head talks to Redis.
-type localQueue struct {
-	mu   lock.Mutex
-	refs int // callers between queue and unqueue; guarded by Client.mu
-	// waiters counts the calls that may wait (Obtain, Mutex.Lock) between
-	// their start and their outcome; see WithMaxWaiters.
-	waiters waitq.Bound
 }
 
 // New returns a Client that keeps locks in rdb, a standalone, Sentinel
@@ -192,27 +180,4 @@ func (c *Client) goAsync(f func()) {
 		defer c.wg.Done()
 		f()
 	}()
-}
-
-// queue returns the local FIFO of a lock key, counting the caller in.
-func (c *Client) queue(key string) *localQueue {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	q := c.queues[key]
-	if q == nil {
-		q = new(localQueue)
-		c.queues[key] = q
-	}
-	q.refs++
-	return q
-}
-
-// unqueue counts a caller of queue out, dropping the FIFO when nobody uses
-// it.
-func (c *Client) unqueue(key string, q *localQueue) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if q.refs--; q.refs == 0 {
-		delete(c.queues, key)
-	}
 }

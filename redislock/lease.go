@@ -9,7 +9,6 @@ import (
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // Reasons a lease ends before its holder releases it. The errors the
@@ -48,14 +47,11 @@ var (
 // package documentation on what a Redis lock cannot promise, and Fence.
 type Lease struct {
 	c       *Client
-	name    string
-	k       keys
+	spec    // the lock: its name, keys, configuration and recorder
 	token   token
 	fence   int64
-	cfg     config
-	q       *localQueue
-	rec     *telemetry.Recorder // nil if telemetry is off
-	granted time.Time           // when the acquire that granted it was sent
+	q       *localQueue // its turn in the local FIFO
+	granted time.Time   // when the acquire that granted it was sent
 
 	ctx    context.Context // cancelled, with the reason, when the lease ends
 	cancel context.CancelCauseFunc
@@ -69,14 +65,18 @@ type Lease struct {
 	dequeued   bool      // the local FIFO place has been given back
 }
 
-// newLease starts the goroutine of a lease that token holds.
-func (c *Client) newLease(holdCtx context.Context, name string, k keys, tok token, fence int64, cfg config, q *localQueue, rec *telemetry.Recorder, granted, validUntil time.Time) (*Lease, error) {
+// newLease starts the goroutine of the lease that a's current token holds,
+// with fence, granted by the attempt sent at granted and valid until
+// validUntil. The lease takes over a's turn in the local FIFO. It fails
+// with errClosed if the Client is closed.
+func newLease(a *acquisition, fence int64, granted, validUntil time.Time) (*Lease, error) {
+	c := a.c
 	l := &Lease{
-		c: c, name: name, k: k, token: tok, fence: fence, cfg: cfg, q: q, rec: rec,
+		c: c, spec: a.s, token: a.token, fence: fence, q: a.q,
 		granted: granted, validUntil: validUntil,
 		stop: make(chan struct{}), exited: make(chan struct{}),
 	}
-	l.ctx, l.cancel = context.WithCancelCause(holdCtx)
+	l.ctx, l.cancel = context.WithCancelCause(a.holdCtx)
 	if !c.track() {
 		l.cancel(errClosed)
 		return nil, errClosed
@@ -210,9 +210,9 @@ func (l *Lease) Release(ctx context.Context) error {
 	return l.release(ctx, true)
 }
 
-// release is Release, which waits for the lease's goroutine if wait is
-// set.
-func (l *Lease) release(ctx context.Context, wait bool) error {
+// release is Release, which waits for the lease's goroutine only if
+// waitExit is set (Mutex.Unlock does not).
+func (l *Lease) release(ctx context.Context, waitExit bool) error {
 	l.mu.Lock()
 	if l.released {
 		l.mu.Unlock()
@@ -258,7 +258,7 @@ func (l *Lease) release(ctx context.Context, wait bool) error {
 	}
 	l.dequeue()
 	l.rec.Released(ctx, 1, time.Since(l.granted))
-	if wait {
+	if waitExit {
 		select {
 		case <-l.exited:
 		case <-ctx.Done():

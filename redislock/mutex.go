@@ -53,7 +53,7 @@ func (m *Mutex) lock(ctx context.Context, wait bool) error {
 	if m.err != nil {
 		return m.err
 	}
-	l, err := m.c.obtainSpec(ctx, context.WithoutCancel(ctx), &m.spec, wait)
+	l, err := m.c.acquire(ctx, context.WithoutCancel(ctx), &m.spec, wait)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,185 @@
+package redislock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/lock"
+)
+
+// errLateReply marks an acquire whose reply came after the lease's local
+// validity had run out.
+var errLateReply = errors.New("redislock: acquire reply arrived after the lease's validity")
+
+// An acquisition is one call of Obtain, TryObtain, Mutex.Lock or
+// Mutex.TryLock: it takes its turn in the Client's local FIFO for the
+// lock, then the lock in Redis, attempt after attempt, until it holds a
+// lease or fails. It is used by one goroutine, and holds no pointer to its
+// caller's stack, so that it stays on that stack.
+type acquisition struct {
+	c       *Client
+	s       spec
+	holdCtx context.Context // bounds the lease
+	wait    bool            // wait while the lock is held (Obtain, Lock), or make one attempt
+	rec     acqRec
+	q       *localQueue // the lock's local FIFO, once joined
+
+	token    token         // the current attempt's
+	inFlight bool          // an attempt may have taken the lock, or queued the token, without telling us
+	backoff  time.Duration // the next delay after a failed call
+	down     time.Time     // since when every attempt failed to connect, if they did
+	sub      *topic        // the subscription to the lock's releases, once a has had to wait
+}
+
+// acquire obtains a lease on the lock that s describes, and records the
+// acquisition. ctx bounds the acquisition, holdCtx the lease.
+func (c *Client) acquire(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
+	actx, rec := startAcqRec(ctx, s.rec)
+	a := acquisition{c: c, s: *s, holdCtx: holdCtx, wait: wait, rec: rec, backoff: minBackoff}
+	l, err := a.run(actx)
+	a.rec.done(actx, err)
+	return l, err
+}
+
+// run takes a's turn in the local FIFO, then the lock in Redis. On
+// success the lease keeps the turn until it is released.
+func (a *acquisition) run(ctx context.Context) (*Lease, error) {
+	c, key := a.c, a.s.k.lock
+	if err := ctxerr.From(ctx); err != nil {
+		return nil, err
+	}
+	if c.isClosed() {
+		return nil, errClosed
+	}
+	a.q = c.queue(key)
+	if a.wait {
+		if n := a.s.cfg.maxWaiters; !a.q.waiters.Join(n) {
+			c.unqueue(key, a.q)
+			return nil, &lock.TooManyWaitersError{Lock: "redislock " + strconv.Quote(a.s.name), Max: n}
+		}
+		defer a.q.waiters.Leave()
+	}
+	if err := a.lockLocal(ctx); err != nil {
+		c.unqueue(key, a.q)
+		return nil, err
+	}
+	l, err := a.takeLock(ctx)
+	if err != nil {
+		a.q.mu.Unlock()
+		c.unqueue(key, a.q)
+		return nil, err
+	}
+	return l, nil
+}
+
+// takeLock takes the lock in Redis, with a's turn in the local FIFO held:
+// it makes attempts through the Client's transport until one becomes a
+// lease, or the acquisition fails (see next).
+func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
+	defer a.unsubscribe()
+	a.token = newToken()
+	for n := 0; ; n++ {
+		if n > 0 {
+			a.token = a.c.tr.retryToken(a.token)
+		}
+		var wake <-chan struct{} // closed by a release after this attempt
+		if a.sub != nil {
+			wake = a.c.hub.wakeChan(a.sub)
+		}
+		sent := time.Now() // before sending: the validity never outlasts the key
+		o := a.c.tr.obtain(ctx, a.obtainCall())
+		if o.err != nil || o.queued {
+			a.inFlight = true // the lock, or a place in its queue, may be ours
+		}
+		if o.held {
+			l, err := a.lease(ctx, o.fence, sent)
+			switch {
+			case err == nil:
+				return l, nil
+			case err != errLateReply:
+				a.c.giveBack(ctx, a.releaseCall(), o.calls)
+				return nil, err
+			}
+			// Too late to use: the transport keeps the grant for the
+			// next attempt to confirm, or gives it back.
+			a.inFlight, o.err = true, err
+			a.c.tr.lateGrant(ctx, a.releaseCall(), o)
+		}
+		if err := a.next(ctx, o, sent, wake); err != nil {
+			return nil, a.fail(ctx, err)
+		}
+	}
+}
+
+// obtainCall is the obtain script's call for a's current attempt.
+func (a *acquisition) obtainCall() obtainCall {
+	entry := noQueue
+	if a.wait {
+		entry = queueEntry
+	}
+	return obtainCall{keys: a.s.k, token: a.token, ttl: a.s.cfg.ttlArg, entry: entry}
+}
+
+// releaseCall is the release script's call for a's current token.
+func (a *acquisition) releaseCall() releaseCall {
+	return releaseCall{keys: a.s.k, token: a.token}
+}
+
+// lease turns an attempt sent at sent, which took the lock with fence,
+// into a lease. It fails with the context's error if ctx has ended, with
+// errLateReply if the lease's validity has already run out, and with
+// errClosed if the Client is closed.
+func (a *acquisition) lease(ctx context.Context, fence int64, sent time.Time) (*Lease, error) {
+	ttl := a.s.cfg.ttl
+	validUntil := sent.Add(ttl - drift(ttl))
+	if err := ctxerr.From(ctx); err != nil {
+		return nil, err
+	}
+	if time.Until(validUntil) <= 0 {
+		return nil, errLateReply
+	}
+	return newLease(a, fence, sent, validUntil)
+}
+
+// next decides, after attempt o (sent at sent) did not become a lease,
+// whether the acquisition goes on, and waits until its next attempt is
+// due. It returns why the acquisition fails: ctx ended, a Redis error that
+// retrying will not cure, a server that could not be reached for
+// unreachableFor, or, for an acquisition that does not wait, the lock
+// held by another token (or any failure of the one attempt).
+func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time, wake <-chan struct{}) error {
+	name := a.s.name
+	if err := ctxerr.From(ctx); err != nil {
+		return err
+	}
+	if o.err != nil && !retryable(o.err) {
+		return fmt.Errorf("redislock: obtain %q: %w", name, o.err)
+	}
+	if !o.down {
+		a.down = time.Time{}
+	} else if a.down.IsZero() {
+		a.down = sent
+	} else if d := time.Since(a.down); d >= unreachableFor {
+		return fmt.Errorf("redislock: obtain %q: cannot connect to Redis for %v: %w", name, d.Round(time.Millisecond), o.err)
+	}
+	if !a.wait {
+		if o.err != nil {
+			return fmt.Errorf("redislock: obtain %q: %w", name, o.err)
+		}
+		return fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
+	}
+	return a.pause(a.rec.wait(ctx), o, wake)
+}
+
+// fail ends an acquisition that did not get the lock, releasing in the
+// background what its attempts may have taken, and returns err.
+func (a *acquisition) fail(ctx context.Context, err error) error {
+	if a.inFlight {
+		a.c.releaseLater(ctx, a.releaseCall())
+	}
+	return err
+}
