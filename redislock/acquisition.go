@@ -25,8 +25,8 @@ type acquisition struct {
 	s       spec
 	holdCtx context.Context // bounds the lease
 	wait    bool            // wait while the lock is held (Obtain, Lock), or make one attempt
-	rec     acqRec
-	q       *localQueue // the lock's local FIFO, once joined
+	waited  bool            // the acquisition has been recorded as contended
+	q       *localQueue     // the lock's local FIFO, once joined
 
 	token    token         // the current attempt's
 	inFlight bool          // an attempt may have taken the lock, or queued the token, without telling us
@@ -37,12 +37,28 @@ type acquisition struct {
 
 // acquire obtains a lease on the lock that s describes, and records the
 // acquisition. ctx bounds the acquisition, holdCtx the lease.
+// Every acquisition goes over the network, so each is recorded as a wait
+// (a span from the call to its outcome); one that has to wait for another
+// holder also counts a contention (see contended).
 func (c *Client) acquire(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
-	actx, rec := startAcqRec(ctx, s.rec)
-	a := acquisition{c: c, s: *s, holdCtx: holdCtx, wait: wait, rec: rec, backoff: minBackoff}
-	l, err := a.run(actx)
-	a.rec.done(actx, err)
+	a := acquisition{c: c, s: *s, holdCtx: holdCtx, wait: wait, backoff: minBackoff}
+	var l *Lease
+	_, _, err := s.rec.WaitFor(ctx, 1, false, func(ctx context.Context) (err error) {
+		l, err = a.run(ctx)
+		return err
+	})
 	return l, err
+}
+
+// contended records, once, that a has to wait for another holder: a
+// contention, and the event "lock contended" on the span in ctx. It
+// returns ctx.
+func (a *acquisition) contended(ctx context.Context) context.Context {
+	if !a.waited {
+		a.waited = true
+		a.s.rec.Contended(ctx)
+	}
+	return ctx
 }
 
 // run takes a's turn in the local FIFO, then the lock in Redis. On
@@ -172,7 +188,7 @@ func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time, wake 
 		}
 		return fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
 	}
-	return a.pause(a.rec.wait(ctx), o, wake)
+	return a.pause(a.contended(ctx), o, wake)
 }
 
 // fail ends an acquisition that did not get the lock, releasing in the

@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // cleanupTimeout bounds the calls the package makes on its own behalf,
@@ -28,7 +28,7 @@ const cleanupTimeout = time.Second
 type Client struct {
 	tr  transport // single or redlock, set by New or NewRedlock
 	cfg config
-	in  *telemetry.Instrumentation
+	in  *lockotel.Instrumentation
 
 	ctx    context.Context // cancelled by Close, with cause errClosed
 	cancel context.CancelCauseFunc
@@ -38,8 +38,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	closed bool
-	queues map[string]*localQueue         // by lock key
-	recs   map[string]*telemetry.Recorder // by lock name; see recorder
+	queues map[string]*localQueue        // by lock key
+	recs   map[string]*lockotel.Recorder // by lock name; see recorder
 }
 
 // New returns a Client that keeps locks in rdb, a standalone, Sentinel
@@ -93,7 +93,7 @@ func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 		cfg:    cfg,
 		in:     instrumentation(cfg),
 		queues: make(map[string]*localQueue),
-		recs:   make(map[string]*telemetry.Recorder),
+		recs:   make(map[string]*lockotel.Recorder),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.done = c.ctx.Done()

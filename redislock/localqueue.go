@@ -54,7 +54,7 @@ func (a *acquisition) lockLocal(ctx context.Context) error {
 	if !a.wait {
 		return fmt.Errorf("redislock: %q is held or awaited in this process: %w", a.s.name, lock.ErrNotAcquired)
 	}
-	a.rec.wait(ctx)
+	a.contended(ctx)
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(a.c.ctx, func() { cancel(errClosed) })

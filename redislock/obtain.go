@@ -3,7 +3,7 @@ package redislock
 import (
 	"context"
 
-	"github.com/codomyrmex/concurrency/telemetry"
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 )
 
 // Obtain acquires the lock called name and returns its lease, waiting while
@@ -71,7 +71,7 @@ type spec struct {
 	name string
 	k    keys
 	cfg  config
-	rec  *telemetry.Recorder // nil if telemetry is off
+	rec  *lockotel.Recorder // nil if telemetry is off
 }
 
 // spec validates a lock name and the options that override the Client's

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // Defaults of the lease configuration.
@@ -49,7 +49,7 @@ type config struct {
 
 	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
 
-	telemetry []telemetry.Option // used by New only
+	otel lockotel.Providers // used by New only
 }
 
 func defaultConfig() config {

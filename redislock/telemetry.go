@@ -3,18 +3,17 @@ package redislock
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"github.com/codomyrmex/concurrency/telemetry"
 )
 
 // ScopeName is the OpenTelemetry instrumentation scope of the package: its
-// import path. The version is telemetry.Version.
+// import path. Its version is the module's.
 const ScopeName = "github.com/codomyrmex/concurrency/redislock"
 
 // WithTracerProvider sets the provider of the tracer for the Client's
@@ -36,26 +35,31 @@ const ScopeName = "github.com/codomyrmex/concurrency/redislock"
 // failed renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithTracerProvider(tp))
+		if tp != nil {
+			c.otel.Tracer = tp
+		}
 	})
 }
 
 // WithMeterProvider sets the provider of the meter for the Client's
-// metrics: those of package telemetry (acquisitions by outcome, waits and
+// metrics: the module's lock instruments, listed in package telemetry
+// (acquisitions by outcome, waits and
 // holds, waiters and holders, lease renewals by outcome and leases lost).
 // A nil provider is ignored. The default is the global provider, as
 // returned by otel.GetMeterProvider when the Client is made. It takes
 // effect only when given to New or NewRedlock.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
-		c.telemetry = append(c.telemetry[:len(c.telemetry):len(c.telemetry)], telemetry.WithMeterProvider(mp))
+		if mp != nil {
+			c.otel.Meter = mp
+		}
 	})
 }
 
 // instrumentation returns the Client's instrumentation; errors creating
 // instruments go to otel.Handle.
-func instrumentation(cfg config) *telemetry.Instrumentation {
-	in, err := telemetry.New(ScopeName, cfg.telemetry...)
+func instrumentation(cfg config) *lockotel.Instrumentation {
+	in, err := lockotel.New(ScopeName, cfg.otel)
 	if err != nil {
 		otel.Handle(err)
 	}
@@ -68,7 +72,7 @@ const maxRecorders = 1024
 
 // recorder returns the telemetry recorder of the lock called name, or nil
 // if telemetry is off.
-func (c *Client) recorder(name string) *telemetry.Recorder {
+func (c *Client) recorder(name string) *lockotel.Recorder {
 	if c.in.Off() {
 		return nil
 	}
@@ -78,7 +82,7 @@ func (c *Client) recorder(name string) *telemetry.Recorder {
 	if r != nil {
 		return r
 	}
-	r = c.in.Recorder(telemetry.KindRedis, name, "")
+	r = c.in.Recorder(lockotel.KindRedis, name, "")
 	c.mu.Lock()
 	if len(c.recs) < maxRecorders {
 		c.recs[name] = r
@@ -87,46 +91,10 @@ func (c *Client) recorder(name string) *telemetry.Recorder {
 	return r
 }
 
-// LockKind returns "redislock" (telemetry.KindRedis), the lock.kind under
+// LockKind returns "redislock" (lockotel.KindRedis), the lock.kind under
 // which the Mutex records its telemetry; package manager reports a
 // registered Mutex under the same kind.
-func (m *Mutex) LockKind() string { return telemetry.KindRedis }
-
-// An acqRec records one acquisition: every one goes over the network, so
-// each is a span from the call to its outcome; one that has to wait for
-// another holder also counts a contention and is an event on that span. Its
-// zero value with a nil recorder records nothing.
-type acqRec struct {
-	r       *telemetry.Recorder
-	start   time.Time
-	waiting bool
-	w       telemetry.Wait
-}
-
-// startAcqRec starts recording an acquisition; the returned context carries
-// its span, so that the calls it makes become children.
-func startAcqRec(ctx context.Context, r *telemetry.Recorder) (context.Context, acqRec) {
-	if r == nil {
-		return ctx, acqRec{}
-	}
-	ctx, w := r.BeginCall(ctx, 1)
-	return ctx, acqRec{r: r, start: time.Now(), w: w}
-}
-
-// wait marks the acquisition as contended, once, and returns ctx.
-func (a *acqRec) wait(ctx context.Context) context.Context {
-	if a.r == nil || a.waiting {
-		return ctx
-	}
-	a.waiting = true
-	a.r.Contended(ctx)
-	return ctx
-}
-
-// done records the outcome: err is nil if the lock is now held.
-func (a *acqRec) done(ctx context.Context, err error) {
-	a.w.End(ctx, err, time.Since(a.start))
-}
+func (m *Mutex) LockKind() string { return lockotel.KindRedis }
 
 // recordEnd records the end of l's hold for cause: a loss if cause wraps
 // lock.ErrLockLost, also an event on the holder's span (the one in the
