@@ -15,23 +15,27 @@ import (
 
 // options is the parsed command line.
 type options struct {
-	scenarios  []string
-	impls      []string // empty: all
-	baseline   []string // empty: each scenario's default
-	workers    []int
-	section    time.Duration // < 0: each scenario's default
-	writes     float64
-	weights    []int64
-	semSize    int64
-	duration   time.Duration
-	reps       int
-	procs      int
-	gomaxprocs int
-	redis      string
-	json       bool
-	html       string
-	benchfmt   string
-	list       bool
+	scenarios []string
+	impls     []string // empty: all
+	baseline  []string // empty: each scenario's default
+	workers   []int
+	// workersGiven is set when -workers was given: it then overrides the
+	// worker counts of every scenario.
+	workersGiven bool
+	section      time.Duration // < 0: each scenario's default
+	writes       float64
+	weights      []int64
+	semSize      int64
+	duration     time.Duration
+	reps         int
+	procs        int
+	gomaxprocs   int
+	redis        string
+	etcd         string
+	json         bool
+	html         string
+	benchfmt     string
+	list         bool
 }
 
 // Limits on the knobs, so that a typo cannot start a run of days.
@@ -49,7 +53,11 @@ with its peers, interleaving the implementations in every repetition, and
 prints a table (or JSON). With no flags it runs every scenario in about a
 minute. Redis scenarios use, in order: -redis ADDR, a redis-server on PATH
 started on a free 127.0.0.1 port (and stopped afterwards), or an
-in-process miniredis (figures then not representative of a network).
+in-process miniredis (figures then not representative of a network). The
+etcd scenario uses -etcd ADDR or an etcd on PATH started on free 127.0.0.1
+ports (and stopped afterwards); without either it is skipped, with a
+warning. A scenario may have worker counts of its own (etcd's few, slow
+acquisitions: see the list below), which -workers overrides.
 
 flags:
 `
@@ -69,16 +77,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(listOf(&o.scenarios, parseName), "scenarios", "comma-separated scenarios to run (default all: "+strings.Join(scenarioNames(), ",")+")")
 	fs.Var(listOf(&o.impls, parseName), "impls", "comma-separated implementations to include (default all; see the list below)")
 	fs.Var(listOf(&o.baseline, parseName), "baseline", "comma-separated implementations to compare with; each scenario uses the first of its own (default: the standard peer)")
-	fs.Var(listOf(&o.workers, parsePositive[int]), "workers", "comma-separated worker counts, one run each: the scaling curve")
+	fs.Var(listOf(&o.workers, parsePositive[int]), "workers", "comma-separated worker counts, one run each: the scaling curve (default 1,4,16; the etcd scenario 1,4)")
 	fs.Var(durationOrAuto{&o.section}, "section", `critical section held per acquisition (busy), or "auto" for each scenario's own`)
 	fs.Float64Var(&o.writes, "writes", 0.1, "rw scenario: fraction of acquisitions that write (0..1)")
 	fs.Var(listOf(&o.weights, parsePositive[int64]), "weights", "sem scenario: comma-separated weights, worker i takes weights[i % len]")
 	fs.Int64Var(&o.semSize, "sem-size", 4, "sem scenario: semaphore capacity")
 	fs.DurationVar(&o.duration, "duration", 400*time.Millisecond, "measured window of each run")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every run")
-	fs.IntVar(&o.procs, "procs", 2, "file and Redis scenarios: OS processes the workers are spread over")
+	fs.IntVar(&o.procs, "procs", 2, "file, Redis and etcd scenarios: OS processes the workers are spread over")
 	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for this process and its worker processes (0: leave as is)")
 	fs.StringVar(&o.redis, "redis", "", `Redis scenarios: existing server host:port on loopback, or "miniredis" (default: start redis-server if on PATH, else miniredis)`)
+	fs.StringVar(&o.etcd, "etcd", "", "etcd scenario: existing server's client host:port on loopback (default: start etcd if on PATH, else skip the scenario)")
 	fs.BoolVar(&o.json, "json", false, "write JSON to stdout instead of the table")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to this file")
 	fs.StringVar(&o.benchfmt, "benchfmt", "", `also write benchstat-compatible lines to this file ("-": stdout)`)
@@ -86,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err // the flag package has printed it and the usage
 	}
+	fs.Visit(func(f *flag.Flag) { o.workersGiven = o.workersGiven || f.Name == "workers" })
 	if err := o.check(fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "contend: %v\n\n", err)
 		fs.Usage()
@@ -124,6 +134,9 @@ func (o *options) check(rest []string) error {
 		return fmt.Errorf("-weights: weight %d exceeds -sem-size %d", w, o.semSize)
 	}
 	if err := checkRedisAddr(o.redis); err != nil {
+		return err
+	}
+	if err := checkEtcdAddr(o.etcd); err != nil {
 		return err
 	}
 	for _, s := range o.scenarios {
@@ -170,7 +183,11 @@ func implKnown(n string) bool {
 func listing() string {
 	var b strings.Builder
 	for _, s := range suite.All() {
-		fmt.Fprintf(&b, "  %-8s %s (critical section %v)\n", s.Name, s.About, s.Section)
+		fmt.Fprintf(&b, "  %-8s %s (critical section %v", s.Name, s.About, s.Section)
+		if s.Workers != nil {
+			fmt.Fprintf(&b, "; workers %s unless -workers is given", (&list[int]{dst: &s.Workers}).String())
+		}
+		b.WriteString(")\n")
 		for _, im := range s.Impls {
 			mark := " "
 			if im.Name == s.Baseline {

@@ -9,10 +9,12 @@
 //	go run ./cmd/contend -scenarios mutex -workers 1,2,4,8,16 -html mutex.html
 //	go run ./cmd/contend -benchfmt new.txt && benchstat -col /impl new.txt
 //
-// File and Redis scenarios spread their workers over several OS processes
-// (-procs): contend re-executes itself in a worker mode for that. Ctrl-C
-// stops the workers, cleans up the servers, files and processes it
-// started, and prints what it has measured.
+// File, Redis and etcd scenarios spread their workers over several OS
+// processes (-procs): contend re-executes itself in a worker mode for
+// that. The etcd scenario needs etcd (on PATH, or -etcd ADDR) and is
+// skipped, with a warning, without it. Ctrl-C stops the workers, cleans up
+// the servers, files and processes it started, and prints what it has
+// measured.
 package main
 
 import (

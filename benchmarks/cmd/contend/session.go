@@ -30,6 +30,16 @@ type session struct {
 	runs     int      // runs started, for unique lock names
 	// onMiniredis is set when the Redis scenarios run on miniredis.
 	onMiniredis bool
+	// redis is the session's Redis server, set up once for every scenario
+	// that needs one.
+	redis *server
+}
+
+// A server is a server the scenarios send their load to: its address and a
+// counter of the requests it has served.
+type server struct {
+	addr  string
+	count func() (int64, error)
 }
 
 // planned is one scenario as this session runs it.
@@ -37,10 +47,12 @@ type planned struct {
 	suite.Scenario
 	section time.Duration
 	procs   int
+	workers []int
 	env     harness.Env
-	// commands counts the commands the Redis server has run; nil when not
-	// counted.
-	commands func() (int64, error)
+	// counters count the requests each server has served (Redis commands,
+	// etcd gRPC messages), by what an implementation needs; an
+	// implementation whose server has none is not counted.
+	counters map[suite.Need]func() (int64, error)
 }
 
 // run runs the session and returns the exit code.
@@ -73,7 +85,7 @@ func (s *session) run(ctx context.Context) int {
 }
 
 // prepare selects the scenarios and implementations and sets up what they
-// need: a directory for lock files, a Redis server.
+// need: a directory for lock files, a Redis server, an etcd server.
 func (s *session) prepare(ctx context.Context) error {
 	for _, sc := range suite.All() {
 		if len(s.o.scenarios) > 0 && !slices.Contains(s.o.scenarios, sc.Name) {
@@ -93,18 +105,31 @@ func (s *session) prepare(ctx context.Context) error {
 				break
 			}
 		}
-		p := planned{Scenario: sc, section: sc.Section, procs: 1}
+		p := planned{Scenario: sc, section: sc.Section, procs: 1, workers: s.o.workers, counters: map[suite.Need]func() (int64, error){}}
 		if s.o.section >= 0 {
 			p.section = s.o.section
 		}
 		if sc.Processes {
 			p.procs = s.o.procs
 		}
-		if err := s.provide(ctx, &p); err != nil {
-			return err
+		if sc.Workers != nil && !s.o.workersGiven {
+			p.workers = sc.Workers
 		}
-		if p.Need == suite.NeedRedis && s.onMiniredis {
+		p.Need = suite.NeedNothing // what the implementations left need
+		for _, im := range sc.Impls {
+			p.Need |= sc.Needs(im.Name)
+		}
+		if skip, err := s.provide(ctx, &p); err != nil {
+			return err
+		} else if skip != "" {
+			s.warn(fmt.Sprintf("%s scenario skipped: %s", sc.Name, skip))
+			continue
+		}
+		if p.Need&suite.NeedRedis != 0 && s.onMiniredis {
 			p.Impls = slices.DeleteFunc(p.Impls, func(im harness.Impl) bool {
+				if p.Needs(im.Name)&suite.NeedRedis == 0 {
+					return false
+				}
 				why := suite.MiniredisLacks(im.Name)
 				if why != "" {
 					s.warn(im.Name + " left out on miniredis: " + why)
@@ -117,23 +142,34 @@ func (s *session) prepare(ctx context.Context) error {
 	return nil
 }
 
-// provide sets up the environment p needs, once per session.
-func (s *session) provide(ctx context.Context, p *planned) error {
-	switch p.Need {
-	case suite.NeedDir:
+// provide sets up the environment p needs, once per session. It returns
+// why p must be skipped, or "", or an error that ends the session.
+func (s *session) provide(ctx context.Context, p *planned) (skip string, err error) {
+	if p.Need&suite.NeedEtcd != 0 { // first: if it is missing, nothing else is started for p
+		etcd, skip, err := s.etcdServer(ctx)
+		if err != nil || skip != "" {
+			return skip, err
+		}
+		p.env.EtcdAddr, p.counters[suite.NeedEtcd] = etcd.addr, etcd.count
+	}
+	if p.Need&suite.NeedDir != 0 {
 		dir, err := s.lockDir()
 		if err != nil {
-			return err
+			return "", err
 		}
 		p.env.Dir = dir
-	case suite.NeedRedis:
-		addr, commands, err := s.redisServer(ctx)
-		if err != nil {
-			return err
-		}
-		p.env.RedisAddr, p.commands = addr, commands
 	}
-	return nil
+	if p.Need&suite.NeedRedis != 0 {
+		if s.redis == nil {
+			addr, commands, err := s.redisServer(ctx)
+			if err != nil {
+				return "", err
+			}
+			s.redis = &server{addr: addr, count: commands}
+		}
+		p.env.RedisAddr, p.counters[suite.NeedRedis] = s.redis.addr, s.redis.count
+	}
+	return "", nil
 }
 
 // lockDir returns the session's private directory for lock files, created
@@ -158,7 +194,7 @@ func (s *session) lockDir() (string, error) {
 func (s *session) runAll(ctx context.Context) {
 	total := 0
 	for _, p := range s.plan {
-		total += len(p.Impls) * len(s.o.workers) * s.o.reps
+		total += len(p.Impls) * len(p.workers) * s.o.reps
 	}
 	disp := progress.New(s.stderr, s.live, total, s.o.duration+50*time.Millisecond)
 	defer disp.Close()
@@ -168,7 +204,7 @@ func (s *session) runAll(ctx context.Context) {
 			sr.Impls = append(sr.Impls, report.Impl{Name: im.Name, Note: im.Note})
 		}
 		for rep := range s.o.reps {
-			for _, w := range s.o.workers {
+			for _, w := range p.workers {
 				for k := range p.Impls {
 					if ctx.Err() != nil {
 						break
@@ -192,11 +228,12 @@ func (s *session) runOne(ctx context.Context, p *planned, im harness.Impl, w, re
 	params := harness.Params{Workers: w, Local: w, Section: p.section, Duration: s.o.duration,
 		Writes: s.o.writes, Weights: s.o.weights, SemSize: s.o.semSize}
 	run := report.Run{Workers: w, Impl: im.Name, Rep: rep, Commands: -1}
+	count := p.counters[p.Needs(im.Name)]
 	var before int64
 	var countErr error
 	ready := func() {
-		if p.commands != nil {
-			before, countErr = p.commands()
+		if count != nil {
+			before, countErr = count()
 		}
 	}
 	var err error
@@ -210,8 +247,8 @@ func (s *session) runOne(ctx context.Context, p *planned, im harness.Impl, w, re
 		run.Error = err.Error()
 		return run
 	}
-	if p.commands != nil && countErr == nil {
-		if after, err := p.commands(); err == nil {
+	if count != nil && countErr == nil {
+		if after, err := count(); err == nil {
 			run.Commands = after - before
 		}
 	}

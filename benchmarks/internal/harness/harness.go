@@ -34,6 +34,7 @@ type Instance interface {
 type Env struct {
 	Dir       string // directory for lock files
 	RedisAddr string // Redis server, host:port on loopback
+	EtcdAddr  string // etcd server's client address, host:port on loopback
 	Key       string // name of the contended lock, new for every run
 }
 

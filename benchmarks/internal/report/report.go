@@ -18,6 +18,7 @@ type Report struct {
 	Machine     Machine       `json:"machine"`
 	Config      Config        `json:"config"`
 	Redis       string        `json:"redis,omitempty"` // which server the Redis scenarios used
+	Etcd        string        `json:"etcd,omitempty"`  // which server the etcd scenario used
 	Warnings    []string      `json:"warnings,omitempty"`
 	Interrupted bool          `json:"interrupted,omitempty"`
 	Scenarios   []Scenario    `json:"scenarios"`
@@ -70,8 +71,8 @@ type Run struct {
 	Impl    string         `json:"impl"`
 	Rep     int            `json:"rep"`
 	Sample  harness.Sample `json:"sample"`
-	// Commands counts Redis commands the server ran during the run; -1
-	// when not counted.
+	// Commands counts the requests the server served during the run
+	// (Redis commands, etcd gRPC messages); -1 when not counted.
 	Commands int64  `json:"commands"`
 	Error    string `json:"error,omitempty"`
 }

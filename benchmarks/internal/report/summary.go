@@ -26,7 +26,8 @@ type Row struct {
 	Max    time.Duration `json:"wait_max_ns"`
 	Jain   float64       `json:"jain"`
 	Allocs float64       `json:"allocs_per_op"`
-	// Cmds is Redis commands per acquisition; unknown when not counted.
+	// Cmds is server requests (Redis commands, etcd gRPC messages) per
+	// acquisition; unknown when not counted.
 	Cmds    Maybe           `json:"cmds_per_op"`
 	Errors  int64           `json:"errors,omitempty"`
 	Waits   stats.Histogram `json:"waits"`
@@ -115,7 +116,7 @@ func (s *Scenario) summarize() {
 	})
 }
 
-// countsCommands reports whether any run of s counted Redis commands.
+// countsCommands reports whether any run of s counted server requests.
 func (s *Scenario) countsCommands() bool {
 	for _, r := range s.Runs {
 		if r.Commands >= 0 {

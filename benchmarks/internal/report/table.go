@@ -19,6 +19,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Redis != "" {
 		fmt.Fprintf(b, "Redis: %s\n", r.Redis)
 	}
+	if r.Etcd != "" {
+		fmt.Fprintf(b, "etcd: %s\n", r.Etcd)
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(b, "warning: %s\n", warn)
 	}
@@ -119,5 +122,6 @@ vs X        acq/s as a multiple of the baseline implementation X at the same wor
 wait        time from asking for the lock to holding it: median, 99th percentile, maximum
 fairness    Jain's index over the workers' acquisitions: 1 = equal shares, 1/workers = one worker got all
 allocs/acq  heap allocations per acquisition (whole process, runtime.MemStats)
-cmds/acq    Redis scenarios: commands per acquisition (INFO commandstats before and after each run)
+cmds/acq    server requests per acquisition, counted before and after each run: Redis commands (INFO commandstats),
+            etcd gRPC messages received (/metrics: each request, each watch created, each keep-alive)
 `

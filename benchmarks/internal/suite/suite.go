@@ -9,13 +9,14 @@ import (
 	"github.com/codomyrmex/concurrency/benchmarks/internal/harness"
 )
 
-// What a scenario needs from its environment.
+// What a scenario needs from its environment: a set of these flags.
 type Need int
 
 const (
-	NeedNothing Need = iota // in-process only
-	NeedDir                 // a directory for lock files
-	NeedRedis               // a Redis server
+	NeedNothing Need = 0      // in-process only
+	NeedDir     Need = 1 << 0 // a directory for lock files
+	NeedRedis   Need = 1 << 1 // a Redis server
+	NeedEtcd    Need = 1 << 2 // an etcd server
 )
 
 // A Scenario is one kind of contended resource with the implementations
@@ -25,15 +26,30 @@ type Scenario struct {
 	About    string        // one line for a newcomer
 	Section  time.Duration // default critical section
 	Baseline string        // default implementation to compare with
-	Need     Need
+	Need     Need          // what its implementations need, all together
+	// Uses says what each implementation needs where they differ (a
+	// scenario that compares backends); see Needs.
+	Uses map[string]Need
+	// Workers are the worker counts run when -workers is not given; nil
+	// for the session's default.
+	Workers []int
 	// Processes is true when workers may run in separate OS processes.
 	Processes bool
 	Impls     []harness.Impl
 }
 
+// Needs returns what the implementation impl of s needs: its entry in
+// s.Uses, or else s.Need.
+func (s Scenario) Needs(impl string) Need {
+	if n, ok := s.Uses[impl]; ok {
+		return n
+	}
+	return s.Need
+}
+
 // All returns every scenario, in the order reports show them.
 func All() []Scenario {
-	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario(), redisScenario()}
+	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario(), redisScenario(), etcdScenario()}
 }
 
 // Lookup finds an implementation by scenario and name.

@@ -30,6 +30,16 @@ func TestScenariosWellFormed(t *testing.T) {
 		if !baseline {
 			t.Errorf("scenario %s: baseline %q is not one of its implementations", s.Name, s.Baseline)
 		}
+		for impl, need := range s.Uses {
+			if _, ok := Lookup(s.Name, impl); !ok || need&^s.Need != 0 {
+				t.Errorf("scenario %s: Uses[%q] = %v: unknown implementation, or a need beyond the scenario's %v", s.Name, impl, need, s.Need)
+			}
+		}
+		for _, w := range s.Workers {
+			if w < 1 {
+				t.Errorf("scenario %s: worker count %d", s.Name, w)
+			}
+		}
 	}
 	if _, ok := Lookup("mutex", "nope"); ok {
 		t.Error("Lookup found an unknown implementation")
@@ -41,7 +51,7 @@ func TestScenariosWellFormed(t *testing.T) {
 // watches it), and semaphore holders never hold more than its size.
 func TestExclusion(t *testing.T) {
 	for _, s := range All() {
-		if s.Need == NeedRedis {
+		if s.Need&(NeedRedis|NeedEtcd) != 0 { // see redis_test.go and etcd_test.go
 			continue
 		}
 		for _, im := range s.Impls {
