@@ -40,11 +40,7 @@ type telemetryConfig = lockotel.Providers
 // on the span in the context the lease was obtained with, and a failed
 // renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp != nil {
-			c.telemetry.Tracer = tp
-		}
-	})
+	return optionFunc(func(c *config) { c.telemetry.SetTracer(tp) })
 }
 
 // WithMeterProvider sets the provider of the meter for the Client's
@@ -54,11 +50,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // returned by otel.GetMeterProvider when the Client is made. It takes
 // effect only when given to New.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp != nil {
-			c.telemetry.Meter = mp
-		}
-	})
+	return optionFunc(func(c *config) { c.telemetry.SetMeter(mp) })
 }
 
 // instruments is the Client's instrumentation.

@@ -18,22 +18,14 @@ import (
 // A nil provider is ignored. The default is the global provider, as
 // returned by otel.GetTracerProvider when the Lock is made.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp != nil {
-			c.otel.Tracer = tp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetTracer(tp) })
 }
 
 // WithMeterProvider sets the provider of the meter for the Lock's metrics.
 // A nil provider is ignored. The default is the global provider, as
 // returned by otel.GetMeterProvider when the Lock is made.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp != nil {
-			c.otel.Meter = mp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetMeter(mp) })
 }
 
 // recorders returns the recorders of the exclusive and the shared holds of

@@ -62,19 +62,11 @@ func WithOrderCheck(report func(Violation)) Option {
 // WithTracerProvider sets the provider of the tracer for the Manager's
 // spans. A nil provider is ignored. The default is the global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp != nil {
-			c.otel.Tracer = tp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetTracer(tp) })
 }
 
 // WithMeterProvider sets the provider of the meter for the Manager's
 // metrics. A nil provider is ignored. The default is the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp != nil {
-			c.otel.Meter = mp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetMeter(mp) })
 }

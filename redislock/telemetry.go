@@ -34,11 +34,7 @@ const ScopeName = "github.com/codomyrmex/concurrency/redislock"
 // lost" on the span in the context the lease was obtained with, and a
 // failed renewal "lease renewal failed".
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp != nil {
-			c.otel.Tracer = tp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetTracer(tp) })
 }
 
 // WithMeterProvider sets the provider of the meter for the Client's
@@ -49,11 +45,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // returned by otel.GetMeterProvider when the Client is made. It takes
 // effect only when given to New or NewRedlock.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp != nil {
-			c.otel.Meter = mp
-		}
-	})
+	return optionFunc(func(c *config) { c.otel.SetMeter(mp) })
 }
 
 // instrumentation returns the Client's instrumentation; errors creating

@@ -5,6 +5,8 @@
 // attributes (lock.kind, lock.mode, lock.outcome, error.type).
 //
 // The instrumented packages (telemetry's wrappers, filelock, redislock,
-// manager) each take WithTracerProvider and WithMeterProvider options of
-// their own and pass the providers here; users never import this package.
+// etcdlock, manager) each take WithTracerProvider and WithMeterProvider
+// options of their own, which set [Providers] with [Providers.SetTracer]
+// and [Providers.SetMeter], and pass the providers here; users never
+// import this package.
 package lockotel

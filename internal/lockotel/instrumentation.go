@@ -64,6 +64,22 @@ type Providers struct {
 	Meter  metric.MeterProvider
 }
 
+// SetTracer sets p.Tracer to tp, unless tp is nil: the body of every
+// package's WithTracerProvider option, which ignores a nil provider.
+func (p *Providers) SetTracer(tp trace.TracerProvider) {
+	if tp != nil {
+		p.Tracer = tp
+	}
+}
+
+// SetMeter sets p.Meter to mp, unless mp is nil: the body of every
+// package's WithMeterProvider option, which ignores a nil provider.
+func (p *Providers) SetMeter(mp metric.MeterProvider) {
+	if mp != nil {
+		p.Meter = mp
+	}
+}
+
 // New returns the instrumentation of the scope named scope (the import path
 // of the instrumented package), with version [Version], recording through
 // p. If scope is empty, or some instrument cannot be created, New returns

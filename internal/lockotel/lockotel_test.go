@@ -133,3 +133,17 @@ func TestNewEmptyScope(t *testing.T) {
 	}
 	in.Recorder(lockotel.KindMutex, "m", "").Acquired(context.Background(), 1)
 }
+
+// SetTracer and SetMeter set a provider and ignore a nil one, as every
+// WithTracerProvider and WithMeterProvider option does.
+func TestProvidersSet(t *testing.T) {
+	var p lockotel.Providers
+	tp, mp := tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
+	p.SetTracer(tp)
+	p.SetMeter(mp)
+	p.SetTracer(nil)
+	p.SetMeter(nil)
+	if p.Tracer != tp || p.Meter != mp {
+		t.Fatalf("after setting and then nil: %+v, want the providers set", p)
+	}
+}
