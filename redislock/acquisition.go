@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -150,15 +151,13 @@ func (a *acquisition) releaseCall() releaseCall {
 // errLateReply if the lease's validity has already run out, and with
 // errClosed if the Client is closed.
 func (a *acquisition) lease(ctx context.Context, fence int64, sent time.Time) (*Lease, error) {
-	ttl := a.s.cfg.ttl
-	validUntil := sent.Add(ttl - drift(ttl))
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
 	}
-	if time.Until(validUntil) <= 0 {
+	if time.Until(lease.ValidUntil(sent, a.s.cfg.TTL)) <= 0 {
 		return nil, errLateReply
 	}
-	return newLease(a, fence, sent, validUntil)
+	return newLease(a, fence, sent)
 }
 
 // next decides, after attempt o (sent at sent) did not become a lease,

@@ -45,12 +45,6 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// drift is the margin taken off a lease's TTL for clock drift between this
-// process and the server (as in Redlock): 1% plus a millisecond.
-func drift(ttl time.Duration) time.Duration {
-	return ttl/100 + time.Millisecond
-}
-
 // transientReplies are the error replies of a server that is starting,
 // busy, failing over or full, after which an acquire may succeed later.
 var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM"}

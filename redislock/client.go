@@ -5,19 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 )
-
-// cleanupTimeout bounds the calls the package makes on its own behalf,
-// without a caller's context: releasing the key of an acquisition that was
-// abandoned or ended by Close, by a holder's context or by WithMaxHold, and
-// the release in Mutex.Unlock. A key whose release fails expires at its TTL.
-const cleanupTimeout = time.Second
 
 // A Client grants leases on locks kept in one Redis deployment. It is safe
 // for concurrent use; create one per Redis client and share it.

@@ -3,22 +3,17 @@ package redislock
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/codomyrmex/concurrency/internal/ctxerr"
-	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
-// Reasons a lease ends before its holder releases it. The errors the
-// package reports wrap them in an error that wraps lock.ErrLockLost.
-var (
-	errKeyGone  = errors.New("the key expired, was deleted or was taken over")
-	errExpired  = errors.New("the lease's TTL ran out")
-	errMaxHold  = errors.New("held past the maximum hold time")
-	errReleased = fmt.Errorf("redislock: lease released: %w", lock.ErrNotHeld)
-)
+// errKeyGone is the reason of a lease lost because its key is gone or
+// owned by another token; lease.Expired and lease.ErrMaxHold give the
+// others. The errors the package reports wrap the reason in an error that
+// wraps lock.ErrLockLost.
+var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 
 // A Lease is one holding of a lock, from a successful Obtain until Release
 // or until it is lost. Its methods are safe for concurrent use.
@@ -46,39 +41,32 @@ var (
 // A lease does not make the holder's work exclusive by itself: see the
 // package documentation on what a Redis lock cannot promise, and Fence.
 type Lease struct {
-	c       *Client
-	spec    // the lock: its name, keys, configuration and recorder
-	token   token
-	fence   int64
-	q       *localQueue // its turn in the local FIFO
-	granted time.Time   // when the acquire that granted it was sent
+	c     *Client
+	k     keys   // the lock's
+	cfg   config // the lease's
+	token token
+	fence int64
+	q     *localQueue // its turn in the local FIFO
 
-	ctx    context.Context // cancelled, with the reason, when the lease ends
-	cancel context.CancelCauseFunc
-	stop   chan struct{} // closed by Release: the goroutine must return
-	exited chan struct{} // closed when the goroutine has returned
-
-	mu         sync.Mutex
-	validUntil time.Time // monotonic
-	ended      bool      // the lease has ended; ctx is cancelled
-	released   bool      // Release has been called
-	dequeued   bool      // the local FIFO place has been given back
+	core     lease.State // its name, recorder, context, validity and end
+	dequeued atomic.Bool // the local FIFO place has been given back
 }
 
+// backend names the package in the errors of its leases.
+var backend = lease.NewBackend("redislock")
+
 // newLease starts the goroutine of the lease that a's current token holds,
-// with fence, granted by the attempt sent at granted and valid until
-// validUntil. The lease takes over a's turn in the local FIFO. It fails
-// with errClosed if the Client is closed.
-func newLease(a *acquisition, fence int64, granted, validUntil time.Time) (*Lease, error) {
+// with fence, granted by the attempt sent at granted. The lease takes over
+// a's turn in the local FIFO. It fails with errClosed if the Client is
+// closed.
+func newLease(a *acquisition, fence int64, granted time.Time) (*Lease, error) {
 	c := a.c
-	l := &Lease{
-		c: c, spec: a.s, token: a.token, fence: fence, q: a.q,
-		granted: granted, validUntil: validUntil,
-		stop: make(chan struct{}), exited: make(chan struct{}),
-	}
-	l.ctx, l.cancel = context.WithCancelCause(a.holdCtx)
+	l := &Lease{c: c, k: a.s.k, cfg: a.s.cfg, token: a.token, fence: fence, q: a.q}
+	l.core.Start(a.holdCtx, backend, a.s.name, a.s.rec)
+	l.core.ValidFrom(granted, l.cfg.TTL)
+	l.core.Hold(granted)
 	if !c.track() {
-		l.cancel(errClosed)
+		l.core.End(errClosed)
 		return nil, errClosed
 	}
 	go l.run()
@@ -86,7 +74,7 @@ func newLease(a *acquisition, fence int64, granted, validUntil time.Time) (*Leas
 }
 
 // Name returns the name of the lock.
-func (l *Lease) Name() string { return l.name }
+func (l *Lease) Name() string { return l.core.Name() }
 
 // Fence returns the lease's fencing token: a number that the lock's
 // acquisitions increase strictly, one per grant (renewals and retried
@@ -101,35 +89,23 @@ func (l *Lease) Fence() int64 { return l.fence }
 
 // Done returns a channel that is closed when the lease ends, for whatever
 // reason. Err tells the reason.
-func (l *Lease) Done() <-chan struct{} { return l.ctx.Done() }
+func (l *Lease) Done() <-chan struct{} { return l.core.Done() }
 
 // Err returns nil while the lease is held. Once Done is closed it returns
 // why the lease ended: an error wrapping lock.ErrLockLost if it was lost or
 // reached its maximum hold time, one wrapping lock.ErrNotHeld after
 // Release, lock.ErrClosed after Client.Close, or the cause of the holder's
 // context.
-func (l *Lease) Err() error {
-	if l.ctx.Err() == nil {
-		return nil
-	}
-	return context.Cause(l.ctx)
-}
+func (l *Lease) Err() error { return l.core.Err() }
 
 // Context returns a context for the critical section: it carries the values
 // of the context given to Obtain and is cancelled when the lease ends, with
 // the reason (see Err) as its cause.
-func (l *Lease) Context() context.Context { return l.ctx }
+func (l *Lease) Context() context.Context { return l.core.Context() }
 
 // Validity returns how long the lease is still certainly held by the local
 // clock, or 0 once it has ended or its validity has run out.
-func (l *Lease) Validity() time.Duration {
-	if l.ctx.Err() != nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return max(0, time.Until(l.validUntil))
-}
+func (l *Lease) Validity() time.Duration { return l.core.Validity() }
 
 // Extend resets the key's TTL to the lease's TTL now, and the validity with
 // it. The call is bounded by ctx and by the current validity. If the key is
@@ -138,48 +114,35 @@ func (l *Lease) Validity() time.Duration {
 // free key again. On a transport or context error the lease is unchanged
 // and its watchdog, if any, keeps trying.
 func (l *Lease) Extend(ctx context.Context) error {
-	if err := l.Err(); err != nil {
-		return fmt.Errorf("redislock: extend %q: %w: %w", l.name, lock.ErrNotHeld, err)
-	}
-	if err := ctxerr.From(ctx); err != nil {
-		return err
-	}
+	return l.core.Extend(ctx, l.extend)
+}
+
+// extend renews the lease for Extend: under interruptible, so that it
+// returns when ctx is cancelled. It returns errKeyGone if the token no
+// longer holds the key.
+func (l *Lease) extend(ctx context.Context) (gone, err error) {
 	var ok bool
-	err := l.c.interruptible(ctx, func(ctx context.Context) (err error) {
+	err = l.c.interruptible(ctx, func(ctx context.Context) (err error) {
 		ok, err = l.renew(ctx)
 		return err
 	}, nil)
-	if err != nil {
-		if cerr := ctxerr.From(ctx); cerr != nil {
-			return cerr
-		}
-		return fmt.Errorf("redislock: extend %q: %w", l.name, err)
+	if err == nil && !ok {
+		return errKeyGone, nil
 	}
-	if !ok {
-		l.end(l.lost(errKeyGone))
-		return fmt.Errorf("redislock: extend %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
-	}
-	return nil
+	return nil, err
 }
 
 // renew runs the extend script once, within the lease's validity, and
 // moves the validity on success. It reports whether the token still held
 // the key.
 func (l *Lease) renew(ctx context.Context) (bool, error) {
-	l.mu.Lock()
-	until := l.validUntil
-	l.mu.Unlock()
-	ctx, cancel := context.WithDeadline(ctx, until)
+	ctx, cancel := l.core.WithValidity(ctx)
 	defer cancel()
 	start := time.Now()
 	if ok, err := l.c.tr.extend(ctx, extendCall{keys: l.k, token: l.token, ttl: l.cfg.ttlArg}); !ok {
 		return false, err
 	}
-	l.mu.Lock()
-	if v := start.Add(l.cfg.ttl - drift(l.cfg.ttl)); v.After(l.validUntil) {
-		l.validUntil = v
-	}
-	l.mu.Unlock()
+	l.core.ValidFrom(start, l.cfg.TTL)
 	return true, nil
 }
 
@@ -213,95 +176,43 @@ func (l *Lease) Release(ctx context.Context) error {
 // release is Release, which waits for the lease's goroutine only if
 // waitExit is set (Mutex.Unlock does not).
 func (l *Lease) release(ctx context.Context, waitExit bool) error {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
-		return fmt.Errorf("redislock: release %q: %w: already released", l.name, lock.ErrNotHeld)
-	}
-	l.released = true
-	l.mu.Unlock()
-	close(l.stop)
-	early := ctx.Err() != nil // done before the call, not by ending the lease
-	var err error
-	switch {
-	case !l.end(errReleased):
-		err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
-	case early:
-		l.c.releaseLater(ctx, l.releaseCall())
-		err = fmt.Errorf("redislock: release %q: %w", l.name, ctxerr.From(ctx))
-	default:
-		if ctx.Err() != nil && context.Cause(ctx) == errReleased {
-			// ctx is the lease's Context, or derived from it, and
-			// ending the lease cancelled it.
-			deadline := time.Now().Add(cleanupTimeout)
-			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-				deadline = d
-			}
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
-			defer cancel()
-		}
-		var ok bool
-		ok, err = l.c.releaseInterruptible(ctx, l.releaseCall())
-		switch {
-		case err != nil:
-			// Try once more in the background, so that the next
-			// holder need not wait for the TTL.
-			l.c.releaseLater(ctx, l.releaseCall())
-			if cerr := ctxerr.From(ctx); cerr != nil {
-				err = cerr
-			}
-			err = fmt.Errorf("redislock: release %q: %w", l.name, err)
-		case !ok:
-			err = fmt.Errorf("redislock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.lost(errKeyGone))
-		}
-	}
-	l.dequeue()
-	l.rec.Released(ctx, 1, time.Since(l.granted))
-	if waitExit {
-		select {
-		case <-l.exited:
-		case <-ctx.Done():
-		}
-	}
-	return err
+	return l.core.Release(ctx, l.releaseKey, l.releaseLater, l.dequeue, waitExit)
 }
 
-// end ends the lease with cause, unless it has ended already; it reports
-// whether it did.
-func (l *Lease) end(cause error) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ended {
-		return false
+// releaseKey releases the key for Release, under interruptible for a ctx
+// that can be cancelled. It returns errKeyGone if the token no longer held
+// it.
+func (l *Lease) releaseKey(ctx context.Context) (gone, err error) {
+	ok, err := l.c.releaseInterruptible(ctx, l.releaseCall())
+	if err == nil && !ok {
+		return errKeyGone, nil
 	}
-	l.ended = true
-	l.cancel(cause)
-	l.recordEnd(cause)
-	return true
+	return nil, err
+}
+
+// releaseLater releases the key in the background (see
+// Client.releaseLater).
+func (l *Lease) releaseLater(ctx context.Context) {
+	l.c.releaseLater(ctx, l.releaseCall())
 }
 
 // finish ends the lease with cause on the package's own initiative (holder
 // context, Close, maximum hold), releasing the key and the local FIFO place.
 func (l *Lease) finish(cause error) {
-	if !l.end(cause) {
+	if !l.core.End(cause) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lease.CleanupTimeout)
 	_, _ = l.c.tr.release(ctx, l.releaseCall())
 	cancel()
 	l.dequeue()
-	l.rec.Released(ctx, 1, time.Since(l.granted))
+	l.core.RecordRelease(ctx)
 }
 
 // dequeue gives the local FIFO place back, once. A lost lease keeps it
 // until Release, so that goroutines of this process never overlap.
 func (l *Lease) dequeue() {
-	l.mu.Lock()
-	done := l.dequeued
-	l.dequeued = true
-	l.mu.Unlock()
-	if !done {
+	if l.dequeued.CompareAndSwap(false, true) {
 		l.q.mu.Unlock()
 		l.c.unqueue(l.k.lock, l.q)
 	}
@@ -310,16 +221,4 @@ func (l *Lease) dequeue() {
 // releaseCall is the release script's call for the lease's token.
 func (l *Lease) releaseCall() releaseCall {
 	return releaseCall{keys: l.k, token: l.token}
-}
-
-// lost returns the error of a lease lost for reason.
-func (l *Lease) lost(reason error) error {
-	return fmt.Errorf("redislock: lease on %q: %w: %w", l.name, lock.ErrLockLost, reason)
-}
-
-// remaining returns the time left until the validity runs out.
-func (l *Lease) remaining() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Until(l.validUntil)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
 // hub is a Client's one Redis subscription, shared by every lock it waits
@@ -134,7 +135,7 @@ func (h *hub) dropLocked(t *topic) {
 		return
 	}
 	if !h.closed {
-		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), lease.CleanupTimeout)
 		// On failure the channel stays subscribed until the
 		// connection is replaced; stray messages are harmless.
 		_ = h.ps.Unsubscribe(ctx, t.channel)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -40,12 +41,12 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is the lease configuration.
 type config struct {
-	prefix  string
-	ttl     time.Duration // the key's TTL after each acquire and renewal
-	fixed   bool          // WithTTL: no watchdog
-	renew   time.Duration // watchdog period; 0 if fixed
-	maxHold time.Duration // 0: unlimited
-	ttlArg  millis        // ttl for the scripts; set by validate
+	prefix string
+	// The key's TTL after each acquire and renewal, whether a watchdog
+	// renews it (with WithTTL, Fixed is set and Renew 0), and the
+	// maximum hold.
+	lease.Timing
+	ttlArg millis // TTL for the scripts; set by validate
 
 	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
 
@@ -53,14 +54,14 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{prefix: DefaultPrefix, ttl: DefaultTTL, renew: DefaultRenewInterval}
+	return config{prefix: DefaultPrefix, Timing: lease.Timing{TTL: DefaultTTL, Renew: DefaultRenewInterval}}
 }
 
 // WithTTL gives leases a fixed TTL and no watchdog: the lease ends ttl after
 // it was requested unless Extend renews it. ttl must be at least 10ms; it
 // is rounded down to a whole millisecond.
 func WithTTL(ttl time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, true, 0 })
+	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, true, 0 })
 }
 
 // WithWatchdog renews leases automatically: the key gets TTL ttl, and every
@@ -78,14 +79,14 @@ func WithTTL(ttl time.Duration) Option {
 // TryObtain or the Mutex's Lock and TryLock. No interval turns renewal
 // off: for leases that only Extend renews, use WithTTL.
 func WithWatchdog(ttl, renewInterval time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, false, renewInterval })
+	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, false, renewInterval })
 }
 
 // WithMaxHold bounds how long a lease may be held: d after it was granted,
 // the lease is released and ends with an error wrapping lock.ErrLockLost,
 // even if its watchdog could renew it. Zero (the default) means no bound.
 func WithMaxHold(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.maxHold = d })
+	return optionFunc(func(c *config) { c.MaxHold = d })
 }
 
 // WithPrefix sets the namespace of the keys and channels: the lock named
@@ -122,19 +123,17 @@ func WithMaxWaiters(n int) Option {
 }
 
 func (c *config) validate() error {
-	ttl := c.ttl.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
-	switch {
-	case c.ttl < minTTL:
-		return fmt.Errorf("redislock: TTL %v is below %v: %w", c.ttl, minTTL, lock.ErrInvalidArgument)
-	case !c.fixed && (c.renew < minRenewInterval || c.renew > ttl/2):
-		return fmt.Errorf("redislock: renewal interval %v is not between %v and half the TTL %v: %w", c.renew, minRenewInterval, ttl, lock.ErrInvalidArgument)
-	case c.maxHold < 0:
-		return fmt.Errorf("redislock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
-	case strings.ContainsAny(c.prefix, "{}"):
+	if c.TTL < minTTL {
+		return fmt.Errorf("redislock: TTL %v is below %v: %w", c.TTL, minTTL, lock.ErrInvalidArgument)
+	}
+	c.TTL = c.TTL.Truncate(time.Millisecond) // PX and PEXPIRE take milliseconds
+	if err := c.Timing.Check(backend, minRenewInterval); err != nil {
+		return err
+	}
+	if strings.ContainsAny(c.prefix, "{}") {
 		return fmt.Errorf("redislock: prefix %q contains a brace: %w", c.prefix, lock.ErrInvalidArgument)
 	}
-	c.ttl = ttl
-	c.ttlArg = newMillis(c.ttl)
+	c.ttlArg = newMillis(c.TTL)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -156,7 +157,7 @@ func (r *redlock) obtain(ctx context.Context, call obtainCall) attempt {
 // without the servers that have not answered within nodeTimeout.
 func (r *redlock) obtainAll(ctx context.Context, call obtainCall) (tally, <-chan struct{}) {
 	ttl := call.ttl.duration()
-	ctx, cancel := context.WithTimeout(ctx, ttl-drift(ttl))
+	ctx, cancel := context.WithDeadline(ctx, lease.ValidUntil(time.Now(), ttl))
 	defer cancel()
 	return r.fanout(ctx, call, obtained, nodeTimeout(ttl))
 }

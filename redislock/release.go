@@ -2,6 +2,8 @@ package redislock
 
 import (
 	"context"
+
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
 // releaseInterruptible is the transport's release under interruptible: for
@@ -28,14 +30,15 @@ func (c *Client) releaseInGoroutine(ctx context.Context, call releaseCall) (bool
 	return ok, nil
 }
 
-// releaseLater runs call in the background, for up to cleanupTimeout under
-// context.WithoutCancel(ctx): the release of a lock that the token may hold
-// after an acquisition that failed or was given up with a call in flight,
-// or after a release whose outcome is unknown.
+// releaseLater runs call in the background, for up to
+// lease.CleanupTimeout under context.WithoutCancel(ctx): the release of a
+// lock that the token may hold after an acquisition that failed or was
+// given up with a call in flight, or after a release whose outcome is
+// unknown.
 func (c *Client) releaseLater(ctx context.Context, call releaseCall) {
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
-		ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		ctx, cancel := context.WithTimeout(ctx, lease.CleanupTimeout)
 		defer cancel()
 		_, _ = c.tr.release(ctx, call)
 	})
@@ -50,14 +53,14 @@ func (c *Client) giveBack(ctx context.Context, call releaseCall, calls <-chan st
 	ctx = context.WithoutCancel(ctx)
 	c.goAsync(func() {
 		answered := calls == nil || closed(calls) // before the first release is sent
-		rctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+		rctx, cancel := context.WithTimeout(ctx, lease.CleanupTimeout)
 		_, _ = c.tr.release(rctx, call)
 		cancel()
 		if answered {
 			return
 		}
 		<-calls
-		rctx, cancel = context.WithTimeout(ctx, cleanupTimeout)
+		rctx, cancel = context.WithTimeout(ctx, lease.CleanupTimeout)
 		_, _ = c.tr.release(rctx, call)
 		cancel()
 	})

@@ -1,15 +1,11 @@
 package redislock
 
 import (
-	"context"
-	"errors"
-
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/codomyrmex/concurrency/internal/lockotel"
-	"github.com/codomyrmex/concurrency/lock"
 )
 
 // ScopeName is the OpenTelemetry instrumentation scope of the package: its
@@ -87,12 +83,3 @@ func (c *Client) recorder(name string) *lockotel.Recorder {
 // which the Mutex records its telemetry; package manager reports a
 // registered Mutex under the same kind.
 func (m *Mutex) LockKind() string { return lockotel.KindRedis }
-
-// recordEnd records the end of l's hold for cause: a loss if cause wraps
-// lock.ErrLockLost, also an event on the holder's span (the one in the
-// context the lease was obtained with).
-func (l *Lease) recordEnd(cause error) {
-	if l.rec != nil && errors.Is(cause, lock.ErrLockLost) {
-		l.rec.Lost(context.WithoutCancel(l.ctx), cause)
-	}
-}

@@ -133,3 +133,24 @@ func TestTelemetryLostLeaseEvent(t *testing.T) {
 	}
 	t.Fatal("holder's span not recorded")
 }
+
+// A lease that the package ended itself (here, its holder's context) is
+// recorded as released once: the Release that follows records nothing.
+func TestTelemetryReleasedOnce(t *testing.T) {
+	_, rdb := mini(t)
+	s, opts := newOtelSDK(t)
+	c := newClient(t, rdb, opts...)
+	ctx, cancel := context.WithCancel(testCtx(t, 10*time.Second))
+	l, err := c.Obtain(ctx, "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	for s.sum(t, "lock.holders") != 0 { // the lease's goroutine released it
+		time.Sleep(time.Millisecond)
+	}
+	_ = l.Release(context.Background())
+	if n := s.sum(t, "lock.holders"); n != 0 {
+		t.Fatalf("lock.holders = %d after the lease ended and was released, want 0", n)
+	}
+}

@@ -1,9 +1,9 @@
 package redislock
 
 import (
-	"context"
-	"fmt"
 	"time"
+
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
 // run is the lease's goroutine: it renews the key every renewal interval if
@@ -14,27 +14,27 @@ import (
 // One timer serves the renewals, the validity and the maximum hold.
 func (l *Lease) run() {
 	defer l.c.wg.Done()
-	defer close(l.exited)
+	defer l.core.Exit()
 
 	var renewAt, maxHoldAt time.Time // zero: no watchdog, no maximum hold
-	if l.cfg.renew > 0 {
-		renewAt = time.Now().Add(l.cfg.renew)
+	if l.cfg.Renew > 0 {
+		renewAt = time.Now().Add(l.cfg.Renew)
 	}
-	if l.cfg.maxHold > 0 {
-		maxHoldAt = l.granted.Add(l.cfg.maxHold)
+	if l.cfg.MaxHold > 0 {
+		maxHoldAt = l.core.Granted().Add(l.cfg.MaxHold)
 	}
-	timer := time.NewTimer(l.untilNext(renewAt, maxHoldAt))
+	timer := time.NewTimer(l.core.UntilNext(renewAt, maxHoldAt))
 	defer timer.Stop()
 
 	var renewErr error // the last failed renewal, if none succeeded since
 	for {
 		select {
-		case <-l.stop:
+		case <-l.core.Stopped():
 			return
-		case <-l.ctx.Done():
+		case <-l.core.Done():
 			// The holder's context ended, or the lease has already
 			// ended some other way (then finish does nothing).
-			l.finish(context.Cause(l.ctx))
+			l.finish(l.core.Err())
 			return
 		case <-l.c.done:
 			l.finish(errClosed)
@@ -42,50 +42,33 @@ func (l *Lease) run() {
 		case <-timer.C:
 		}
 		if !maxHoldAt.IsZero() && time.Until(maxHoldAt) <= 0 {
-			l.finish(l.lost(errMaxHold))
+			l.finish(l.core.Lost(lease.ErrMaxHold))
 			return
 		}
 		if !renewAt.IsZero() && time.Until(renewAt) <= 0 {
-			ok, err := l.renew(l.ctx)
+			ok, err := l.renew(l.core.Context())
 			switch {
 			case err != nil:
-				l.rec.Renewed(l.ctx, err)
+				l.core.RecordRenewal(err)
 				// Retry soon, within the validity; the lease ends if
 				// no retry gets through in time.
 				renewErr = err
-				renewAt = time.Now().Add(jitter(l.cfg.renew / 4))
+				renewAt = time.Now().Add(jitter(l.cfg.Renew / 4))
 			case !ok:
-				lost := l.lost(errKeyGone)
-				l.rec.Renewed(l.ctx, lost)
-				l.end(lost)
+				lost := l.core.Lost(errKeyGone)
+				l.core.RecordRenewal(lost)
+				l.core.End(lost)
 				return
 			default:
-				l.rec.Renewed(l.ctx, nil)
+				l.core.RecordRenewal(nil)
 				renewErr = nil
-				renewAt = time.Now().Add(l.cfg.renew)
+				renewAt = time.Now().Add(l.cfg.Renew)
 			}
 		}
-		if l.remaining() <= 0 { // Extend may have moved the validity
-			reason := errExpired
-			if renewErr != nil {
-				reason = fmt.Errorf("no renewal confirmed before the lease's validity ran out: %w", renewErr)
-			}
-			l.end(l.lost(reason))
+		if l.core.Remaining() <= 0 { // Extend may have moved the validity
+			l.core.End(l.core.Lost(lease.Expired(renewErr)))
 			return
 		}
-		timer.Reset(l.untilNext(renewAt, maxHoldAt))
+		timer.Reset(l.core.UntilNext(renewAt, maxHoldAt))
 	}
-}
-
-// untilNext returns the time until the lease's next event: the end of its
-// validity, or the renewal or maximum hold time if set and earlier.
-func (l *Lease) untilNext(renewAt, maxHoldAt time.Time) time.Duration {
-	d := l.remaining()
-	if !renewAt.IsZero() {
-		d = min(d, time.Until(renewAt))
-	}
-	if !maxHoldAt.IsZero() {
-		d = min(d, time.Until(maxHoldAt))
-	}
-	return d
 }
