@@ -25,12 +25,6 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// drift is the margin taken off a lease's TTL for clock drift between this
-// process and the cluster: 1% plus a millisecond.
-func drift(ttl time.Duration) time.Duration {
-	return ttl/100 + time.Millisecond
-}
-
 // errRequeue marks an acquisition that lost its place in the queue (its
 // etcd lease ended while it waited) and may try again with a new one.
 var errRequeue = errors.New("etcdlock: the waiter's etcd lease ended")

@@ -4,20 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/internal/waitq"
 	"github.com/codomyrmex/concurrency/lock"
 )
-
-// cleanupTimeout bounds the calls the package makes on its own behalf,
-// without a caller's context: revoking the etcd lease of an acquisition
-// that was abandoned, or of a lease ended by Close, by its holder's
-// context, by WithMaxHold or by a loss, and the release in Mutex.Unlock. A
-// lease whose revocation fails expires at its TTL, and its key with it.
-const cleanupTimeout = time.Second
 
 // A Client grants leases on locks kept in one etcd cluster. It is safe for
 // concurrent use; create one per etcd client and share it.
@@ -105,9 +98,10 @@ func (c *Client) track() bool {
 }
 
 // revoke revokes the etcd lease id, deleting its key, within
-// cleanupTimeout.
+// lease.CleanupTimeout; if that fails, the etcd lease expires at its TTL,
+// and its key with it.
 func (c *Client) revoke(ctx context.Context, id clientv3.LeaseID) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease.CleanupTimeout)
 	defer cancel()
 	_, _ = c.cli.Revoke(ctx, id)
 }

@@ -2,10 +2,8 @@ package etcdlock
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
-	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
 // Do obtains the lock called name as Obtain does, runs fn with the lease's
@@ -21,17 +19,7 @@ import (
 // returned, so fn's work may not have been exclusive. A nil fn is an error
 // wrapping lock.ErrInvalidArgument, and the lock is not obtained.
 func (c *Client) Do(ctx context.Context, name string, fn func(context.Context, *Lease) error, opts ...Option) (err error) {
-	if fn == nil {
-		return fmt.Errorf("etcdlock: Do %q with a nil function: %w", name, lock.ErrInvalidArgument)
-	}
-	l, err := c.Obtain(ctx, name, opts...)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		err = errors.Join(err, l.Release(rctx))
-	}()
-	return fn(l.Context(), l)
+	return lease.Do(ctx, backend, name, fn, func(ctx context.Context) (*Lease, error) {
+		return c.Obtain(ctx, name, opts...)
+	})
 }

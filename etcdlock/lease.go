@@ -4,26 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/codomyrmex/concurrency/internal/ctxerr"
-	"github.com/codomyrmex/concurrency/lock"
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
-// Reasons a lease ends before its holder releases it. The errors the
+// Reasons a lease ends before its holder releases it, besides those of
+// internal/lease (lease.Expired and lease.ErrMaxHold). The errors the
 // package reports wrap them in an error that wraps lock.ErrLockLost.
 var (
 	errKeyGone   = errors.New("the lock's key was deleted")
 	errLeaseGone = errors.New("etcd no longer has the lease (it expired or was revoked)")
-	errExpired   = errors.New("the lease's TTL ran out")
-	errMaxHold   = errors.New("held past the maximum hold time")
-	errReleased  = fmt.Errorf("etcdlock: lease released: %w", lock.ErrNotHeld)
 	errAbandoned = errors.New("etcdlock: acquisition abandoned")
 )
+
+// backend names the package in the errors of its leases.
+var backend = lease.NewBackend("etcdlock")
 
 // A Lease is one holding of a lock, from a successful Obtain until Release
 // or until it is lost. Its methods are safe for concurrent use.
@@ -50,35 +49,22 @@ var (
 // A lease does not make the holder's work exclusive by itself: see the
 // package documentation, IsOwner and Fence.
 type Lease struct {
-	c    *Client
-	name string
-	dir  string // the lock's key prefix
-	key  string // dir + the etcd lease ID in hex
-	id   clientv3.LeaseID
-	cfg  config
-	rec  recorder
+	c   *Client
+	dir string // the lock's key prefix
+	key string // dir + the etcd lease ID in hex
+	id  clientv3.LeaseID
+	cfg config
 
 	// Set before heldCh is closed, read-only after.
-	fence   int64     // the key's create revision
-	seenRev int64     // a revision at which the key was seen to hold the lock
-	granted time.Time // when the lock was seen to be held
+	fence   int64 // the key's create revision
+	seenRev int64 // a revision at which the key was seen to hold the lock
 
-	ctx    context.Context // cancelled, with the reason, when the lease ends
-	cancel context.CancelCauseFunc
 	heldCh chan struct{} // closed when the lock is granted
-	stop   chan struct{} // closed by Release: the goroutine must return
-	exited chan struct{} // closed when the goroutine has returned
-
-	mu         sync.Mutex
-	validUntil time.Time // monotonic
-	ended      bool      // the lease has ended; ctx is cancelled
-	released   bool      // Release has been called
-
-	releaseRec sync.Once // records the end of the hold
+	core   lease.State   // its name, recorder, context, validity and end
 }
 
 // Name returns the name of the lock.
-func (l *Lease) Name() string { return l.name }
+func (l *Lease) Name() string { return l.core.Name() }
 
 // Key returns the lease's key in etcd: the lock's prefix followed by the
 // etcd lease ID in 16 hexadecimal digits.
@@ -110,33 +96,23 @@ func (l *Lease) IsOwner() clientv3.Cmp {
 
 // Done returns a channel that is closed when the lease ends, for whatever
 // reason. Err tells the reason.
-func (l *Lease) Done() <-chan struct{} { return l.ctx.Done() }
+func (l *Lease) Done() <-chan struct{} { return l.core.Done() }
 
 // Err returns nil while the lease is held. Once Done is closed it returns
 // why the lease ended: an error wrapping lock.ErrLockLost if it was lost or
 // reached its maximum hold time, one wrapping lock.ErrNotHeld after
 // Release, lock.ErrClosed after Client.Close, or the cause of the holder's
 // context.
-func (l *Lease) Err() error {
-	if l.ctx.Err() == nil {
-		return nil
-	}
-	return context.Cause(l.ctx)
-}
+func (l *Lease) Err() error { return l.core.Err() }
 
 // Context returns a context for the critical section: it carries the values
 // of the context given to Obtain and is cancelled when the lease ends, with
 // the reason (see Err) as its cause.
-func (l *Lease) Context() context.Context { return l.ctx }
+func (l *Lease) Context() context.Context { return l.core.Context() }
 
 // Validity returns how long the lease is still certainly held by the local
 // clock, or 0 once it has ended or its validity has run out.
-func (l *Lease) Validity() time.Duration {
-	if l.ctx.Err() != nil {
-		return 0
-	}
-	return max(0, l.remaining())
-}
+func (l *Lease) Validity() time.Duration { return l.core.Validity() }
 
 // Extend renews the etcd lease to its full TTL now (KeepAliveOnce), and the
 // validity with it. The call is bounded by ctx and by the current
@@ -145,23 +121,17 @@ func (l *Lease) Validity() time.Duration {
 // transport or context error the lease is unchanged and its watchdog, if
 // any, keeps trying.
 func (l *Lease) Extend(ctx context.Context) error {
-	if err := l.Err(); err != nil {
-		return fmt.Errorf("etcdlock: extend %q: %w: %w", l.name, lock.ErrNotHeld, err)
+	return l.core.Extend(ctx, l.extend)
+}
+
+// extend renews the etcd lease for Extend. It returns errLeaseGone if
+// etcd no longer has it.
+func (l *Lease) extend(ctx context.Context) (gone, err error) {
+	err = l.keepAlive(ctx)
+	if errors.Is(err, errLeaseGone) {
+		return errLeaseGone, nil
 	}
-	if err := ctxerr.From(ctx); err != nil {
-		return err
-	}
-	if err := l.keepAlive(ctx); err != nil {
-		if errors.Is(err, errLeaseGone) {
-			l.end(l.lost(errLeaseGone))
-			return fmt.Errorf("etcdlock: extend %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
-		}
-		if cerr := ctxerr.From(ctx); cerr != nil {
-			return cerr
-		}
-		return fmt.Errorf("etcdlock: extend %q: %w", l.name, err)
-	}
-	return nil
+	return nil, err
 }
 
 // keepAlive renews the etcd lease once, within the lease's validity, and
@@ -169,10 +139,7 @@ func (l *Lease) Extend(ctx context.Context) error {
 // sent. It returns an error wrapping errLeaseGone if etcd no longer has
 // the etcd lease.
 func (l *Lease) keepAlive(ctx context.Context) error {
-	l.mu.Lock()
-	until := l.validUntil
-	l.mu.Unlock()
-	ctx, cancel := context.WithDeadline(ctx, until)
+	ctx, cancel := l.core.WithValidity(ctx)
 	defer cancel()
 	start := time.Now()
 	resp, err := l.c.cli.KeepAliveOnce(ctx, l.id)
@@ -182,20 +149,8 @@ func (l *Lease) keepAlive(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	l.extendTo(start, resp.TTL)
+	l.core.ValidFrom(start, time.Duration(resp.TTL)*time.Second)
 	return nil
-}
-
-// extendTo moves the validity to ttl seconds (less the drift margin) after
-// start, when a request sent at start set the etcd lease's TTL to ttl.
-func (l *Lease) extendTo(start time.Time, ttl int64) {
-	d := time.Duration(ttl) * time.Second
-	v := start.Add(d - drift(d))
-	l.mu.Lock()
-	if v.After(l.validUntil) {
-		l.validUntil = v
-	}
-	l.mu.Unlock()
 }
 
 // Release revokes the lease's etcd lease, which deletes its key and so
@@ -222,103 +177,37 @@ func (l *Lease) extendTo(start time.Time, ttl int64) {
 // before Release is called ends the lease all the same, revoking in the
 // background, and the error satisfies errors.Is(err, ctx.Err()).
 func (l *Lease) Release(ctx context.Context) error {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
-		return fmt.Errorf("etcdlock: release %q: %w: already released", l.name, lock.ErrNotHeld)
-	}
-	l.released = true
-	l.mu.Unlock()
-	close(l.stop)
-	early := ctx.Err() != nil // done before the call, not by ending the lease
-	var err error
-	switch {
-	case !l.end(errReleased):
-		err = fmt.Errorf("etcdlock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.Err())
-	case early:
-		l.c.revokeAsync(ctx, l.id)
-		err = fmt.Errorf("etcdlock: release %q: %w", l.name, ctxerr.From(ctx))
-	default:
-		if ctx.Err() != nil && context.Cause(ctx) == errReleased {
-			// ctx is the lease's Context, or derived from it, and
-			// ending the lease cancelled it.
-			deadline := time.Now().Add(cleanupTimeout)
-			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-				deadline = d
-			}
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
-			defer cancel()
-		}
-		_, err = l.c.cli.Revoke(ctx, l.id)
-		switch {
-		case errors.Is(err, rpctypes.ErrLeaseNotFound) && l.remaining() > 0:
-			// The etcd lease cannot have expired before the validity
-			// runs out, so it was revoked: by this call, whose reply
-			// was lost and which the etcd client sent again.
-			err = nil
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			err = fmt.Errorf("etcdlock: release %q: %w: %w", l.name, lock.ErrNotHeld, l.lost(errLeaseGone))
-		case err != nil:
-			// Try once more in the background, so that the next
-			// holder need not wait for the TTL.
-			l.c.revokeAsync(ctx, l.id)
-			if cerr := ctxerr.From(ctx); cerr != nil {
-				err = cerr
-			}
-			err = fmt.Errorf("etcdlock: release %q: %w", l.name, err)
-		}
-	}
-	l.recordRelease(ctx)
-	select {
-	case <-l.exited:
-	case <-ctx.Done():
-	}
-	return err
+	return l.core.Release(ctx, l.revoke, l.revokeLater, nil, true)
 }
 
-// end ends the lease with cause, unless it has ended already; it reports
-// whether it did.
-func (l *Lease) end(cause error) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ended {
-		return false
+// revoke revokes the etcd lease for Release. It returns errLeaseGone if
+// etcd no longer has it because it expired.
+func (l *Lease) revoke(ctx context.Context) (gone, err error) {
+	_, err = l.c.cli.Revoke(ctx, l.id)
+	switch {
+	case errors.Is(err, rpctypes.ErrLeaseNotFound) && l.core.Remaining() > 0:
+		// The etcd lease cannot have expired before the validity
+		// runs out, so it was revoked: by this call, whose reply
+		// was lost and which the etcd client sent again.
+		return nil, nil
+	case errors.Is(err, rpctypes.ErrLeaseNotFound):
+		return errLeaseGone, nil
 	}
-	l.ended = true
-	l.cancel(cause)
-	l.recordEnd(cause)
-	return true
+	return nil, err
+}
+
+// revokeLater revokes the etcd lease in the background (see
+// Client.revokeAsync).
+func (l *Lease) revokeLater(ctx context.Context) {
+	l.c.revokeAsync(ctx, l.id)
 }
 
 // finish ends the lease with cause on the package's own initiative and
 // revokes its etcd lease; a lease that was held is recorded as released.
 func (l *Lease) finish(cause error) {
-	if !l.end(cause) {
+	if !l.core.End(cause) {
 		return
 	}
-	l.c.revoke(l.ctx, l.id)
-	l.recordRelease(context.WithoutCancel(l.ctx))
-}
-
-// isHeld reports whether the lock was granted to l.
-func (l *Lease) isHeld() bool {
-	select {
-	case <-l.heldCh:
-		return true
-	default:
-		return false
-	}
-}
-
-// lost returns the error of a lease lost for reason.
-func (l *Lease) lost(reason error) error {
-	return fmt.Errorf("etcdlock: lease on %q: %w: %w", l.name, lock.ErrLockLost, reason)
-}
-
-// remaining returns the time left until the validity runs out.
-func (l *Lease) remaining() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Until(l.validUntil)
+	l.c.revoke(l.Context(), l.id)
+	l.core.RecordRelease(context.WithoutCancel(l.Context()))
 }

@@ -2,9 +2,8 @@ package etcdlock
 
 import (
 	"context"
-	"fmt"
-	"sync"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -18,11 +17,8 @@ import (
 // IsOwner and the lease's context of the current holding.
 type Mutex struct {
 	c    *Client
-	spec spec  // valid if err is nil
-	err  error // a bad name or option, reported by Lock and TryLock
-
-	mu    sync.Mutex
-	lease *Lease
+	spec spec                // valid unless NewMutex found an error
+	core lease.Mutex[*Lease] // the current lease, and NewMutex's error
 }
 
 var _ lock.Locker = (*Mutex)(nil)
@@ -31,7 +27,9 @@ var _ lock.Locker = (*Mutex)(nil)
 // the Client's defaults; a bad name or option is reported by Lock.
 func (c *Client) NewMutex(name string, opts ...Option) *Mutex {
 	s, err := c.spec(name, opts)
-	return &Mutex{c: c, spec: s, err: err}
+	m := &Mutex{c: c, spec: s}
+	m.core.Init(backend, s.name, err)
+	return m
 }
 
 // Lock obtains the lock, waiting while it is held. It returns nil if and
@@ -50,26 +48,9 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 }
 
 func (m *Mutex) lock(ctx context.Context, wait bool) error {
-	if m.err != nil {
-		return m.err
-	}
-	l, err := m.c.obtainSpec(ctx, context.WithoutCancel(ctx), &m.spec, wait)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	m.lease = l
-	m.mu.Unlock()
-	return nil
-}
-
-// take returns the current lease, unlocking m, or nil if m is not locked.
-func (m *Mutex) take() *Lease {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l := m.lease
-	m.lease = nil
-	return l
+	return m.core.Lock(ctx, func(ctx context.Context) (*Lease, error) {
+		return m.c.obtainSpec(ctx, context.WithoutCancel(ctx), &m.spec, wait)
+	})
 }
 
 // Unlock releases the lock, waiting at most a second for etcd; if that
@@ -82,12 +63,11 @@ func (m *Mutex) take() *Lease {
 // that was lost while locked: that is not the caller's fault, and Unlock
 // releases what is left of it. Release reports an unlocked Mutex as an
 // error instead.
-func (m *Mutex) Unlock() {
-	l := m.take()
-	if l == nil {
-		panic("etcdlock: Unlock of unlocked Mutex")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+func (m *Mutex) Unlock() { m.core.Unlock((*Lease).unlock) }
+
+// unlock releases l for Mutex.Unlock, for at most lease.CleanupTimeout.
+func (l *Lease) unlock() {
+	ctx, cancel := context.WithTimeout(context.Background(), lease.CleanupTimeout)
 	defer cancel()
 	_ = l.Release(ctx)
 }
@@ -98,34 +78,12 @@ func (m *Mutex) Unlock() {
 // lost) if it was not, or a transport or context error. m is unlocked in
 // every case. If m is not locked, Release returns an error wrapping
 // lock.ErrNotHeld.
-func (m *Mutex) Release(ctx context.Context) error {
-	l := m.take()
-	if l == nil {
-		return fmt.Errorf("etcdlock: release of unlocked Mutex %q: %w", m.spec.name, lock.ErrNotHeld)
-	}
-	return l.Release(ctx)
-}
+func (m *Mutex) Release(ctx context.Context) error { return m.core.Release(ctx) }
 
 // Done returns the Done channel of the current lease, which is closed when
 // the lease ends (see Lease.Done), or a closed channel if m is not locked.
-func (m *Mutex) Done() <-chan struct{} {
-	if l := m.Lease(); l != nil {
-		return l.Done()
-	}
-	return closedChan
-}
-
-// closedChan is a closed channel.
-var closedChan = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()
+func (m *Mutex) Done() <-chan struct{} { return m.core.Done() }
 
 // Lease returns the lease of the current holding, or nil if m is not
 // locked.
-func (m *Mutex) Lease() *Lease {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lease
-}
+func (m *Mutex) Lease() *Lease { return m.core.Lease() }

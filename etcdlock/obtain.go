@@ -151,7 +151,7 @@ func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *
 // revoked in the background.
 func (c *Client) attempt(ctx, holdCtx context.Context, s *spec, wait bool, a *acqRec) (*Lease, error) {
 	start := time.Now() // before sending: the validity never outlasts the etcd lease
-	g, err := c.cli.Grant(ctx, int64(s.cfg.ttl/time.Second))
+	g, err := c.cli.Grant(ctx, int64(s.cfg.TTL/time.Second))
 	if err != nil {
 		if cerr := ctxerr.From(ctx); cerr != nil {
 			return nil, cerr
@@ -167,21 +167,21 @@ func (c *Client) attempt(ctx, holdCtx context.Context, s *spec, wait bool, a *ac
 	// holdCtx done).
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(l.ctx, func() { cancel(context.Cause(l.ctx)) })
+	stop := context.AfterFunc(l.Context(), func() { cancel(l.Err()) })
 	defer stop()
 
 	seen, err := c.take(wctx, l, wait, a)
 	if err == nil {
-		if l.remaining() <= 0 {
+		if l.core.Remaining() <= 0 {
 			err = fmt.Errorf("%w: its validity ran out as it was granted", errRequeue)
-		} else if l.ctx.Err() == nil {
-			l.granted = time.Now()
+		} else if l.Err() == nil {
 			l.seenRev = seen
+			l.core.Hold(time.Now())
 			close(l.heldCh)
 			return l, nil
 		}
 	}
-	if l.end(errAbandoned) {
+	if l.core.End(errAbandoned) {
 		c.revokeAsync(ctx, l.id)
 	}
 	switch cause := l.Err(); {
@@ -210,7 +210,7 @@ func (c *Client) take(ctx context.Context, l *Lease, wait bool, a *acqRec) (int6
 				return seen, nil
 			}
 			if !wait {
-				return 0, fmt.Errorf("etcdlock: %q is held or awaited by another lease: %w", l.name, lock.ErrNotAcquired)
+				return 0, fmt.Errorf("etcdlock: %q is held or awaited by another lease: %w", l.Name(), lock.ErrNotAcquired)
 			}
 			a.wait(ctx)
 			return c.waitTurn(ctx, l, rev)
@@ -237,14 +237,13 @@ func (c *Client) take(ctx context.Context, l *Lease, wait bool, a *acqRec) (int6
 // etcd lease g was granted by a request sent at start.
 func (c *Client) newLease(holdCtx context.Context, s *spec, g *clientv3.LeaseGrantResponse, start time.Time) (*Lease, error) {
 	l := &Lease{
-		c: c, name: s.name, dir: s.dir, key: s.dir + fmt.Sprintf("%016x", int64(g.ID)),
-		id: g.ID, cfg: s.cfg, rec: s.rec,
-		heldCh: make(chan struct{}), stop: make(chan struct{}), exited: make(chan struct{}),
+		c: c, dir: s.dir, key: s.dir + fmt.Sprintf("%016x", int64(g.ID)),
+		id: g.ID, cfg: s.cfg, heldCh: make(chan struct{}),
 	}
-	l.extendTo(start, g.TTL)
-	l.ctx, l.cancel = context.WithCancelCause(holdCtx)
+	l.core.Start(holdCtx, backend, s.name, s.rec)
+	l.core.ValidFrom(start, time.Duration(g.TTL)*time.Second)
 	if !c.track() {
-		l.cancel(errClosed)
+		l.core.End(errClosed)
 		return nil, errClosed
 	}
 	go l.run()

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/lock"
 )
 
@@ -39,18 +40,18 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is the lease configuration.
 type config struct {
-	prefix     string
-	ttl        time.Duration // the etcd lease's TTL, a whole number of seconds
-	fixed      bool          // WithTTL: no watchdog once held
-	renew      time.Duration // renewal period; while waiting, also for a fixed TTL
-	maxHold    time.Duration // 0: unlimited
-	maxWaiters int           // see WithMaxWaiters; ≤ 0 means no bound
+	prefix string
+	// The etcd lease's TTL (a whole number of seconds), whether a watchdog
+	// renews it once held (with WithTTL, Fixed is set), the renewal
+	// period (while waiting, also for a fixed TTL), and the maximum hold.
+	lease.Timing
+	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
 
 	telemetry telemetryConfig // used by New only
 }
 
 func defaultConfig() config {
-	return config{prefix: DefaultPrefix, ttl: DefaultTTL, renew: DefaultRenewInterval}
+	return config{prefix: DefaultPrefix, Timing: lease.Timing{TTL: DefaultTTL, Renew: DefaultRenewInterval}}
 }
 
 // WithTTL gives leases a fixed TTL and no watchdog once the lock is held:
@@ -61,7 +62,7 @@ func defaultConfig() config {
 // must be a whole number of seconds, at least one (etcd counts leases in
 // seconds).
 func WithTTL(ttl time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, true, ttl/3 })
+	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, true, ttl/3 })
 }
 
 // WithWatchdog renews leases automatically: the etcd lease gets TTL ttl,
@@ -77,7 +78,7 @@ func WithTTL(ttl time.Duration) Option {
 // option by Obtain, TryObtain, Do or the Mutex's Lock and TryLock. For
 // leases that only Extend renews, use WithTTL.
 func WithWatchdog(ttl, renewInterval time.Duration) Option {
-	return optionFunc(func(c *config) { c.ttl, c.fixed, c.renew = ttl, false, renewInterval })
+	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, false, renewInterval })
 }
 
 // WithMaxHold bounds how long a lease may be held: d after it was granted,
@@ -85,7 +86,7 @@ func WithWatchdog(ttl, renewInterval time.Duration) Option {
 // even if its watchdog could renew it. Zero (the default) means no bound;
 // a negative d is an error wrapping lock.ErrInvalidArgument.
 func WithMaxHold(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.maxHold = d })
+	return optionFunc(func(c *config) { c.MaxHold = d })
 }
 
 // WithPrefix sets the namespace of the keys: the lock named name is the
@@ -111,15 +112,10 @@ func WithMaxWaiters(n int) Option {
 }
 
 func (c *config) validate() error {
-	switch {
-	case c.ttl < minTTL || c.ttl%time.Second != 0:
-		return fmt.Errorf("etcdlock: TTL %v is not a whole number of seconds of at least %v: %w", c.ttl, minTTL, lock.ErrInvalidArgument)
-	case !c.fixed && (c.renew < minRenewInterval || c.renew > c.ttl/2):
-		return fmt.Errorf("etcdlock: renewal interval %v is not between %v and half the TTL %v: %w", c.renew, minRenewInterval, c.ttl, lock.ErrInvalidArgument)
-	case c.maxHold < 0:
-		return fmt.Errorf("etcdlock: max hold %v is negative: %w", c.maxHold, lock.ErrInvalidArgument)
+	if c.TTL < minTTL || c.TTL%time.Second != 0 {
+		return fmt.Errorf("etcdlock: TTL %v is not a whole number of seconds of at least %v: %w", c.TTL, minTTL, lock.ErrInvalidArgument)
 	}
-	return nil
+	return c.Timing.Check(backend, minRenewInterval)
 }
 
 // dir returns the key prefix of the lock called name: its holder and

@@ -2,7 +2,6 @@ package etcdlock
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -10,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/codomyrmex/concurrency/internal/lockotel"
-	"github.com/codomyrmex/concurrency/lock"
 )
 
 // This file is the package's only use of the module's telemetry engine.
@@ -132,29 +130,4 @@ func (a *acqRec) wait(ctx context.Context) {
 // done records the outcome: err is nil if the lock is now held.
 func (a *acqRec) done(ctx context.Context, err error) {
 	a.w.End(ctx, err, time.Since(a.start))
-}
-
-// recordEnd records the end of l's hold for cause: a loss if cause wraps
-// lock.ErrLockLost, also an event on the holder's span (the one in the
-// context the lease was obtained with).
-func (l *Lease) recordEnd(cause error) {
-	if l.rec != nil && l.isHeld() && errors.Is(cause, lock.ErrLockLost) {
-		l.rec.Lost(context.WithoutCancel(l.ctx), cause)
-	}
-}
-
-// recordRenewal records a renewal of a held lease whose error is err;
-// renewals while the call waits for the lock are not recorded.
-func (l *Lease) recordRenewal(err error) {
-	if l.rec != nil && l.isHeld() {
-		l.rec.Renewed(l.ctx, err)
-	}
-}
-
-// recordRelease records the end of the hold, once, if the lock was
-// granted.
-func (l *Lease) recordRelease(ctx context.Context) {
-	if l.rec != nil && l.isHeld() {
-		l.releaseRec.Do(func() { l.rec.Released(ctx, 1, time.Since(l.granted)) })
-	}
 }

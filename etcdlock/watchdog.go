@@ -3,8 +3,9 @@ package etcdlock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
 // run is the lease's goroutine, from the grant of its etcd lease: it
@@ -19,13 +20,13 @@ import (
 // validity and the maximum hold.
 func (l *Lease) run() {
 	defer l.c.wg.Done()
-	defer close(l.exited)
+	defer l.core.Exit()
 
-	renewAt := time.Now().Add(l.cfg.renew)
+	renewAt := time.Now().Add(l.cfg.Renew)
 	var maxHoldAt time.Time  // zero: no maximum hold, or not held yet
 	var gone <-chan struct{} // closed when the key is seen deleted
 	heldCh := l.heldCh       // nil once the lock is held
-	wctx, stopWatch := context.WithCancel(l.ctx)
+	wctx, stopWatch := context.WithCancel(l.Context())
 	watched := make(chan struct{}) // closed when the watch has returned
 	defer func() {
 		stopWatch()
@@ -33,28 +34,28 @@ func (l *Lease) run() {
 			<-watched
 		}
 	}()
-	timer := time.NewTimer(l.untilNext(renewAt, maxHoldAt))
+	timer := time.NewTimer(l.core.UntilNext(renewAt, maxHoldAt))
 	defer timer.Stop()
 
 	var renewErr error // the last failed renewal, if none succeeded since
 	for {
 		select {
-		case <-l.stop:
+		case <-l.core.Stopped():
 			return
-		case <-l.ctx.Done():
+		case <-l.Done():
 			// The holder's context ended, or the lease has already
 			// ended some other way (then finish does nothing).
-			l.finish(context.Cause(l.ctx))
+			l.finish(l.Err())
 			return
 		case <-l.c.ctx.Done():
 			l.finish(errClosed)
 			return
 		case <-heldCh:
 			heldCh = nil
-			if l.cfg.maxHold > 0 {
-				maxHoldAt = l.granted.Add(l.cfg.maxHold)
+			if l.cfg.MaxHold > 0 {
+				maxHoldAt = l.core.Granted().Add(l.cfg.MaxHold)
 			}
-			if l.cfg.fixed {
+			if l.cfg.Fixed {
 				renewAt = time.Time{}
 			}
 			ch := make(chan struct{})
@@ -66,52 +67,35 @@ func (l *Lease) run() {
 				}
 			}()
 		case <-gone:
-			l.finish(l.lost(errKeyGone))
+			l.finish(l.core.Lost(errKeyGone))
 			return
 		case <-timer.C:
 		}
 		if !maxHoldAt.IsZero() && time.Until(maxHoldAt) <= 0 {
-			l.finish(l.lost(errMaxHold))
+			l.finish(l.core.Lost(lease.ErrMaxHold))
 			return
 		}
 		if !renewAt.IsZero() && time.Until(renewAt) <= 0 {
-			err := l.keepAlive(l.ctx)
-			l.recordRenewal(err)
+			err := l.keepAlive(l.Context())
+			l.core.RecordRenewal(err)
 			switch {
 			case errors.Is(err, errLeaseGone):
-				l.finish(l.lost(err))
+				l.finish(l.core.Lost(err))
 				return
 			case err != nil:
 				// Retry soon, within the validity; the lease ends if
 				// no retry gets through in time.
 				renewErr = err
-				renewAt = time.Now().Add(jitter(l.cfg.renew / 4))
+				renewAt = time.Now().Add(jitter(l.cfg.Renew / 4))
 			default:
 				renewErr = nil
-				renewAt = time.Now().Add(l.cfg.renew)
+				renewAt = time.Now().Add(l.cfg.Renew)
 			}
 		}
-		if l.remaining() <= 0 { // Extend may have moved the validity
-			reason := errExpired
-			if renewErr != nil {
-				reason = fmt.Errorf("no renewal confirmed before the lease's validity ran out: %w", renewErr)
-			}
-			l.finish(l.lost(reason))
+		if l.core.Remaining() <= 0 { // Extend may have moved the validity
+			l.finish(l.core.Lost(lease.Expired(renewErr)))
 			return
 		}
-		timer.Reset(l.untilNext(renewAt, maxHoldAt))
+		timer.Reset(l.core.UntilNext(renewAt, maxHoldAt))
 	}
-}
-
-// untilNext returns the time until the lease's next event: the end of its
-// validity, or the renewal or maximum hold time if set and earlier.
-func (l *Lease) untilNext(renewAt, maxHoldAt time.Time) time.Duration {
-	d := l.remaining()
-	if !renewAt.IsZero() {
-		d = min(d, time.Until(renewAt))
-	}
-	if !maxHoldAt.IsZero() {
-		d = min(d, time.Until(maxHoldAt))
-	}
-	return d
 }
