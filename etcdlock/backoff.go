@@ -64,7 +64,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctxerr.From(ctx)
-	case <-c.ctx.Done():
+	case <-c.group.Context().Done():
 		return errClosed
 	}
 }

@@ -19,12 +19,11 @@ type Client struct {
 	cfg config
 	in  instruments
 
-	ctx    context.Context // cancelled by Close, with cause errClosed
-	cancel context.CancelCauseFunc
-	wg     sync.WaitGroup // lease goroutines and background revocations
+	// The lease goroutines and background revocations, and the context
+	// that Close cancels, with cause errClosed.
+	group lease.Group
 
 	mu      sync.Mutex
-	closed  bool
 	waiters map[string]*waiters // by lock name; see WithMaxWaiters
 	recs    map[string]recorder // by lock name; see recorder
 }
@@ -61,7 +60,7 @@ func New(cli *clientv3.Client, opts ...Option) (*Client, error) {
 		waiters: make(map[string]*waiters),
 		recs:    make(map[string]recorder),
 	}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.group.Init()
 	return c, nil
 }
 
@@ -72,29 +71,11 @@ func New(cli *clientv3.Client, opts ...Option) (*Client, error) {
 // returned (each revocation is bounded by a second). It does not close the
 // etcd client. Close is idempotent and returns nil.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.group.Close(errClosed) {
 		return nil
 	}
-	c.closed = true
-	c.cancel(errClosed)
-	c.mu.Unlock()
-	c.wg.Wait()
+	c.group.Wait()
 	return nil
-}
-
-// track counts in a goroutine that Close must wait for; the goroutine
-// calls c.wg.Done when it returns. It reports false, counting nothing, once
-// the Client is closed.
-func (c *Client) track() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.wg.Add(1)
-	return true
 }
 
 // revoke revokes the etcd lease id, deleting its key, within
@@ -109,14 +90,7 @@ func (c *Client) revoke(ctx context.Context, id clientv3.LeaseID) {
 // revokeAsync is revoke in a goroutine that Close waits for, or now if
 // the Client is closed.
 func (c *Client) revokeAsync(ctx context.Context, id clientv3.LeaseID) {
-	if !c.track() {
-		c.revoke(ctx, id)
-		return
-	}
-	go func() {
-		defer c.wg.Done()
-		c.revoke(ctx, id)
-	}()
+	c.group.Go(func() { c.revoke(ctx, id) })
 }
 
 // joinWaiters counts a call that may wait for the lock called name in,

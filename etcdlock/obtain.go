@@ -115,7 +115,7 @@ func (c *Client) obtainRec(ctx, holdCtx context.Context, s *spec, wait bool, a *
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
 	}
-	if c.ctx.Err() != nil {
+	if c.group.Context().Err() != nil {
 		return nil, errClosed
 	}
 	if wait {
@@ -242,7 +242,7 @@ func (c *Client) newLease(holdCtx context.Context, s *spec, g *clientv3.LeaseGra
 	}
 	l.core.Start(holdCtx, backend, s.name, s.rec)
 	l.core.ValidFrom(start, time.Duration(g.TTL)*time.Second)
-	if !c.track() {
+	if !c.group.Track() {
 		l.core.End(errClosed)
 		return nil, errClosed
 	}

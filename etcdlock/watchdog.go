@@ -19,7 +19,7 @@ import (
 // ended, and is stopped by Release. One timer serves the renewals, the
 // validity and the maximum hold.
 func (l *Lease) run() {
-	defer l.c.wg.Done()
+	defer l.c.group.Exit()
 	defer l.core.Exit()
 
 	renewAt := time.Now().Add(l.cfg.Renew)
@@ -47,7 +47,7 @@ func (l *Lease) run() {
 			// ended some other way (then finish does nothing).
 			l.finish(l.Err())
 			return
-		case <-l.c.ctx.Done():
+		case <-l.c.group.Context().Done():
 			l.finish(errClosed)
 			return
 		case <-heldCh:

@@ -1,13 +1,13 @@
 package redislock
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
 )
@@ -23,14 +23,13 @@ type Client struct {
 	cfg config
 	in  *lockotel.Instrumentation
 
-	ctx    context.Context // cancelled by Close, with cause errClosed
-	cancel context.CancelCauseFunc
-	done   <-chan struct{} // ctx.Done()
-	wg     sync.WaitGroup  // lease goroutines, cleanups and the subscriber
-	hub    hub
+	// The lease goroutines, cleanups and the subscriber, and the context
+	// that Close cancels, with cause errClosed.
+	group lease.Group
+	done  <-chan struct{} // group.Context().Done()
+	hub   hub
 
 	mu     sync.Mutex
-	closed bool
 	queues map[string]*localQueue        // by lock key
 	recs   map[string]*lockotel.Recorder // by lock name; see recorder
 }
@@ -88,8 +87,8 @@ func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 		queues: make(map[string]*localQueue),
 		recs:   make(map[string]*lockotel.Recorder),
 	}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	c.done = c.ctx.Done()
+	c.group.Init()
+	c.done = c.group.Context().Done()
 	c.hub.c, c.hub.rdb = c, sub
 	return c, nil
 }
@@ -123,34 +122,16 @@ func contextTimeoutEnabled(rdb redis.UniversalClient) bool {
 // the shared subscription, and waits until every goroutine of the Client has
 // returned. It does not close the Redis client. Close is idempotent.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.group.Close(errClosed) {
 		return nil
 	}
-	c.closed = true
-	c.cancel(errClosed)
-	c.mu.Unlock()
 	c.hub.close()
-	c.wg.Wait()
+	c.group.Wait()
 	return nil
 }
 
 // errClosed is the error of calls on a closed Client.
 var errClosed = fmt.Errorf("redislock: client closed: %w", lock.ErrClosed)
-
-// track counts in a goroutine that Close must wait for; the goroutine
-// calls c.wg.Done when it returns. It reports false, counting nothing, once
-// the Client is closed.
-func (c *Client) track() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.wg.Add(1)
-	return true
-}
 
 // isClosed reports whether Close has been called.
 func (c *Client) isClosed() bool {
@@ -160,17 +141,4 @@ func (c *Client) isClosed() bool {
 	default:
 		return false
 	}
-}
-
-// goAsync runs f in a goroutine that Close waits for, or runs it now if the
-// Client is closed.
-func (c *Client) goAsync(f func()) {
-	if !c.track() {
-		f()
-		return
-	}
-	go func() {
-		defer c.wg.Done()
-		f()
-	}()
 }

@@ -20,7 +20,7 @@ import (
 // what f may have done. The caller must not use f's results unless
 // interruptible returned nil.
 func (c *Client) interruptible(ctx context.Context, f func(context.Context) error, abandoned func()) error {
-	if ctx.Done() == nil || !c.track() {
+	if ctx.Done() == nil || !c.group.Track() {
 		return f(ctx)
 	}
 	const (
@@ -31,7 +31,7 @@ func (c *Client) interruptible(ctx context.Context, f func(context.Context) erro
 	var state atomic.Int32
 	errc := make(chan error, 1)
 	go func() {
-		defer c.wg.Done()
+		defer c.group.Exit()
 		err := f(ctx)
 		if state.CompareAndSwap(pending, finished) {
 			errc <- err

@@ -65,7 +65,7 @@ func newLease(a *acquisition, fence int64, granted time.Time) (*Lease, error) {
 	l.core.Start(a.holdCtx, backend, a.s.name, a.s.rec)
 	l.core.ValidFrom(granted, l.cfg.TTL)
 	l.core.Hold(granted)
-	if !c.track() {
+	if !c.group.Track() {
 		l.core.End(errClosed)
 		return nil, errClosed
 	}

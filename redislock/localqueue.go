@@ -57,7 +57,7 @@ func (a *acquisition) lockLocal(ctx context.Context) error {
 	a.contended(ctx)
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(a.c.ctx, func() { cancel(errClosed) })
+	stop := context.AfterFunc(a.c.group.Context(), func() { cancel(errClosed) })
 	defer stop()
 	if err := a.q.mu.Lock(lctx); err != nil {
 		if err := ctxerr.From(ctx); err != nil {

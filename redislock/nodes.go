@@ -92,14 +92,7 @@ collect:
 		cancel()
 		close(done)
 	}
-	if !r.c.track() { // closed: no background work
-		finish()
-		return t, done
-	}
-	go func() {
-		defer r.c.wg.Done()
-		finish()
-	}()
+	r.c.group.Go(finish) // inline once the Client is closed
 	return t, done
 }
 

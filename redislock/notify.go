@@ -56,7 +56,7 @@ func (h *hub) subscribe(ctx context.Context, channel string) (*topic, error) {
 		return nil, errClosed
 	}
 	if h.ps == nil {
-		if !h.c.track() {
+		if !h.c.group.Track() {
 			h.mu.Unlock()
 			return nil, errClosed
 		}
@@ -148,7 +148,7 @@ func (h *hub) dropLocked(t *topic) {
 
 // receive reads the subscription until the hub is closed.
 func (h *hub) receive(ps *redis.PubSub) {
-	defer h.c.wg.Done()
+	defer h.c.group.Exit()
 	backoff := minBackoff
 	for {
 		msg, err := ps.Receive(context.Background())

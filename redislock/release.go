@@ -37,7 +37,7 @@ func (c *Client) releaseInGoroutine(ctx context.Context, call releaseCall) (bool
 // unknown.
 func (c *Client) releaseLater(ctx context.Context, call releaseCall) {
 	ctx = context.WithoutCancel(ctx)
-	c.goAsync(func() {
+	c.group.Go(func() {
 		ctx, cancel := context.WithTimeout(ctx, lease.CleanupTimeout)
 		defer cancel()
 		_, _ = c.tr.release(ctx, call)
@@ -51,7 +51,7 @@ func (c *Client) releaseLater(ctx context.Context, call releaseCall) {
 // late.
 func (c *Client) giveBack(ctx context.Context, call releaseCall, calls <-chan struct{}) {
 	ctx = context.WithoutCancel(ctx)
-	c.goAsync(func() {
+	c.group.Go(func() {
 		answered := calls == nil || closed(calls) // before the first release is sent
 		rctx, cancel := context.WithTimeout(ctx, lease.CleanupTimeout)
 		_, _ = c.tr.release(rctx, call)

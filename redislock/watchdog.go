@@ -13,7 +13,7 @@ import (
 // passed. It returns when the lease has ended, and is stopped by Release.
 // One timer serves the renewals, the validity and the maximum hold.
 func (l *Lease) run() {
-	defer l.c.wg.Done()
+	defer l.c.group.Exit()
 	defer l.core.Exit()
 
 	var renewAt, maxHoldAt time.Time // zero: no watchdog, no maximum hold
