@@ -15,9 +15,9 @@ import (
 // A Client grants leases on locks kept in one etcd cluster. It is safe for
 // concurrent use; create one per etcd client and share it.
 type Client struct {
-	cli *clientv3.Client
-	cfg config
-	in  instruments
+	cli  *clientv3.Client
+	cfg  config
+	recs recorders
 
 	// The lease goroutines and background revocations, and the context
 	// that Close cancels, with cause errClosed.
@@ -25,7 +25,6 @@ type Client struct {
 
 	mu      sync.Mutex
 	waiters map[string]*waiters // by lock name; see WithMaxWaiters
-	recs    map[string]recorder // by lock name; see recorder
 }
 
 // waiters counts the calls of a Client that may wait for one lock.
@@ -56,9 +55,8 @@ func New(cli *clientv3.Client, opts ...Option) (*Client, error) {
 	c := &Client{
 		cli:     cli,
 		cfg:     cfg,
-		in:      newInstruments(cfg.telemetry),
+		recs:    newRecorders(cfg.telemetry),
 		waiters: make(map[string]*waiters),
-		recs:    make(map[string]recorder),
 	}
 	c.group.Init()
 	return c, nil

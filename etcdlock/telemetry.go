@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -51,45 +50,16 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.telemetry.SetMeter(mp) })
 }
 
-// instruments is the Client's instrumentation.
-type instruments = *lockotel.Instrumentation
-
 // recorder is the telemetry of one lock name; nil records nothing.
 type recorder = *lockotel.Recorder
 
-// newInstruments returns the instrumentation of tc; errors creating
-// instruments go to otel.Handle.
-func newInstruments(tc telemetryConfig) instruments {
-	in, err := lockotel.New(ScopeName, tc)
-	if err != nil {
-		otel.Handle(err)
-	}
-	return in
-}
+// recorders are a Client's recorders, by lock name.
+type recorders = *lockotel.Recorders
 
-// maxRecorders bounds the recorders a Client keeps for reuse, one per lock
-// name; a name beyond them gets a new recorder for every acquisition.
-const maxRecorders = 1024
-
-// recorder returns the telemetry recorder of the lock called name, or nil
-// if telemetry is off.
-func (c *Client) recorder(name string) recorder {
-	if c.in.Off() {
-		return nil
-	}
-	c.mu.Lock()
-	r := c.recs[name]
-	c.mu.Unlock()
-	if r != nil {
-		return r
-	}
-	r = c.in.Recorder(lockKind, name, "")
-	c.mu.Lock()
-	if len(c.recs) < maxRecorders {
-		c.recs[name] = r
-	}
-	c.mu.Unlock()
-	return r
+// newRecorders returns the recorders of a Client whose telemetry goes to
+// tc; errors creating the instruments go to otel.Handle.
+func newRecorders(tc telemetryConfig) recorders {
+	return lockotel.NewHandled(ScopeName, tc).Recorders(lockKind)
 }
 
 // LockKind returns "etcdlock", the lock.kind under which the Mutex records

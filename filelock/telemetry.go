@@ -9,7 +9,6 @@ import (
 	"github.com/codomyrmex/concurrency/internal/clock"
 	"github.com/codomyrmex/concurrency/internal/lockotel"
 	"github.com/codomyrmex/concurrency/lock"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -32,10 +31,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // the lock called name, both nil if telemetry is off. Errors creating the
 // instruments go to otel.Handle.
 func (c *config) recorders(name string) (write, read *lockotel.Recorder) {
-	in, err := lockotel.New(lockotel.ScopeFile, c.otel)
-	if err != nil {
-		otel.Handle(err)
-	}
+	in := lockotel.NewHandled(lockotel.ScopeFile, c.otel)
 	return in.Recorder(lockotel.KindFile, name, lockotel.ModeWrite),
 		in.Recorder(lockotel.KindFile, name, lockotel.ModeRead)
 }

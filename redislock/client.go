@@ -19,9 +19,9 @@ import (
 // order and only the one at the head talks to Redis. Waiters are woken by a
 // message the release publishes, through one subscription per Client.
 type Client struct {
-	tr  transport // single or redlock, set by New or NewRedlock
-	cfg config
-	in  *lockotel.Instrumentation
+	tr   transport // single or redlock, set by New or NewRedlock
+	cfg  config
+	recs *lockotel.Recorders // by lock name
 
 	// The lease goroutines, cleanups and the subscriber, and the context
 	// that Close cancels, with cause errClosed.
@@ -30,8 +30,7 @@ type Client struct {
 	hub   hub
 
 	mu     sync.Mutex
-	queues map[string]*localQueue        // by lock key
-	recs   map[string]*lockotel.Recorder // by lock name; see recorder
+	queues map[string]*localQueue // by lock key
 }
 
 // New returns a Client that keeps locks in rdb, a standalone, Sentinel
@@ -83,9 +82,8 @@ func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 	}
 	c := &Client{
 		cfg:    cfg,
-		in:     instrumentation(cfg),
+		recs:   lockotel.NewHandled(ScopeName, cfg.otel).Recorders(lockotel.KindRedis),
 		queues: make(map[string]*localQueue),
-		recs:   make(map[string]*lockotel.Recorder),
 	}
 	c.group.Init()
 	c.done = c.group.Context().Done()

@@ -90,7 +90,7 @@ func (c *Client) spec(name string, opts []Option) (spec, error) {
 	if err != nil {
 		return spec{}, err
 	}
-	return spec{name: name, k: k, cfg: cfg, rec: c.recorder(name)}, nil
+	return spec{name: name, k: k, cfg: cfg, rec: c.recs.Get(name)}, nil
 }
 
 // obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.

@@ -1,7 +1,6 @@
 package redislock
 
 import (
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -42,41 +41,6 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // effect only when given to New or NewRedlock.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.otel.SetMeter(mp) })
-}
-
-// instrumentation returns the Client's instrumentation; errors creating
-// instruments go to otel.Handle.
-func instrumentation(cfg config) *lockotel.Instrumentation {
-	in, err := lockotel.New(ScopeName, cfg.otel)
-	if err != nil {
-		otel.Handle(err)
-	}
-	return in
-}
-
-// maxRecorders bounds the recorders a Client keeps for reuse, one per lock
-// name; a name beyond them gets a new recorder for every acquisition.
-const maxRecorders = 1024
-
-// recorder returns the telemetry recorder of the lock called name, or nil
-// if telemetry is off.
-func (c *Client) recorder(name string) *lockotel.Recorder {
-	if c.in.Off() {
-		return nil
-	}
-	c.mu.Lock()
-	r := c.recs[name]
-	c.mu.Unlock()
-	if r != nil {
-		return r
-	}
-	r = c.in.Recorder(lockotel.KindRedis, name, "")
-	c.mu.Lock()
-	if len(c.recs) < maxRecorders {
-		c.recs[name] = r
-	}
-	c.mu.Unlock()
-	return r
 }
 
 // LockKind returns "redislock" (lockotel.KindRedis), the lock.kind under

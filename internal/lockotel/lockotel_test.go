@@ -147,3 +147,18 @@ func TestProvidersSet(t *testing.T) {
 		t.Fatalf("after setting and then nil: %+v, want the providers set", p)
 	}
 }
+
+// Recorders keep one recorder per name, and none while the instrumentation
+// is off.
+func TestRecorders(t *testing.T) {
+	s := newSDK(t)
+	rs := lockotel.NewHandled(lockotel.ScopeFile, s.providers).Recorders(lockotel.KindRedis)
+	a := rs.Get("a")
+	if a == nil || rs.Get("a") != a || rs.Get("b") == a {
+		t.Fatal("Get did not keep one recorder per name")
+	}
+	off := lockotel.NewHandled(lockotel.ScopeFile, lockotel.Providers{Tracer: tracenoop.NewTracerProvider(), Meter: metricnoop.NewMeterProvider()})
+	if off.Recorders(lockotel.KindRedis).Get("a") != nil {
+		t.Fatal("Get returned a recorder with telemetry off")
+	}
+}
