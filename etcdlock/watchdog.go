@@ -62,7 +62,7 @@ func (l *Lease) run() {
 			gone = ch
 			go func() {
 				defer close(watched)
-				if l.c.waitDelete(wctx, l.key, l.fence, l.seenRev+1) == nil {
+				if l.c.waitDelete(wctx, l.key, l.fence, l.seenRev) == nil {
 					close(ch)
 				}
 			}()
