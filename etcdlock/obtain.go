@@ -241,6 +241,7 @@ func (c *Client) newLease(holdCtx context.Context, s *spec, g *clientv3.LeaseGra
 		id: g.ID, cfg: s.cfg, heldCh: make(chan struct{}),
 	}
 	l.core.Start(holdCtx, backend, s.name, s.rec)
+	l.core.Watch()
 	l.core.ValidFrom(start, time.Duration(g.TTL)*time.Second)
 	if !c.group.Track() {
 		l.core.End(errClosed)

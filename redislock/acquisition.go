@@ -2,6 +2,7 @@ package redislock
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -28,12 +29,14 @@ type acquisition struct {
 	wait    bool            // wait while the lock is held (Obtain, Lock), or make one attempt
 	waited  bool            // the acquisition has been recorded as contended
 	q       *localQueue     // the lock's local FIFO, once joined
+	l       *Lease          // the lease it grants: its keys and first token are the calls' arguments
 
 	token    token         // the current attempt's
 	inFlight bool          // an attempt may have taken the lock, or queued the token, without telling us
 	backoff  time.Duration // the next delay after a failed call
 	down     time.Time     // since when every attempt failed to connect, if they did
-	sub      *topic        // the subscription to the lock's releases, once a has had to wait
+	w        *waiter       // registered in the hub once a's token may queue (single transport only)
+	timer    *time.Timer   // for the waits between attempts, made by the first
 }
 
 // acquire obtains a lease on the lock that s describes, and records the
@@ -94,26 +97,28 @@ func (a *acquisition) run(ctx context.Context) (*Lease, error) {
 }
 
 // takeLock takes the lock in Redis, with a's turn in the local FIFO held:
-// it makes attempts through the Client's transport until one becomes a
+// it makes attempts through the Client's transport until one, or a grant
+// that a release handed to a's token while it was queued, becomes a
 // lease, or the acquisition fails (see next).
 func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
-	defer a.unsubscribe()
-	a.token = newToken()
+	a.l = &Lease{c: a.c, k: a.s.k, cfg: a.s.cfg, q: a.q, first: rand.Text(), sched: schedule{slot: -1}}
+	a.l.token = &a.l.first
+	a.token = a.l.token
+	defer a.leave()
+	if a.wait && a.c.tr.queues() && a.c.hub.isUp() {
+		a.join()
+	}
 	for n := 0; ; n++ {
 		if n > 0 {
 			a.token = a.c.tr.retryToken(a.token)
 		}
-		var wake <-chan struct{} // closed by a release after this attempt
-		if a.sub != nil {
-			wake = a.c.hub.wakeChan(a.sub)
-		}
 		sent := time.Now() // before sending: the validity never outlasts the key
-		o := a.c.tr.obtain(ctx, a.obtainCall())
+		o := a.c.tr.obtain(ctx, a.acquireCall(sent))
 		if o.err != nil || o.queued {
 			a.inFlight = true // the lock, or a place in its queue, may be ours
 		}
 		if o.held {
-			l, err := a.lease(ctx, o.fence, sent)
+			l, err := a.lease(ctx, o.fence, sent, a.s.cfg.TTL, false)
 			switch {
 			case err == nil:
 				return l, nil
@@ -126,72 +131,129 @@ func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
 			a.inFlight, o.err = true, err
 			a.c.tr.lateGrant(ctx, a.releaseCall(), o)
 		}
-		if err := a.next(ctx, o, sent, wake); err != nil {
+		g, err := a.next(ctx, o, sent)
+		if err != nil {
 			return nil, a.fail(ctx, err)
+		}
+		if g.fence > 0 {
+			l, err := a.lease(ctx, g.fence, g.sent, a.s.cfg.entry.duration(), true)
+			switch {
+			case err == nil:
+				return l, nil
+			case err != errLateReply:
+				return nil, a.fail(ctx, err)
+			}
+			// The grant came after the validity it can prove: the next
+			// attempt claims it, if it still stands.
 		}
 	}
 }
 
-// obtainCall is the obtain script's call for a's current attempt.
-func (a *acquisition) obtainCall() obtainCall {
-	entry := noQueue
-	if a.wait {
-		entry = queueEntry
+// acquireCall is the acquire script's call for a's current attempt, sent
+// at sent: one that queues the token once a has joined the hub.
+func (a *acquisition) acquireCall(sent time.Time) acquireCall {
+	call := acquireCall{k: &a.l.k, token: a.token, ttl: a.s.cfg.ttlArg, entry: noEntry, channel: noChannel, stamp: noStamp}
+	if a.w != nil {
+		call.entry, call.channel, call.stamp = a.s.cfg.entry, a.c.hub.channelArg(), a.c.hub.stamp(sent)
 	}
-	return obtainCall{keys: a.s.k, token: a.token, ttl: a.s.cfg.ttlArg, entry: entry}
+	return call
 }
 
 // releaseCall is the release script's call for a's current token.
 func (a *acquisition) releaseCall() releaseCall {
-	return releaseCall{keys: a.s.k, token: a.token}
+	return releaseCall{k: &a.l.k, token: a.token}
 }
 
-// lease turns an attempt sent at sent, which took the lock with fence,
-// into a lease. It fails with the context's error if ctx has ended, with
-// errLateReply if the lease's validity has already run out, and with
-// errClosed if the Client is closed.
-func (a *acquisition) lease(ctx context.Context, fence int64, sent time.Time) (*Lease, error) {
+// join registers a's token in the hub, so that a grant for it reaches a,
+// before the attempt that may queue it.
+func (a *acquisition) join() {
+	a.w = a.c.hub.register(*a.token)
+}
+
+// leave unregisters a's token from the hub, if join registered it.
+func (a *acquisition) leave() {
+	if a.w != nil {
+		a.c.hub.unregister(*a.token, a.w)
+		a.w = nil
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+}
+
+// lease turns a grant into a's lease: the lock with fence, the key's TTL
+// set to ttl by a request sent at start (see Lease for the validity), and
+// handed over by a release if handed. It fails with the context's error if
+// ctx has ended, with errLateReply if the validity has already run out,
+// and with errClosed if the Client is closed.
+func (a *acquisition) lease(ctx context.Context, fence int64, start time.Time, ttl time.Duration, handed bool) (*Lease, error) {
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
 	}
-	if time.Until(lease.ValidUntil(sent, a.s.cfg.TTL)) <= 0 {
+	if time.Until(lease.ValidUntil(start, ttl)) <= 0 {
 		return nil, errLateReply
 	}
-	return newLease(a, fence, sent)
+	l := a.l
+	if l.token != a.token { // a later Redlock attempt
+		l.token = a.token
+	}
+	l.fence = fence
+	l.core.Start(a.holdCtx, backend, a.s.name, a.s.rec)
+	l.core.ValidFrom(start, ttl)
+	if handed {
+		l.core.Hold(time.Now())
+	} else {
+		l.core.Hold(start)
+	}
+	if !a.c.renewer.add(l, handed) {
+		l.core.End(errClosed)
+		return nil, errClosed
+	}
+	if a.holdCtx.Done() != nil {
+		l.stopHold = context.AfterFunc(a.holdCtx, func() {
+			if a.c.group.Track() { // else Close ends the lease
+				defer a.c.group.Exit()
+				l.finish(context.Cause(a.holdCtx))
+			}
+		})
+	}
+	return l, nil
 }
 
 // next decides, after attempt o (sent at sent) did not become a lease,
-// whether the acquisition goes on, and waits until its next attempt is
-// due. It returns why the acquisition fails: ctx ended, a Redis error that
-// retrying will not cure, a server that could not be reached for
-// unreachableFor, or, for an acquisition that does not wait, the lock
-// held by another token (or any failure of the one attempt).
-func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time, wake <-chan struct{}) error {
+// whether the acquisition goes on, and waits until its next attempt is due
+// or a release hands the lock to its token (a grant with a positive
+// fence). It returns why the acquisition fails: ctx ended, a Redis error
+// that retrying will not cure, a server that could not be reached for
+// unreachableFor, or, for an acquisition that does not wait, the lock held
+// by another token (or any failure of the one attempt).
+func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time) (grant, error) {
 	name := a.s.name
 	if err := ctxerr.From(ctx); err != nil {
-		return err
+		return grant{}, err
 	}
 	if o.err != nil && !retryable(o.err) {
-		return fmt.Errorf("redislock: obtain %q: %w", name, o.err)
+		return grant{}, fmt.Errorf("redislock: obtain %q: %w", name, o.err)
 	}
 	if !o.down {
 		a.down = time.Time{}
 	} else if a.down.IsZero() {
 		a.down = sent
 	} else if d := time.Since(a.down); d >= unreachableFor {
-		return fmt.Errorf("redislock: obtain %q: cannot connect to Redis for %v: %w", name, d.Round(time.Millisecond), o.err)
+		return grant{}, fmt.Errorf("redislock: obtain %q: cannot connect to Redis for %v: %w", name, d.Round(time.Millisecond), o.err)
 	}
 	if !a.wait {
 		if o.err != nil {
-			return fmt.Errorf("redislock: obtain %q: %w", name, o.err)
+			return grant{}, fmt.Errorf("redislock: obtain %q: %w", name, o.err)
 		}
-		return fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
+		return grant{}, fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
 	}
-	return a.pause(a.contended(ctx), o, wake)
+	return a.pause(a.contended(ctx), o)
 }
 
 // fail ends an acquisition that did not get the lock, releasing in the
-// background what its attempts may have taken, and returns err.
+// background what its attempts may have taken (the lock, a place in the
+// queue, a grant: the release hands it on), and returns err.
 func (a *acquisition) fail(ctx context.Context, err error) error {
 	if a.inFlight {
 		a.c.releaseLater(ctx, a.releaseCall())

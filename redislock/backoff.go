@@ -14,9 +14,6 @@ const (
 	// after a failed Redis call.
 	minBackoff = 10 * time.Millisecond
 	maxBackoff = time.Second
-	// maxWait bounds any one wait for a lock held by another token, even
-	// when its TTL is longer: a safety net for a lost notification.
-	maxWait = 2 * time.Second
 	// unreachableFor bounds how long an acquire goes on trying a server
 	// that it cannot connect to (see Obtain): longer than a restart or the
 	// second for which go-redis answers with its last dial error without
@@ -24,21 +21,13 @@ const (
 	unreachableFor = 2 * time.Second
 )
 
-// The wait queue (see lua/obtain.lua). A waiter renews its entry with every
-// attempt, at least every maxWait, so an entry outlives a live waiter; one
-// left by a waiter that died expires after queueEntry. A release hands the
-// lock to the first waiter, reserving it for reserved; if that waiter is
-// gone, the others take the lock when the reservation expires.
-const reserved = 500 * time.Millisecond
-
-// The scripts' arguments for the wait queue: the obtain script's ARGV[3]
-// for a caller that waits and for one that does not, and the release
-// script's ARGV[3].
-var (
-	queueEntry  = newMillis(maxWait + time.Second)
-	noQueue     = newMillis(0)
-	reservation = newMillis(reserved)
-)
+// queueEntry is the lifetime of a waiter's entry in a lock's queue (see
+// lua/lock.lua), or the lease TTL if shorter: an entry dies that long
+// after the request that set it unless a refresh pushes its deadline back,
+// and a lock handed to a waiter that does not take it up passes on at that
+// deadline. A waiter refreshes its entry three times per lifetime, so a
+// live waiter's entry never dies while one refresh is lost or late.
+const queueEntry = 3 * time.Second
 
 // jitter returns a random duration in [d/2, d].
 func jitter(d time.Duration) time.Duration {

@@ -16,18 +16,21 @@ import (
 // for concurrent use; create one per Redis client and share it.
 //
 // Within a Client, goroutines that want the same lock queue locally in FIFO
-// order and only the one at the head talks to Redis. Waiters are woken by a
-// message the release publishes, through one subscription per Client.
+// order and only the one at the head talks to Redis. A Client has one
+// subscription, on a channel of its own, through which a release hands it
+// a lock its waiter queued for, and one goroutine that renews all its
+// leases.
 type Client struct {
 	tr   transport // single or redlock, set by New or NewRedlock
 	cfg  config
 	recs *lockotel.Recorders // by lock name
 
-	// The lease goroutines, cleanups and the subscriber, and the context
-	// that Close cancels, with cause errClosed.
-	group lease.Group
-	done  <-chan struct{} // group.Context().Done()
-	hub   hub
+	// The renewer, cleanups and the subscriber, and the context that
+	// Close cancels, with cause errClosed.
+	group   lease.Group
+	done    <-chan struct{} // group.Context().Done()
+	hub     hub
+	renewer renewer
 
 	mu     sync.Mutex
 	queues map[string]*localQueue // by lock key
@@ -70,8 +73,8 @@ func checkRedis(rdb redis.UniversalClient) error {
 	return nil
 }
 
-// newClient returns a Client with the options, subscribing through sub,
-// for the caller to set its transport.
+// newClient returns a Client with the options, whose waiters subscribe
+// through sub, for the caller to set its transport.
 func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -87,7 +90,8 @@ func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 	}
 	c.group.Init()
 	c.done = c.group.Context().Done()
-	c.hub.c, c.hub.rdb = c, sub
+	c.hub.init(c, sub, cfg.prefix)
+	c.renewer.c, c.renewer.kick = c, make(chan struct{}, 1)
 	return c, nil
 }
 

@@ -364,16 +364,13 @@ func TestForeignToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		token := rdb.Get(ctx, "lock:{own}").Val()
-		release, err := os.ReadFile("lua/release.lua")
-		if err != nil {
-			t.Fatal(err)
-		}
+		script := lockScript(t)
 		extend, err := os.ReadFile("lua/extend.lua")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, foreign := range []string{"", "x", token[:len(token)-1], token + "x", "\x00"} {
-			if n, err := rdb.Eval(ctx, string(release), []string{"lock:{own}", "lock:{own}:queue", "lock:{own}:queue:deadlines"}, foreign, "lock:{own}", 500).Int(); err != nil || n != 0 {
+			if n, err := rdb.Eval(ctx, script, lockKeys("lock:{own}"), "release", foreign, "1").Int(); err != nil || n != 0 {
 				t.Fatalf("release with token %q = %d, %v", foreign, n, err)
 			}
 			if n, err := rdb.Eval(ctx, string(extend), []string{"lock:{own}"}, foreign, 60000).Int(); err != nil || n != 0 {
@@ -538,33 +535,32 @@ func TestRestartWakesWaiters(t *testing.T) {
 func TestRetriedAcquireIsOurs(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
 		ctx := testCtx(t, 5*time.Second)
-		obtain, err := os.ReadFile("lua/obtain.lua")
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys := []string{"lock:{re}", "lock:{re}:fence", "lock:{re}:queue", "lock:{re}:queue:deadlines"}
+		script, keys := lockScript(t), lockKeys("lock:{re}")
 		// The reply is the fence (>= 0) for a grant, -2 - pttl otherwise.
-		first, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0).Int64()
+		acquire := func(tok string, entry int) (int64, error) {
+			return rdb.Eval(ctx, script, keys, "acquire", tok, "1", 10000, entry, "", 0).Int64()
+		}
+		first, err := acquire("tok", 0)
 		if err != nil || first < 1 {
 			t.Fatalf("first acquire = %v, %v", first, err)
 		}
-		again, err := rdb.Eval(ctx, string(obtain), keys, "tok", 10000, 0).Int64()
+		again, err := acquire("tok", 0)
 		if err != nil || again != first {
 			t.Fatalf("retried acquire = %v, %v; first was %v", again, err, first)
 		}
-		other, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000).Int64()
+		other, err := acquire("other", 3000)
 		if err != nil || other >= -2 {
 			t.Fatalf("foreign acquire = %v, %v, want -2 - pttl with pttl > 0", other, err)
 		}
 		// The holder vanishes without a release; "other" is queued, so
-		// a caller that is not is refused, and "other" gets the next
-		// fence, again when it retries.
+		// a caller that is not is refused (the lock goes to "other"),
+		// and "other" gets the next fence, again when it retries.
 		rdb.Del(ctx, "lock:{re}")
-		if n, err := rdb.Eval(ctx, string(obtain), keys, "newcomer", 10000, 0).Int64(); err != nil || n >= -2 {
+		if n, err := acquire("newcomer", 0); err != nil || n >= -2 {
 			t.Fatalf("newcomer's acquire of a free lock with a waiter queued = %v, %v, want refused", n, err)
 		}
 		for range 2 {
-			if n, err := rdb.Eval(ctx, string(obtain), keys, "other", 10000, 3000).Int64(); err != nil || n != first+1 {
+			if n, err := acquire("other", 3000); err != nil || n != first+1 {
 				t.Fatalf("queued waiter's acquire = %v, %v, want fence %d", n, err, first+1)
 			}
 		}

@@ -1,10 +1,36 @@
 package redislock_test
 
 import (
+	"context"
+	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// lockScript returns lua/lock.lua, for a test to run it as another
+// process's Client would.
+func lockScript(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("lua/lock.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// lockKeys returns the KEYS of lua/lock.lua for the lock key.
+func lockKeys(key string) []string {
+	return []string{key, key + ":fence", key + ":waiters", key + ":waiters:entries"}
+}
+
+// queued returns how many tokens wait in the queue of the lock key.
+func queued(rdb *redis.Client, key string) int64 {
+	return rdb.LLen(context.Background(), key+":waiters").Val()
+}
 
 // containsLine reports whether text has a line equal to line (ignoring
 // a trailing \r).

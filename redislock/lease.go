@@ -19,11 +19,17 @@ var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 // or until it is lost. Its methods are safe for concurrent use.
 //
 // The lease is valid, by the local clock, until its validity runs out:
-// Validity counts down from the TTL minus a drift margin, starting *before*
-// the acquire or the last confirmed renewal was sent, on the monotonic
-// clock, so it never outlasts the key on a server whose clock runs at the
-// same rate. A lease with a watchdog (the default) renews the key every
-// renewal interval; a lease with WithTTL only when Extend is called.
+// Validity counts down from the key's TTL as last set, minus a drift
+// margin, starting *before* the request that set it was sent, on the
+// monotonic clock, so it never outlasts the key on a server whose clock
+// runs at the same rate. That request is the acquire or the last confirmed
+// renewal; for a lock that a release handed to a waiting Obtain, it is the
+// waiter's last queue refresh, and the TTL is the queue entry's lifetime
+// (3s, or the lease TTL if shorter) until the first renewal sets the full
+// TTL. A lease with a watchdog (the default) is renewed every renewal
+// interval (the first time after half its validity if that is sooner); a
+// lease with WithTTL only when Extend is called, except that one handed
+// over by a release is extended once, at once, to its full TTL.
 //
 // The lease ends when it is released, when its holder's context (the one
 // given to Obtain) ends, when the Client is closed, after WithMaxHold, or
@@ -42,36 +48,22 @@ var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 // package documentation on what a Redis lock cannot promise, and Fence.
 type Lease struct {
 	c     *Client
-	k     keys   // the lock's
+	k     keys   // the lock's; the scripts' calls point at them
 	cfg   config // the lease's
-	token token
+	token token  // the token that holds the lock
+	first string // the acquisition's first token, which token points at unless a Redlock attempt replaced it
 	fence int64
 	q     *localQueue // its turn in the local FIFO
 
 	core     lease.State // its name, recorder, context, validity and end
 	dequeued atomic.Bool // the local FIFO place has been given back
+	stopHold func() bool // stops the call of finish when the holder's context ends; nil if it cannot end
+
+	sched schedule // the renewer's, guarded by its mutex
 }
 
 // backend names the package in the errors of its leases.
 var backend = lease.NewBackend("redislock")
-
-// newLease starts the goroutine of the lease that a's current token holds,
-// with fence, granted by the attempt sent at granted. The lease takes over
-// a's turn in the local FIFO. It fails with errClosed if the Client is
-// closed.
-func newLease(a *acquisition, fence int64, granted time.Time) (*Lease, error) {
-	c := a.c
-	l := &Lease{c: c, k: a.s.k, cfg: a.s.cfg, token: a.token, fence: fence, q: a.q}
-	l.core.Start(a.holdCtx, backend, a.s.name, a.s.rec)
-	l.core.ValidFrom(granted, l.cfg.TTL)
-	l.core.Hold(granted)
-	if !c.group.Track() {
-		l.core.End(errClosed)
-		return nil, errClosed
-	}
-	go l.run()
-	return l, nil
-}
 
 // Name returns the name of the lock.
 func (l *Lease) Name() string { return l.core.Name() }
@@ -139,17 +131,21 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 	ctx, cancel := l.core.WithValidity(ctx)
 	defer cancel()
 	start := time.Now()
-	if ok, err := l.c.tr.extend(ctx, extendCall{keys: l.k, token: l.token, ttl: l.cfg.ttlArg}); !ok {
+	if ok, err := l.c.tr.extend(ctx, l.extendCall()); !ok {
 		return false, err
 	}
 	l.core.ValidFrom(start, l.cfg.TTL)
 	return true, nil
 }
 
-// Release deletes the lock if the lease still holds it, waking the next
-// waiter, stops the lease's goroutine and ends the lease. The Redis call is
-// bounded by ctx; Release then waits for the goroutine to return unless ctx
-// ends first (Client.Close waits for it in any case).
+// extendCall is the extend script's call for the lease's token.
+func (l *Lease) extendCall() extendCall {
+	return extendCall{k: &l.k, token: l.token, ttl: l.cfg.ttlArg}
+}
+
+// Release deletes the lock if the lease still holds it, or hands it to the
+// next waiter queued for it, and ends the lease. The Redis call is bounded
+// by ctx.
 //
 // It returns nil if the lease was held until released. If the lease had
 // already ended (lost, its context done, the Client closed) or the key
@@ -170,13 +166,7 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 // after a transport error, and the error satisfies errors.Is(err,
 // ctx.Err()).
 func (l *Lease) Release(ctx context.Context) error {
-	return l.release(ctx, true)
-}
-
-// release is Release, which waits for the lease's goroutine only if
-// waitExit is set (Mutex.Unlock does not).
-func (l *Lease) release(ctx context.Context, waitExit bool) error {
-	return l.core.Release(ctx, l.releaseKey, l.releaseLater, l.dequeue, waitExit)
+	return l.core.Release(ctx, l.releaseKey, l.releaseLater, l.retire, false)
 }
 
 // releaseKey releases the key for Release, under interruptible for a ctx
@@ -197,16 +187,37 @@ func (l *Lease) releaseLater(ctx context.Context) {
 }
 
 // finish ends the lease with cause on the package's own initiative (holder
-// context, Close, maximum hold), releasing the key and the local FIFO place.
+// context, Close, maximum hold), then releases the key and the local FIFO
+// place in the background: whoever ends the lease cleans up after it.
 func (l *Lease) finish(cause error) {
 	if !l.core.End(cause) {
 		return
 	}
+	if l.stopHold != nil {
+		l.stopHold()
+	}
+	l.c.renewer.remove(l)
+	l.c.group.Go(l.cleanup)
+}
+
+// cleanup releases the key and the local FIFO place of a lease that the
+// package ended, and records the end of the hold.
+func (l *Lease) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), lease.CleanupTimeout)
 	_, _ = l.c.tr.release(ctx, l.releaseCall())
 	cancel()
 	l.dequeue()
 	l.core.RecordRelease(ctx)
+}
+
+// retire takes a released lease off the renewer and the holder's context,
+// and gives its local FIFO place back.
+func (l *Lease) retire() {
+	if l.stopHold != nil {
+		l.stopHold()
+	}
+	l.c.renewer.remove(l)
+	l.dequeue()
 }
 
 // dequeue gives the local FIFO place back, once. A lost lease keeps it
@@ -220,5 +231,5 @@ func (l *Lease) dequeue() {
 
 // releaseCall is the release script's call for the lease's token.
 func (l *Lease) releaseCall() releaseCall {
-	return releaseCall{keys: l.k, token: l.token}
+	return releaseCall{k: &l.k, token: l.token}
 }

@@ -95,8 +95,9 @@ func TestDo(t *testing.T) {
 }
 
 // An uncontended acquire and release take two EVALSHA round trips and
-// seven commands in all (ZCARD, SET and INCR, GET and DEL inside the
-// scripts): nothing is published when nobody waits.
+// eight commands in all (SET NX GET, EXISTS of the queue and INCR; GET,
+// LPOP of the queue and DEL inside the script): nothing is published when
+// nobody waits.
 func TestUncontendedCommands(t *testing.T) {
 	_, rdb := real(t)
 	c := newClient(t, rdb)
@@ -117,7 +118,7 @@ func TestUncontendedCommands(t *testing.T) {
 	}
 	m.Unlock()
 	info := rdb.Info(ctx, "commandstats").Val()
-	for _, want := range []string{"cmdstat_evalsha:calls=2,", "cmdstat_zcard:calls=1,", "cmdstat_set:calls=1,", "cmdstat_incr:calls=1,", "cmdstat_get:calls=1,", "cmdstat_del:calls=1,"} {
+	for _, want := range []string{"cmdstat_evalsha:calls=2,", "cmdstat_set:calls=1,", "cmdstat_exists:calls=1,", "cmdstat_incr:calls=1,", "cmdstat_get:calls=1,", "cmdstat_lpop:calls=1,", "cmdstat_del:calls=1,"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("commandstats lack %q:\n%s", want, info)
 		}

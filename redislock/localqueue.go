@@ -3,6 +3,7 @@ package redislock
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
 	"github.com/codomyrmex/concurrency/internal/waitq"
@@ -11,7 +12,8 @@ import (
 
 // localQueue is the in-process FIFO of the goroutines that want one lock:
 // its mutex is held from an acquisition's turn until its lease is released,
-// so only the goroutine at the head talks to Redis.
+// so only the goroutine at the head talks to Redis. One that nobody uses
+// goes back to localQueues, unlocked and with no waiter counted.
 type localQueue struct {
 	mu   lock.Mutex
 	refs int // callers between queue and unqueue; guarded by Client.mu
@@ -20,13 +22,15 @@ type localQueue struct {
 	waiters waitq.Bound
 }
 
+var localQueues = sync.Pool{New: func() any { return new(localQueue) }}
+
 // queue returns the local FIFO of a lock key, counting the caller in.
 func (c *Client) queue(key string) *localQueue {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queues[key]
 	if q == nil {
-		q = new(localQueue)
+		q = localQueues.Get().(*localQueue)
 		c.queues[key] = q
 	}
 	q.refs++
@@ -40,6 +44,7 @@ func (c *Client) unqueue(key string, q *localQueue) {
 	defer c.mu.Unlock()
 	if q.refs--; q.refs == 0 {
 		delete(c.queues, key)
+		localQueues.Put(q)
 	}
 }
 

@@ -65,10 +65,9 @@ func (m *Mutex) lock(ctx context.Context, wait bool) error {
 // error instead.
 func (m *Mutex) Unlock() { m.core.Unlock((*Lease).unlock) }
 
-// unlock releases l for Mutex.Unlock, for at most lease.CleanupTimeout,
-// without waiting for the lease's goroutine.
+// unlock releases l for Mutex.Unlock, for at most lease.CleanupTimeout.
 func (l *Lease) unlock() {
-	_ = l.release(deadlineCtx{context.Background(), time.Now().Add(lease.CleanupTimeout)}, false)
+	_ = l.Release(deadlineCtx{context.Background(), time.Now().Add(lease.CleanupTimeout)})
 }
 
 // Release unlocks m, releasing the lock as Lease.Release does under ctx,

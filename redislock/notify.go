@@ -2,148 +2,148 @@ package redislock
 
 import (
 	"context"
+	"crypto/rand"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
-	"github.com/codomyrmex/concurrency/internal/lease"
 )
 
-// hub is a Client's one Redis subscription, shared by every lock it waits
-// for. The release script publishes on the lock's channel (when an acquire
-// has marked the key as awaited); the hub turns the message into a wake-up
-// of the local waiter that is talking to Redis.
+// hub is a Client's one Redis subscription, to a channel of its own, which
+// every lock that the Client waits for shares. A release that hands a lock
+// to a waiter of the Client publishes 'token fence stamp' on the channel
+// (see lua/lock.lua); the hub gives the grant to the waiting acquisition
+// that registered the token. A grant for a token that nobody waits for
+// any more is dropped: the acquisition that gave up releases its token,
+// which hands the lock on.
 //
-// The subscription starts with the first wait, and is closed by
-// Client.Close. A channel is subscribed while some waiter needs it. After a
-// subscription error (the connection broke and go-redis reconnected) every
-// waiter is woken, since messages may have been missed.
+// The subscription starts before the Client's first waiter queues in
+// Redis, and lasts until Client.Close. While it is down (not confirmed
+// yet, or broken and not confirmed again), waiters queue without the
+// channel and learn of a grant from their queue refresh; when it breaks,
+// and when it is confirmed again, every waiter is told to check at once.
 type hub struct {
-	c   *Client
-	rdb redis.UniversalClient // the deployment, or a Redlock's first server
+	c       *Client
+	rdb     redis.UniversalClient // the deployment
+	channel string                // prefix:client:<random>
+	epoch   time.Time             // stamps are microseconds since then, on the monotonic clock
 
-	mu     sync.Mutex
-	ps     *redis.PubSub // nil until the first subscribe
-	closed bool
-	topics map[string]*topic
+	mu      sync.Mutex
+	ps      *redis.PubSub // nil until the first waiter
+	up      bool          // the server has confirmed the subscription, and it has not broken since
+	ready   chan struct{} // closed when up turns true; replaced when it turns false
+	closed  bool
+	waiters map[string]*waiter // by token
 }
 
-// A topic is one subscribed channel.
-type topic struct {
-	channel string
-	refs    int // waiters using it
-	// pending counts SUBSCRIBE commands not yet confirmed; ready is
-	// closed when it drops to zero, i.e. when the server has registered
-	// the subscription and no release can be missed any more.
-	pending int
-	ready   chan struct{}
-	// wake is closed, and replaced, when a release is published; see
-	// hub.wakeChan. last is the message: the token of the waiter the lock
-	// was handed to, or "" for every waiter.
-	wake chan struct{}
-	last string
+// A waiter is an acquisition of the Client that may be queued in Redis.
+type waiter struct {
+	grant chan grant    // capacity 1: a release handed the lock to the token
+	check chan struct{} // capacity 1: the subscription broke or came back
 }
 
-// subscribe returns the topic of channel once the server has confirmed the
-// subscription, or after maxWait if it has not (the caller then relies on
-// its timed re-checks). The caller must call unsubscribe when done.
-func (h *hub) subscribe(ctx context.Context, channel string) (*topic, error) {
+// A grant is a lock that a release handed to a waiter, as its message
+// tells: the fencing token, and the send time of the waiter's request that
+// set its entry's deadline (see acquisition.fromGrant).
+type grant struct {
+	fence int64
+	sent  time.Time
+}
+
+var waiterPool = sync.Pool{New: func() any {
+	return &waiter{grant: make(chan grant, 1), check: make(chan struct{}, 1)}
+}}
+
+func (h *hub) init(c *Client, rdb redis.UniversalClient, prefix string) {
+	h.c, h.rdb = c, rdb
+	h.channel = prefix + ":client:" + rand.Text()
+	h.epoch = time.Now()
+	h.ready = make(chan struct{})
+	h.waiters = make(map[string]*waiter)
+}
+
+// register adds a waiter for tok, which it must do before sending the
+// request that may queue tok, and returns it; unregister removes it.
+func (h *hub) register(tok string) *waiter {
+	w := waiterPool.Get().(*waiter)
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, errClosed
+	h.waiters[tok] = w
+	h.mu.Unlock()
+	return w
+}
+
+// unregister removes the waiter w of tok, dropping a grant it was sent.
+func (h *hub) unregister(tok string, w *waiter) {
+	h.mu.Lock()
+	delete(h.waiters, tok)
+	h.mu.Unlock()
+	select {
+	case <-w.grant:
+	default:
 	}
-	if h.ps == nil {
+	select {
+	case <-w.check:
+	default:
+	}
+	waiterPool.Put(w)
+}
+
+// isUp reports whether the subscription is up.
+func (h *hub) isUp() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.up
+}
+
+// channelArg returns the channel for a waiter's queue entry: the hub's
+// while the subscription is up, and otherwise none, so that a grant is
+// not published to nobody (which would count as the waiter's death).
+func (h *hub) channelArg() *string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.up {
+		return &h.channel
+	}
+	return noChannel
+}
+
+// stamp returns the stamp of a request sent at sent, which a grant's
+// message returns.
+func (h *hub) stamp(sent time.Time) any {
+	return sent.Sub(h.epoch).Microseconds()
+}
+
+// await starts the subscription if it has not started, and waits until it
+// is up, for at most d. It fails only when ctx ends or the Client is
+// closed; a subscription that is not up in time leaves its waiters to
+// their queue refreshes.
+func (h *hub) await(ctx context.Context, d time.Duration) error {
+	h.mu.Lock()
+	if h.ps == nil && !h.closed {
 		if !h.c.group.Track() {
 			h.mu.Unlock()
-			return nil, errClosed
+			return errClosed
 		}
-		h.ps = h.rdb.Subscribe(context.WithoutCancel(ctx))
-		h.topics = make(map[string]*topic)
+		h.ps = h.rdb.Subscribe(context.WithoutCancel(ctx), h.channel)
 		go h.receive(h.ps)
 	}
-	t := h.topics[channel]
-	if t == nil {
-		t = &topic{channel: channel}
-		h.topics[channel] = t
-	}
-	t.refs++
-	if t.refs == 1 {
-		if t.pending == 0 {
-			t.ready = make(chan struct{})
-		}
-		t.pending++
-		// Under h.mu, so SUBSCRIBE and UNSUBSCRIBE of one channel reach
-		// the server in the order the pending counts assume.
-		if err := h.ps.Subscribe(ctx, channel); err != nil {
-			t.pending--
-			h.dropLocked(t)
-			h.mu.Unlock()
-			return nil, err
-		}
-	}
-	ready := t.ready
+	ready := h.ready
 	h.mu.Unlock()
-
-	timer := time.NewTimer(maxWait)
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-ready:
 	case <-timer.C:
 	case <-ctx.Done():
-		h.unsubscribe(t)
-		return nil, ctxerr.From(ctx)
+		return ctxerr.From(ctx)
 	case <-h.c.done:
-		h.unsubscribe(t)
-		return nil, errClosed
+		return errClosed
 	}
-	return t, nil
-}
-
-// wakeChan returns a channel that is closed by the next release published
-// on t (or by a subscription error). Taken before an acquire attempt, it
-// catches every release after that attempt and none before it.
-func (h *hub) wakeChan(t *topic) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if t.wake == nil {
-		t.wake = make(chan struct{})
-	}
-	return t.wake
-}
-
-// handedElsewhere reports whether the last release published on t handed
-// the lock to a waiter other than token.
-func (h *hub) handedElsewhere(t *topic, token string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return t.last != "" && t.last != token
-}
-
-// unsubscribe gives back a topic returned by subscribe.
-func (h *hub) unsubscribe(t *topic) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.dropLocked(t)
-}
-
-// dropLocked counts a waiter out of t, unsubscribing when none is left.
-func (h *hub) dropLocked(t *topic) {
-	if t.refs--; t.refs > 0 {
-		return
-	}
-	if !h.closed {
-		ctx, cancel := context.WithTimeout(context.Background(), lease.CleanupTimeout)
-		// On failure the channel stays subscribed until the
-		// connection is replaced; stray messages are harmless.
-		_ = h.ps.Unsubscribe(ctx, t.channel)
-		cancel()
-	}
-	if t.pending == 0 {
-		delete(h.topics, t.channel)
-	}
+	return nil
 }
 
 // receive reads the subscription until the hub is closed.
@@ -158,7 +158,9 @@ func (h *hub) receive(ps *redis.PubSub) {
 		default:
 		}
 		if err != nil {
-			h.wakeAll()
+			// Messages may have been lost; go-redis subscribes again
+			// on the next Receive.
+			h.setUp(false)
 			select {
 			case <-h.c.done:
 				return
@@ -168,42 +170,58 @@ func (h *hub) receive(ps *redis.PubSub) {
 			continue
 		}
 		backoff = minBackoff
-		h.mu.Lock()
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if t := h.topics[m.Channel]; m.Kind == "subscribe" && t != nil && t.pending > 0 {
-				if t.pending--; t.pending == 0 {
-					close(t.ready)
-					if t.refs == 0 {
-						delete(h.topics, t.channel)
-					}
-				}
+			if m.Kind == "subscribe" {
+				h.setUp(true)
 			}
 		case *redis.Message:
-			if t := h.topics[m.Channel]; t != nil {
-				t.last = m.Payload
-				t.notify()
-			}
+			h.deliver(m.Payload)
 		}
-		h.mu.Unlock()
 	}
 }
 
-// wakeAll wakes every waiter and forgets pending confirmations: after a
-// reconnect go-redis subscribes again, and messages in between are lost.
-func (h *hub) wakeAll() {
+// setUp records whether the subscription is up and, if that changed,
+// tells every waiter to check at once: grants may have been missed, or,
+// once it is up again, may be published again.
+func (h *hub) setUp(up bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch, t := range h.topics {
-		if t.pending > 0 {
-			t.pending = 0
-			close(t.ready)
+	if h.up == up {
+		return
+	}
+	h.up = up
+	if up {
+		close(h.ready)
+	} else {
+		h.ready = make(chan struct{})
+	}
+	for _, w := range h.waiters {
+		select {
+		case w.check <- struct{}{}:
+		default:
 		}
-		if t.refs == 0 {
-			delete(h.topics, ch)
+	}
+}
+
+// deliver hands the grant in payload, 'token fence stamp', to the waiter
+// of its token, if there is one.
+func (h *hub) deliver(payload string) {
+	tok, rest, _ := strings.Cut(payload, " ")
+	f, s, _ := strings.Cut(rest, " ")
+	fence, err1 := strconv.ParseInt(f, 10, 64)
+	stamp, err2 := strconv.ParseInt(s, 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	g := grant{fence: fence, sent: h.epoch.Add(time.Duration(stamp) * time.Microsecond)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w := h.waiters[tok]; w != nil {
+		select {
+		case w.grant <- g:
+		default:
 		}
-		t.last = ""
-		t.notify()
 	}
 }
 
@@ -215,15 +233,5 @@ func (h *hub) close() {
 	h.mu.Unlock()
 	if ps != nil {
 		_ = ps.Close()
-	}
-}
-
-// notify wakes the waiter of t, if any, and gives it a new channel for the
-// next release: one published while it looks at this one is not missed. It
-// must be called with hub.mu held.
-func (t *topic) notify() {
-	if t.wake != nil {
-		close(t.wake)
-		t.wake = make(chan struct{})
 	}
 }

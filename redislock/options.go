@@ -47,6 +47,7 @@ type config struct {
 	// maximum hold.
 	lease.Timing
 	ttlArg millis // TTL for the scripts; set by validate
+	entry  millis // a waiter's queue entry lifetime, min(queueEntry, TTL); set by validate
 
 	maxWaiters int // see WithMaxWaiters; ≤ 0 means no bound
 
@@ -134,16 +135,17 @@ func (c *config) validate() error {
 		return fmt.Errorf("redislock: prefix %q contains a brace: %w", c.prefix, lock.ErrInvalidArgument)
 	}
 	c.ttlArg = newMillis(c.TTL)
+	c.entry = newMillis(min(queueEntry, c.TTL))
 	return nil
 }
 
-// keys are the Redis names of one lock.
+// keys are the Redis names of one lock (see WithPrefix). Script calls
+// pass them by pointer (see script.eval).
 type keys struct {
-	lock  string // the lock key, also the waiters' channel
-	fence string // the fencing counter
-	// The keys boxed once, for the scripts' arguments: lock, fence, and
-	// the wait queue and its deadlines (see lua/obtain.lua).
-	lockArg, fenceArg, queueArg, deadlinesArg any
+	lock    string // prefix:{name}: the holder's token
+	fence   string // prefix:{name}:fence: the fencing counter
+	queue   string // prefix:{name}:waiters: the waiting tokens, in order
+	entries string // prefix:{name}:waiters:entries: their entries (see lua/lock.lua)
 }
 
 func (c *config) keys(name string) (keys, error) {
@@ -155,9 +157,11 @@ func (c *config) keys(name string) (keys, error) {
 		// lock and fence keys could then land in different slots.
 		return keys{}, fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
 	}
-	k := c.prefix + ":{" + name + "}"
-	const queue, deadlines = ":queue", ":queue:deadlines"
-	d := k + deadlines // one allocation for the lock key and both queue keys
-	k, f := d[:len(k)], k+":fence"
-	return keys{lock: k, fence: f, lockArg: k, fenceArg: f, queueArg: d[:len(k)+len(queue)], deadlinesArg: d}, nil
+	// One allocation for the four: the lock and fence keys are prefixes
+	// of the first half, the queue keys of the second.
+	const fence, queue, entries = ":fence", ":waiters", ":entries"
+	s := c.prefix + ":{" + name + "}" + fence + c.prefix + ":{" + name + "}" + queue + entries
+	n := len(c.prefix) + len(name) + 3
+	q := s[n+len(fence):]
+	return keys{lock: s[:n], fence: s[:n+len(fence)], queue: q[:n+len(queue)], entries: q}, nil
 }

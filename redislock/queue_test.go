@@ -3,7 +3,7 @@ package redislock_test
 import (
 	"context"
 	"errors"
-	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +18,9 @@ import (
 // waitQueued polls until n tokens are queued for the lock key.
 func waitQueued(t *testing.T, rdb *redis.Client, key string, n int64) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); rdb.ZCard(context.Background(), key+":queue").Val() != n; time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(5 * time.Second); queued(rdb, key) != n; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
-			t.Fatalf("%s: %d queued, want %d", key, rdb.ZCard(context.Background(), key+":queue").Val(), n)
+			t.Fatalf("%s: %d queued, want %d", key, queued(rdb, key), n)
 		}
 	}
 }
@@ -72,59 +72,64 @@ func TestQueueOrder(t *testing.T) {
 			}
 		}
 		waitQueued(t, rdb, "lock:{fifo}", 0)
-		if n := rdb.Exists(ctx, "lock:{fifo}", "lock:{fifo}:queue", "lock:{fifo}:queue:deadlines").Val(); n != 0 {
+		if n := rdb.Exists(ctx, "lock:{fifo}", "lock:{fifo}:waiters", "lock:{fifo}:waiters:entries").Val(); n != 0 {
 			t.Fatalf("%d lock or queue keys left", n)
 		}
 	})
 }
 
-// A waiter that died while queued blocks nobody for long: the lock handed
-// to it is reserved only briefly, and its queue entry expires.
+// A waiter that died while queued blocks nobody for long. On one server,
+// a release skips at once a waiter whose Client has no subscription any
+// more (its PUBLISH reaches nobody); a waiter without a channel (queued
+// while its Client's subscription was down) is handed the lock, which
+// passes on when its entry's deadline passes. The dead waiters' entries
+// leave the queue.
 func TestQueueDeadWaiter(t *testing.T) {
 	_, rdb := real(t)
 	ctx := testCtx(t, 10*time.Second)
-	holder, waiter := newClient(t, rdb), newClient(t, rdb)
-	l, err := holder.Obtain(ctx, "ghost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A token queued first by a process that then died.
-	obtain, err := os.ReadFile("lua/obtain.lua")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := []string{"lock:{ghost}", "lock:{ghost}:fence", "lock:{ghost}:queue", "lock:{ghost}:queue:deadlines"}
-	if n, err := rdb.Eval(ctx, string(obtain), keys, "GHOST", 10000, 3000).Int64(); err != nil || n >= 0 {
-		t.Fatalf("ghost's acquire = %d, %v; want it queued", n, err)
-	}
-	got := make(chan time.Time, 1)
-	go func() {
-		l, err := waiter.Obtain(ctx, "ghost")
-		if err != nil {
-			t.Error(err)
-			got <- time.Time{}
-			return
-		}
-		got <- time.Now()
-		_ = l.Release(ctx)
-	}()
-	waitQueued(t, rdb, "lock:{ghost}", 2)
-	released := time.Now()
-	if err := l.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if v := rdb.Get(ctx, "lock:{ghost}").Val(); v != "~GHOST" && v != "~GHOST*" {
-		t.Fatalf("released lock holds %q, want it handed to the first waiter", v)
-	}
-	at := <-got
-	if d := at.Sub(released); at.IsZero() || d > 1500*time.Millisecond {
-		t.Fatalf("the live waiter got the lock %v after the release", d)
-	}
-	// The ghost's entry expires within its 3s.
-	for end := time.Now().Add(5 * time.Second); rdb.Exists(ctx, "lock:{ghost}:queue").Val() != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("the dead waiter's queue entry did not expire")
-		}
+	script, keys := lockScript(t), lockKeys("lock:{ghost}")
+	for _, tc := range []struct {
+		name, channel string
+		within        time.Duration // from the release to the live waiter's grant
+	}{
+		{"gone Client", "lock:client:GONE", 500 * time.Millisecond},
+		{"no channel", "", 1500 * time.Millisecond}, // the 700ms entry, and a refresh
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			holder, waiter := newClient(t, rdb), newClient(t, rdb)
+			l, err := holder.Obtain(ctx, "ghost")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A token queued first by a process that then died.
+			if n, err := rdb.Eval(ctx, script, keys, "acquire", "GHOST", "1", 10000, 700, tc.channel, 0).Int64(); err != nil || n >= 0 {
+				t.Fatalf("ghost's acquire = %d, %v; want it queued", n, err)
+			}
+			got := make(chan time.Time, 1)
+			go func() {
+				l, err := waiter.Obtain(ctx, "ghost")
+				if err != nil {
+					t.Error(err)
+					got <- time.Time{}
+					return
+				}
+				got <- time.Now()
+				_ = l.Release(ctx)
+			}()
+			waitQueued(t, rdb, "lock:{ghost}", 2)
+			released := time.Now()
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			at := <-got
+			if d := at.Sub(released); at.IsZero() || d > tc.within {
+				t.Fatalf("the live waiter got the lock %v after the release, want within %v", d, tc.within)
+			}
+			waitQueued(t, rdb, "lock:{ghost}", 0)
+			if n := rdb.HLen(ctx, "lock:{ghost}:waiters:entries").Val(); n != 0 {
+				t.Fatalf("%d queue entries left", n)
+			}
+		})
 	}
 }
 
@@ -167,9 +172,10 @@ func TestQueueLeave(t *testing.T) {
 // A caller that did not queue does not take a free lock while a live
 // waiter of another Client is queued for it: not when the holder's key was
 // deleted or expired without a release (nobody tells the waiter, which
-// looks again within 2s), and not when the reservation of a dead waiter
-// that a release handed the lock to has lapsed. Meanwhile newcomers'
-// TryObtain is refused, and a newcomer's Obtain queues behind the waiter.
+// looks again at its next queue refresh, within a second), and not when
+// the lock that a release handed to a dead waiter passes on at its entry's
+// deadline. Meanwhile newcomers' TryObtain is refused, and a newcomer's
+// Obtain queues behind the waiter.
 func TestQueueNoOvertakeOfFreeLock(t *testing.T) {
 	_, rdb := real(t)
 	ctx := testCtx(t, 30*time.Second)
@@ -186,15 +192,16 @@ func TestQueueNoOvertakeOfFreeLock(t *testing.T) {
 				t.Fatal("the key did not expire")
 			}
 		}},
-		{"reservation lapsed", func(t *testing.T, key string, holder *redislock.Lease) {
-			// A token queued ahead of the waiter by a process that
-			// then died, whose entry has not expired yet.
-			rdb.ZAdd(ctx, key+":queue", redis.Z{Score: 0, Member: "GHOST"})
-			rdb.ZAdd(ctx, key+":queue:deadlines", redis.Z{Score: 1e15, Member: "GHOST"})
+		{"grant lapsed", func(t *testing.T, key string, holder *redislock.Lease) {
+			// A token queued ahead of the waiter, without a channel,
+			// by a process that then died; its entry lives 300ms more.
+			deadline := time.Now().Add(300 * time.Millisecond).UnixMilli()
+			rdb.LPush(ctx, key+":waiters", "GHOST")
+			rdb.HSet(ctx, key+":waiters:entries", "GHOST", strconv.FormatInt(deadline, 10)+" 0 ")
 			if err := holder.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if v := rdb.Get(ctx, key).Val(); v != "~GHOST" && v != "~GHOST*" {
+			if v := rdb.Get(ctx, key).Val(); v != "GHOST" {
 				t.Fatalf("released lock holds %q, want it handed to GHOST", v)
 			}
 		}},

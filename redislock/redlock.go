@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,8 +28,9 @@ import (
 // next attempt uses a new token, after a random delay when contenders
 // split the servers between them. Renewals and releases go to every server
 // and need a quorum too, so a lease survives the loss, or the silence, of a
-// minority of the servers. Waiters are notified through a subscription on
-// the first server, and fall back to timed re-checks while it is down.
+// minority of the servers. Waiters do not queue: they poll, after a
+// jittered delay that grows from 10ms to 200ms while the lock stays held
+// (see redlock).
 //
 // Use an odd number of servers, at least three, that share nothing: no
 // replication between them, and restarts delayed by more than the longest
@@ -101,27 +103,33 @@ func sameClient(a, b redis.UniversalClient) bool {
 }
 
 // redlockRetry bounds the random delay before a Redlock waiter tries again
-// after a split vote or a release that woke every waiter.
-const redlockRetry = 20 * time.Millisecond
+// after a split vote; redlockPoll bounds its delay between attempts while
+// the lock is held (the delay doubles from minBackoff up to it).
+const (
+	redlockRetry = 20 * time.Millisecond
+	redlockPoll  = 200 * time.Millisecond
+)
 
 // redlock is the transport of a Client made by NewRedlock with several
 // servers: every script runs on all of them in parallel (see fanout), and
 // its outcome is what a quorum of them says.
 //
 // Its waiters do not queue in Redis: queues on independent servers would
-// not agree on an order. Each attempt has its own token, and one that did
-// not become a lease is given back in the background: the release would
-// undo a later attempt's grants if they shared the token. A release wakes
-// every waiter of the Client, and each waits a random delay before trying,
-// so that they do not split the servers between them.
+// not agree on an order, and a release on each server would hand the lock
+// to a different waiter, none of which might reach a quorum. They poll
+// instead, with a jittered delay that grows from minBackoff to
+// redlockPoll, so that they do not split the servers between them. Each
+// attempt has its own token, and one that did not become a lease is given
+// back in the background: the release would undo a later attempt's grants
+// if they shared the token.
 type redlock struct {
 	c       *Client
-	servers []redis.UniversalClient // three or more, distinct; the first also carries the subscription
+	servers []redis.UniversalClient // three or more, distinct
 	quorum  int                     // len(servers)/2 + 1
 }
 
-func (r *redlock) obtain(ctx context.Context, call obtainCall) attempt {
-	call.entry = noQueue
+func (r *redlock) obtain(ctx context.Context, call acquireCall) attempt {
+	call.probe, call.entry, call.channel, call.stamp = probeOff, noEntry, noChannel, noStamp
 	var (
 		t     tally
 		calls <-chan struct{}
@@ -142,7 +150,7 @@ func (r *redlock) obtain(ctx context.Context, call obtainCall) attempt {
 	if t.no < len(r.servers) {
 		// Give back the servers we may have taken, so that two
 		// contenders holding a minority each do not block each other.
-		r.c.giveBack(ctx, releaseCall{call.keys, call.token}, calls)
+		r.c.giveBack(ctx, releaseCall{k: call.k, token: call.token}, calls)
 		if t.ok > 0 && err == nil {
 			// A split vote: the others give theirs back too. Try
 			// again after a random delay, not the keys' TTL.
@@ -155,7 +163,7 @@ func (r *redlock) obtain(ctx context.Context, call obtainCall) attempt {
 // obtainAll runs call on every server (see fanout). Each server has until
 // the lease's validity would run out to answer, but the outcome is decided
 // without the servers that have not answered within nodeTimeout.
-func (r *redlock) obtainAll(ctx context.Context, call obtainCall) (tally, <-chan struct{}) {
+func (r *redlock) obtainAll(ctx context.Context, call acquireCall) (tally, <-chan struct{}) {
 	ttl := call.ttl.duration()
 	ctx, cancel := context.WithDeadline(ctx, lease.ValidUntil(time.Now(), ttl))
 	defer cancel()
@@ -164,7 +172,7 @@ func (r *redlock) obtainAll(ctx context.Context, call obtainCall) (tally, <-chan
 
 // obtainInterruptible is obtainAll under Client.interruptible, for a ctx
 // that can be cancelled; an abandoned attempt is given back.
-func (r *redlock) obtainInterruptible(ctx context.Context, call obtainCall) (tally, <-chan struct{}, error) {
+func (r *redlock) obtainInterruptible(ctx context.Context, call acquireCall) (tally, <-chan struct{}, error) {
 	var (
 		t     tally
 		calls <-chan struct{}
@@ -172,7 +180,7 @@ func (r *redlock) obtainInterruptible(ctx context.Context, call obtainCall) (tal
 	err := r.c.interruptible(ctx, func(ctx context.Context) error {
 		t, calls = r.obtainAll(ctx, call)
 		return nil
-	}, func() { r.c.giveBack(context.Background(), releaseCall{call.keys, call.token}, calls) })
+	}, func() { r.c.giveBack(context.Background(), releaseCall{k: call.k, token: call.token}, calls) })
 	if err != nil {
 		return tally{}, nil, err // t belongs to the abandoned call
 	}
@@ -184,7 +192,20 @@ func (r *redlock) extend(ctx context.Context, call extendCall) (bool, error) {
 	return r.verdict(t)
 }
 
+// extendAll runs the calls in parallel, each on every server.
+func (r *redlock) extendAll(ctx context.Context, calls []extendCall, results []renewal) {
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Go(func() {
+			ok, err := r.extend(ctx, call)
+			results[i] = renewal{ok: ok, err: err}
+		})
+	}
+	wg.Wait()
+}
+
 func (r *redlock) release(ctx context.Context, call releaseCall) (bool, error) {
+	call.probe = probeOff
 	t, _ := r.fanout(ctx, call, acted, 0)
 	return r.verdict(t)
 }
@@ -198,6 +219,5 @@ func (r *redlock) lateGrant(ctx context.Context, rel releaseCall, o attempt) {
 	r.c.giveBack(ctx, rel, o.calls)
 }
 
-// wakeDelay returns a random delay of up to redlockRetry (Redlock's retry
-// delay): every waiter was woken by the same release.
-func (r *redlock) wakeDelay() time.Duration { return jitter(redlockRetry) }
+// queues returns false: waiters poll.
+func (r *redlock) queues() bool { return false }

@@ -65,3 +65,13 @@ func (c *Client) giveBack(ctx context.Context, call releaseCall, calls <-chan st
 		cancel()
 	})
 }
+
+// closed reports whether ch, which may be nil, is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

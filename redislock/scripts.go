@@ -12,21 +12,17 @@ import (
 )
 
 // The scripts are constant: keys travel in KEYS and values in ARGV, so the
-// server's script cache holds exactly these four whatever the names and
+// server's script cache holds exactly these three whatever the names and
 // tokens. A script is sent as EVALSHA and, on NOSCRIPT (what a restarted
 // server or SCRIPT FLUSH answers), as EVAL, which caches it again.
 var (
-	//go:embed lua/obtain.lua
-	obtainSrc    string
-	obtainScript = newScript(obtainSrc)
+	//go:embed lua/lock.lua
+	lockSrc    string
+	lockScript = newScript(lockSrc)
 
 	//go:embed lua/extend.lua
 	extendSrc    string
 	extendScript = newScript(extendSrc)
-
-	//go:embed lua/release.lua
-	releaseSrc    string
-	releaseScript = newScript(releaseSrc)
 
 	//go:embed lua/fenced_set.lua
 	fencedSetSrc    string
@@ -45,18 +41,31 @@ func newScript(src string) script {
 	return script{src: src, sha: hex.EncodeToString(h[:])}
 }
 
-// eval runs s on rdb with args (the number of keys, the keys, then the
-// values) and returns its integer reply. Only the typed calls below build
-// args.
-func (s script) eval(ctx context.Context, rdb redis.UniversalClient, args ...any) (int64, error) {
+// cmd returns the EVALSHA command of s with args (the number of keys, the
+// keys, then the values). Only the typed calls below build args. Strings
+// go as *string, which go-redis writes (and a Cluster client hashes) as the
+// string, so that passing them boxes nothing.
+func (s script) cmd(ctx context.Context, args ...any) *redis.Cmd {
 	cmdArgs := make([]any, 2, 2+len(args))
 	cmdArgs[0], cmdArgs[1] = "evalsha", s.sha
-	cmdArgs = append(cmdArgs, args...)
-	cmd := redis.NewCmd(ctx, cmdArgs...)
+	return redis.NewCmd(ctx, append(cmdArgs, args...)...)
+}
+
+// withBody returns cmd, an EVALSHA of s that found the script missing
+// from the server's cache, as the EVAL that sends its body (and caches it
+// again).
+func (s script) withBody(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
+	args := cmd.Args()
+	args[0], args[1] = "eval", s.src
+	return redis.NewCmd(ctx, args...)
+}
+
+// eval runs s on rdb with args (see cmd) and returns its integer reply.
+func (s script) eval(ctx context.Context, rdb redis.UniversalClient, args ...any) (int64, error) {
+	cmd := s.cmd(ctx, args...)
 	err := rdb.Process(ctx, cmd)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmdArgs[0], cmdArgs[1] = "eval", s.src
-		cmd = redis.NewCmd(ctx, cmdArgs...)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = s.withBody(ctx, cmd)
 		err = rdb.Process(ctx, cmd)
 	}
 	if err != nil {
@@ -65,18 +74,42 @@ func (s script) eval(ctx context.Context, rdb redis.UniversalClient, args ...any
 	return cmd.Int64()
 }
 
+// runAll runs cmds, calls of s, in one pipeline, and those that find the
+// script missing (NOSCRIPT) in a second one as EVAL. The outcome is in
+// cmds, which it updates.
+func runAll(ctx context.Context, rdb redis.UniversalClient, s script, cmds []*redis.Cmd) {
+	pipe := func(cmds []*redis.Cmd) {
+		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, cmd := range cmds {
+				_ = p.Process(ctx, cmd)
+			}
+			return nil
+		})
+	}
+	pipe(cmds)
+	var again []*redis.Cmd
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmds[i] = s.withBody(ctx, cmd)
+			again = append(again, cmds[i])
+		}
+	}
+	if len(again) > 0 {
+		pipe(again)
+	}
+}
+
 // A token identifies one acquisition to the scripts: whoever presents it
 // may release or extend the lock it holds. It is 26 base32 characters, 130
 // random bits from crypto/rand, so nobody can guess or choose another's.
-// The string is kept converted to an interface, as the scripts' arguments
-// take it.
-type token struct{ arg any }
+// Calls take it by pointer (see eval); a token's text never changes.
+type token = *string
 
 // newToken returns a fresh random token.
-func newToken() token { return token{rand.Text()} }
-
-// String returns the token.
-func (t token) String() string { return t.arg.(string) }
+func newToken() token {
+	t := rand.Text()
+	return &t
+}
 
 // A millis is a duration passed to a script in whole milliseconds, kept
 // converted to an interface: go-redis takes its arguments as []any, and
@@ -88,23 +121,54 @@ func newMillis(d time.Duration) millis { return millis{d.Milliseconds()} }
 // duration returns m as a time.Duration.
 func (m millis) duration() time.Duration { return time.Duration(m.arg.(int64)) * time.Millisecond }
 
-// obtainCall is a call of lua/obtain.lua: take the lock for token, confirm
-// that token holds it, or (entry > 0) queue token. Its reply decodes with
-// obtained.
-type obtainCall struct {
-	keys  keys   // KEYS: the lock, its fence, its queue and the queue's deadlines
-	token token  // ARGV[1]
-	ttl   millis // ARGV[2]: the lease TTL
-	entry millis // ARGV[3]: the queue entry's lifetime; noQueue for a caller that does not wait
+// The operations of lua/lock.lua (ARGV[1]), and the values of its probe
+// (ARGV[3]).
+var (
+	opAcquire any = "acquire"
+	opRelease any = "release"
+	probeOn   any = "1"
+	probeOff  any = "0"
+	noStamp   any = "0"
+	noChannel     = new(string)
+	noEntry       = newMillis(0)
+)
+
+// acquireCall is a call of lua/lock.lua's acquire: take the lock for
+// token, confirm that token holds it, or, with a queue entry's lifetime,
+// queue token (or refresh its entry) while another token holds it. Its
+// reply decodes with obtained.
+type acquireCall struct {
+	k       *keys
+	token   token
+	probe   any     // probeOn or probeOff: the transport's
+	ttl     millis  // the lease TTL
+	entry   millis  // the queue entry's lifetime; zero for a caller that does not wait
+	channel *string // the Client's channel for the grant, or noChannel
+	stamp   any     // string: the waiter's stamp of this request (see hub), or noStamp
 }
 
-func (c obtainCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	k := &c.keys
-	return obtainScript.eval(ctx, rdb, 4, k.lockArg, k.fenceArg, k.queueArg, k.deadlinesArg, c.token.arg, c.ttl.arg, c.entry.arg)
+func (c acquireCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	k := c.k
+	return lockScript.eval(ctx, rdb, 4, &k.lock, &k.fence, &k.queue, &k.entries,
+		opAcquire, c.token, c.probe, c.ttl.arg, c.entry.arg, c.channel, c.stamp)
 }
 
-// obtained decodes the obtain script's reply: the fence when the token
-// holds the lock, the key's PTTL otherwise.
+// releaseCall is a call of lua/lock.lua's release: release the lock that
+// token holds, handing it to the next live waiter, or take token off the
+// lock's queue. Its reply decodes with acted.
+type releaseCall struct {
+	k     *keys
+	token token
+	probe any
+}
+
+func (c releaseCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	k := c.k
+	return lockScript.eval(ctx, rdb, 4, &k.lock, &k.fence, &k.queue, &k.entries, opRelease, c.token, c.probe)
+}
+
+// obtained decodes the acquire's reply: the fence when the token holds the
+// lock, the key's PTTL otherwise.
 func obtained(r int64) (bool, int64) {
 	if r >= 0 {
 		return true, r
@@ -115,26 +179,18 @@ func obtained(r int64) (bool, int64) {
 // extendCall is a call of lua/extend.lua: reset the TTL of the lock that
 // token holds. Its reply decodes with acted.
 type extendCall struct {
-	keys  keys   // KEYS[1]: the lock
-	token token  // ARGV[1]
-	ttl   millis // ARGV[2]: the new TTL
+	k     *keys
+	token token
+	ttl   millis // the new TTL
 }
 
 func (c extendCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	return extendScript.eval(ctx, rdb, 1, c.keys.lockArg, c.token.arg, c.ttl.arg)
+	return extendScript.eval(ctx, rdb, 1, &c.k.lock, c.token, c.ttl.arg)
 }
 
-// releaseCall is a call of lua/release.lua: release the lock that token
-// holds or was handed, handing it to the next waiter, or take token off
-// the lock's queue. Its reply decodes with acted.
-type releaseCall struct {
-	keys  keys  // KEYS: the lock, its queue and the queue's deadlines
-	token token // ARGV[1]; ARGV[2] is the lock key, the waiters' channel; ARGV[3] the reservation
-}
-
-func (c releaseCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	k := &c.keys
-	return releaseScript.eval(ctx, rdb, 3, k.lockArg, k.queueArg, k.deadlinesArg, c.token.arg, k.lockArg, reservation.arg)
+// cmd returns c's command, for a pipeline (see runAll).
+func (c extendCall) cmd(ctx context.Context) *redis.Cmd {
+	return extendScript.cmd(ctx, 1, &c.k.lock, c.token, c.ttl.arg)
 }
 
 // acted decodes the reply of the release and extend scripts: 1 when the

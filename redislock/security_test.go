@@ -32,17 +32,17 @@ func dialWith(t testing.TB, o redis.Options) *redis.Client {
 
 // lockerRules are the ACL rules of a user that may hold locks under prefix
 // and nothing else: the keys and channels of the prefix, the script
-// commands, the commands the scripts call, and those of the Client's
-// wake-up subscription. Each is needed: without one of them the exercise
-// below fails or, for SUBSCRIBE and UNSUBSCRIBE, the server logs a denial
-// (ACL LOG) and waiters fall back to timed re-checks.
+// commands, the commands the scripts call, and SUBSCRIBE, for the Client's
+// channel (prefix:client:<random>). Each is needed: without one of them the
+// exercise below fails or, for SUBSCRIBE, the server logs a denial (ACL
+// LOG) and waiters fall back to their queue refreshes.
 func lockerRules(prefix string) []string {
 	return []string{
 		"~" + prefix + ":*", "&" + prefix + ":*",
 		"+eval", "+evalsha",
-		"+set", "+get", "+incr", "+pexpire", "+pttl", "+append", "+del", "+publish",
-		"+time", "+zadd", "+zrem", "+zrange", "+zrangebyscore", "+zcard", // the wait queue
-		"+subscribe", "+unsubscribe",
+		"+set", "+get", "+incr", "+pexpire", "+pttl", "+del", "+exists", "+publish",
+		"+time", "+rpush", "+lpop", "+lrem", "+hset", "+hget", "+hdel", // the wait queue
+		"+subscribe",
 	}
 }
 

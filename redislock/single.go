@@ -18,20 +18,30 @@ import (
 // script runs once, on rdb.
 //
 // An acquisition keeps one token for all its attempts: while it waits,
-// the token holds its place in the lock's queue in Redis, and an attempt
-// whose reply came too late to use is confirmed, fence and all, by the
-// next one.
+// the token holds its place in the lock's queue in Redis, a release hands
+// the lock to it (see hub), and an attempt whose reply came too late to
+// use is confirmed, fence and all, by the next one.
 type single struct {
 	c     *Client
 	rdb   redis.UniversalClient
 	fixed bool // rdb is a *redis.Client of one fixed address: a failed dial means the server is down
+	// probe is the scripts' probe: probeOn for a *redis.Client
+	// (standalone or Sentinel), where a PUBLISH that reaches no
+	// subscriber means that the grantee's Client is gone; probeOff for a
+	// Cluster or Ring, where PUBLISH counts the subscribers of one node.
+	probe any
 }
 
 func newSingle(c *Client, rdb redis.UniversalClient) *single {
-	return &single{c: c, rdb: rdb, fixed: serverAddr(rdb) != ""}
+	s := &single{c: c, rdb: rdb, fixed: serverAddr(rdb) != "", probe: probeOff}
+	if _, ok := rdb.(*redis.Client); ok {
+		s.probe = probeOn
+	}
+	return s
 }
 
-func (s *single) obtain(ctx context.Context, call obtainCall) attempt {
+func (s *single) obtain(ctx context.Context, call acquireCall) attempt {
+	call.probe = s.probe
 	var (
 		r   int64
 		err error
@@ -41,14 +51,14 @@ func (s *single) obtain(ctx context.Context, call obtainCall) attempt {
 	} else {
 		r, err = s.obtainInterruptible(ctx, call)
 	}
-	o := attempt{queued: call.entry != noQueue}
+	o := attempt{queued: call.entry.duration() > 0}
 	if err != nil {
 		o.err, o.down = err, s.fixed && isDialError(err)
 		return o
 	}
 	held, n := obtained(r)
 	if held {
-		o.held, o.fence = true, n
+		o.held, o.fence, o.queued = true, n, false
 	} else {
 		o.retryIn = time.Duration(n) * time.Millisecond
 	}
@@ -57,12 +67,12 @@ func (s *single) obtain(ctx context.Context, call obtainCall) attempt {
 
 // obtainInterruptible is call.run under Client.interruptible, for a ctx
 // that can be cancelled; an abandoned call is released in the background.
-func (s *single) obtainInterruptible(ctx context.Context, call obtainCall) (int64, error) {
+func (s *single) obtainInterruptible(ctx context.Context, call acquireCall) (int64, error) {
 	var r int64
 	err := s.c.interruptible(ctx, func(ctx context.Context) (err error) {
 		r, err = call.run(ctx, s.rdb)
 		return err
-	}, func() { s.c.releaseLater(context.Background(), releaseCall{call.keys, call.token}) })
+	}, func() { s.c.releaseLater(context.Background(), releaseCall{k: call.k, token: call.token}) })
 	if err != nil {
 		return 0, err // r belongs to the abandoned call
 	}
@@ -74,7 +84,22 @@ func (s *single) extend(ctx context.Context, call extendCall) (bool, error) {
 	return err == nil && r == 1, err
 }
 
+// extendAll sends the calls in one pipeline, and those that find the
+// script missing from the server's cache (NOSCRIPT) again as EVAL.
+func (s *single) extendAll(ctx context.Context, calls []extendCall, results []renewal) {
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = c.cmd(ctx)
+	}
+	runAll(ctx, s.rdb, extendScript, cmds)
+	for i, cmd := range cmds {
+		r, err := cmd.Int64()
+		results[i] = renewal{ok: err == nil && r == 1, err: err}
+	}
+}
+
 func (s *single) release(ctx context.Context, call releaseCall) (bool, error) {
+	call.probe = s.probe
 	r, err := call.run(ctx, s.rdb)
 	return err == nil && r == 1, err
 }
@@ -86,9 +111,9 @@ func (s *single) retryToken(tok token) token { return tok }
 // the lock afresh.
 func (s *single) lateGrant(context.Context, releaseCall, attempt) {}
 
-// wakeDelay returns 0: the waiters are served in their queue's order, so
-// there is no race to spread out.
-func (s *single) wakeDelay() time.Duration { return 0 }
+// queues returns true: waiters queue, and a release hands the lock to the
+// first of them.
+func (s *single) queues() bool { return true }
 
 // isDialError reports whether err is the failure to connect to a server:
 // go-redis returns its dialer's error once its own dial retries have

@@ -21,11 +21,15 @@ type transport interface {
 	// returns its outcome. It returns at once, with the context's error,
 	// when ctx is cancelled; what the abandoned attempt took is then
 	// given back in the background.
-	obtain(ctx context.Context, call obtainCall) attempt
+	obtain(ctx context.Context, call acquireCall) attempt
 
 	// extend runs call, reporting whether the token held the lock and had
 	// its TTL reset.
 	extend(ctx context.Context, call extendCall) (bool, error)
+
+	// extendAll runs calls, the renewals of several leases, together, and
+	// sets each one's outcome in results (of the same length).
+	extendAll(ctx context.Context, calls []extendCall, results []renewal)
 
 	// release runs call, reporting whether the token held the lock. When
 	// neither is established (calls failed) the error says why.
@@ -40,9 +44,9 @@ type transport interface {
 	// that the acquisition goes on with another attempt.
 	lateGrant(ctx context.Context, rel releaseCall, o attempt)
 
-	// wakeDelay returns how long a waiter that a published release woke
-	// waits before its next attempt.
-	wakeDelay() time.Duration
+	// queues reports whether waiters queue in Redis, where a release hands
+	// the lock to the first of them (see hub), or poll.
+	queues() bool
 }
 
 // An attempt is the outcome of one run of the obtain script by a
@@ -54,7 +58,7 @@ type attempt struct {
 	// err is why the attempt failed; the token may hold the lock or a
 	// place in its queue all the same.
 	err    error
-	queued bool // the token waits in the lock's queue in Redis while the lock is held
+	queued bool // the token may wait in the lock's queue in Redis
 	down   bool // err is a failure to connect to the one server there is (see unreachableFor)
 	// calls, if not nil, is closed once every call of the attempt has
 	// returned: a Redlock's slower servers may still answer after it.

@@ -2,95 +2,72 @@ package redislock
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/codomyrmex/concurrency/internal/ctxerr"
-	"github.com/codomyrmex/concurrency/lock"
 )
 
-// pause waits until the attempt after o is due: after a failed call, a
-// backoff; the first time the lock is held elsewhere, only for the
-// subscription to the lock's releases (a release published before the
-// server registered it would be missed, so the next attempt goes at once);
-// then until a release is published (wake is closed) or the key expires,
-// at most maxWait.
-func (a *acquisition) pause(ctx context.Context, o attempt, wake <-chan struct{}) error {
+// pause waits until the attempt after o is due, or until a release hands
+// the lock to a's token, and then returns the grant. After a failed call
+// it waits a backoff. The first time the lock is held elsewhere, a
+// waiter that queues (single transport) makes sure the Client's
+// subscription is up, joins the hub, and tries again at once, now
+// queueing its token. A queued waiter then waits for its grant, its next
+// queue refresh (a third of the entry's lifetime, so that the entry
+// outlives a lost refresh), the key's expiry (a holder that died without
+// releasing), or the hub's word that the subscription broke or came back.
+// A Redlock waiter polls (see redlock).
+func (a *acquisition) pause(ctx context.Context, o attempt) (grant, error) {
 	var d time.Duration
 	switch {
 	case o.err != nil:
 		d, a.backoff = jitter(a.backoff), min(2*a.backoff, maxBackoff)
-	case a.sub == nil:
-		sub, err := a.c.hub.subscribe(ctx, a.s.k.lock)
-		if err == nil {
-			a.sub = sub
-			return nil
+	case !a.c.tr.queues():
+		d, a.backoff = jitter(a.backoff), min(2*a.backoff, redlockPoll)
+		if o.retryIn >= 0 {
+			d = min(d, o.retryIn)
 		}
-		if errors.Is(err, lock.ErrClosed) {
-			return err
+	case a.w == nil:
+		if err := a.c.hub.await(ctx, a.s.cfg.entry.duration()/3); err != nil {
+			return grant{}, err
 		}
-		if ctx.Err() != nil {
-			return ctxerr.From(ctx)
-		}
-		d, a.backoff = jitter(a.backoff), min(2*a.backoff, maxBackoff)
+		a.join()
+		return grant{}, nil
 	default:
 		a.backoff = minBackoff
-		d = maxWait // also for a key without TTL
+		d = a.s.cfg.entry.duration() / 3
 		if o.retryIn >= 0 {
 			// Wake just after the key expires if nobody releases it.
 			d = min(d, o.retryIn+jitter(2*time.Millisecond))
 		}
 	}
-	for {
-		if err := a.c.sleep(ctx, d, wake); err != nil {
-			return err
-		}
-		if closed(wake) {
-			if d := a.c.tr.wakeDelay(); d > 0 {
-				if err := a.c.sleep(ctx, d, nil); err != nil {
-					return err
-				}
-			}
-		}
-		if !closed(wake) || !a.c.hub.handedElsewhere(a.sub, a.token.String()) {
-			return nil
-		}
-		// The lock went to a waiter ahead in the queue: try again when
-		// its reservation runs out, unless its release wakes us first.
-		wake = a.c.hub.wakeChan(a.sub)
-		d = reserved + jitter(2*time.Millisecond)
-	}
+	return a.sleep(ctx, d)
 }
 
-// unsubscribe gives back a's subscription, if it has one.
-func (a *acquisition) unsubscribe() {
-	if a.sub != nil {
-		a.c.hub.unsubscribe(a.sub)
+// sleep waits for d, a grant or a word from the hub (if a has joined it),
+// the end of ctx or Close.
+func (a *acquisition) sleep(ctx context.Context, d time.Duration) (grant, error) {
+	if a.timer == nil {
+		a.timer = time.NewTimer(d)
+	} else {
+		a.timer.Reset(d)
 	}
-}
-
-// closed reports whether ch, which may be nil, is closed.
-func closed(ch <-chan struct{}) bool {
+	var (
+		grants <-chan grant
+		checks <-chan struct{}
+	)
+	if a.w != nil {
+		grants, checks = a.w.grant, a.w.check
+	}
 	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-// sleep waits for d, a value on wake, the end of ctx or Close.
-func (c *Client) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-wake:
-		return nil
+	case g := <-grants:
+		return g, nil
+	case <-checks:
+	case <-a.timer.C:
 	case <-ctx.Done():
-		return ctxerr.From(ctx)
-	case <-c.done:
-		return errClosed
+		return grant{}, ctxerr.From(ctx)
+	case <-a.c.done:
+		return grant{}, errClosed
 	}
+	return grant{}, nil
 }

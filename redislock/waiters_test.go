@@ -71,7 +71,7 @@ func TestMaxWaiters(t *testing.T) {
 		if _, err := c.TryObtain(ctx, name); !errors.Is(err, lock.ErrNotAcquired) {
 			t.Fatalf("TryObtain = %v, want lock.ErrNotAcquired", err)
 		}
-		if redislock.LocalWaiters(c, name) != 2 || rdb.ZCard(ctx, key+":queue").Val() != 1 {
+		if redislock.LocalWaiters(c, name) != 2 || queued(rdb, key) != 1 {
 			t.Fatal("a refusal changed the queues")
 		}
 

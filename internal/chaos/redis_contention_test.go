@@ -239,8 +239,9 @@ func finishRedisRound(t *testing.T, round int, dir string, workers []*proctest.P
 }
 
 // maxLockScripts is how many Lua scripts redislock runs on the lock's
-// server: obtain, extend and release (and fenced_set, on the resource's).
-const maxLockScripts = 4
+// server: lock (acquire and release) and extend (and fenced_set, on the
+// resource's).
+const maxLockScripts = 2
 
 // cachedScripts returns number_of_cached_scripts from the server's INFO.
 func cachedScripts(t *testing.T, rdb *redis.Client) int {

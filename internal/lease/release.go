@@ -36,8 +36,8 @@ func (s *State) Extend(ctx context.Context, renew func(context.Context) (gone, e
 	return nil
 }
 
-// Release is a lease's Release: it ends the lease, stops its goroutine,
-// releases its lock and records the end of the hold, once; a second
+// Release is a lease's Release: it ends the lease, stops its goroutine
+// (see Watch), releases its lock and records the end of the hold, once; a second
 // Release returns an error wrapping lock.ErrNotHeld.
 //
 // The lock is released on the server with release, bounded by ctx, which
@@ -53,8 +53,8 @@ func (s *State) Extend(ctx context.Context, renew func(context.Context) (gone, e
 // an earlier deadline).
 //
 // Then after, if not nil, runs, the end of the hold is recorded, and, if
-// waitExit is set, Release waits for the lease's goroutine to return
-// unless ctx ends first.
+// waitExit is set, Release waits for the lease's goroutine (see Watch) to
+// return unless ctx ends first.
 func (s *State) Release(ctx context.Context, release func(context.Context) (gone, err error), later func(context.Context), after func(), waitExit bool) error {
 	s.mu.Lock()
 	if s.released {
@@ -63,7 +63,9 @@ func (s *State) Release(ctx context.Context, release func(context.Context) (gone
 	}
 	s.released = true
 	s.mu.Unlock()
-	close(s.stop)
+	if s.stop != nil {
+		close(s.stop)
+	}
 	early := ctx.Err() != nil // done before the call, not by ending the lease
 	var err error
 	switch {
@@ -103,7 +105,7 @@ func (s *State) Release(ctx context.Context, release func(context.Context) (gone
 		after()
 	}
 	s.RecordRelease(ctx)
-	if waitExit {
+	if waitExit && s.exited != nil {
 		select {
 		case <-s.exited:
 		case <-ctx.Done():

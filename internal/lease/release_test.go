@@ -121,6 +121,26 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("release's deadline %v, want within CleanupTimeout", v.deadline)
 		}
 	})
+	t.Run("without a goroutine", func(t *testing.T) {
+		// A lease that nobody watches (no Watch): Release has no
+		// goroutine to stop, and does not wait for one.
+		s := new(lease.State)
+		s.Start(ctx, testBackend, "x", nil)
+		if s.Stopped() != nil {
+			t.Fatal("Stopped of an unwatched lease is not nil")
+		}
+		var v server
+		done := make(chan error, 1)
+		go func() { done <- s.Release(ctx, v.release, v.later, v.after, true) }()
+		select {
+		case err := <-done:
+			if err != nil || len(v.released) != 1 || v.afters != 1 {
+				t.Fatalf("Release = %v, calls %v, %d afters", err, v.released, v.afters)
+			}
+		case <-time.After(time.Second):
+			t.Fatal("Release of an unwatched lease waits for a goroutine")
+		}
+	})
 }
 
 func TestExtend(t *testing.T) {

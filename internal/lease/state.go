@@ -15,8 +15,8 @@ import (
 // that is cancelled, with the reason, when the lease ends; the validity,
 // by the local monotonic clock; the time the hold began; and whether the
 // lease has ended, been released and had the end of its hold recorded.
-// It also stops the lease's goroutine, which the backend runs, on
-// Release. Its methods are safe for concurrent use.
+// For a backend that runs a goroutine per lease (see Watch), it also stops
+// that goroutine on Release. Its methods are safe for concurrent use.
 //
 // A backend's Lease holds a State (start it with Start) and delegates its
 // Done, Err, Context, Validity, Extend and Release to it.
@@ -27,8 +27,8 @@ type State struct {
 
 	ctx    context.Context // cancelled, with the reason, when the lease ends
 	cancel context.CancelCauseFunc
-	stop   chan struct{} // closed by Release: the goroutine must return
-	exited chan struct{} // closed when the goroutine has returned
+	stop   chan struct{} // closed by Release: the goroutine must return; nil without Watch
+	exited chan struct{} // closed when the goroutine has returned; nil without Watch
 
 	mu         sync.Mutex
 	validUntil time.Time // monotonic
@@ -45,6 +45,14 @@ type State struct {
 func (s *State) Start(holdCtx context.Context, b *Backend, name string, rec *lockotel.Recorder) {
 	s.b, s.name, s.rec = b, name, rec
 	s.ctx, s.cancel = context.WithCancelCause(holdCtx)
+}
+
+// Watch prepares s for a goroutine of its own that watches the lease
+// (renews it, ends it): Release closes Stopped, and waits for the
+// goroutine's Exit if asked to. Call it after Start and before the
+// goroutine starts. A backend whose leases have no goroutine each does not
+// call it.
+func (s *State) Watch() {
 	s.stop, s.exited = make(chan struct{}), make(chan struct{})
 }
 
@@ -83,11 +91,11 @@ func (s *State) Err() error {
 func (s *State) Context() context.Context { return s.ctx }
 
 // Stopped returns a channel that Release closes: the lease's goroutine
-// must return.
+// must return. It is nil without Watch.
 func (s *State) Stopped() <-chan struct{} { return s.stop }
 
 // Exit tells Release that the lease's goroutine has returned; the
-// goroutine calls it as it returns.
+// goroutine (see Watch) calls it as it returns.
 func (s *State) Exit() { close(s.exited) }
 
 // End ends the lease with cause, unless it has ended already; it reports

@@ -30,12 +30,14 @@ func telemetry(t *testing.T, name string) (*lockotel.Recorder, func(metric strin
 	return in.Recorder(lockotel.KindLocker, name, ""), sum
 }
 
-// started returns a started State of the lock "x", valid for ttl from now;
-// its goroutine's exit is signalled at the end of the test.
+// started returns a started State of the lock "x", watched by a goroutine
+// (see State.Watch), valid for ttl from now; its goroutine's exit is
+// signalled at the end of the test.
 func started(t *testing.T, holdCtx context.Context, rec *lockotel.Recorder, ttl time.Duration) *lease.State {
 	t.Helper()
 	s := new(lease.State)
 	s.Start(holdCtx, testBackend, "x", rec)
+	s.Watch()
 	s.ValidFrom(time.Now(), ttl)
 	t.Cleanup(func() {
 		s.End(errors.New("test over"))
