@@ -209,11 +209,11 @@ func (a *acquisition) lease(ctx context.Context, fence int64, start time.Time, t
 		l.core.End(errClosed)
 		return nil, errClosed
 	}
-	if a.holdCtx.Done() != nil {
-		l.stopHold = context.AfterFunc(a.holdCtx, func() {
-			if a.c.group.Track() { // else Close ends the lease
-				defer a.c.group.Exit()
-				l.finish(context.Cause(a.holdCtx))
+	if holdCtx := a.holdCtx; holdCtx.Done() != nil {
+		l.stopHold = context.AfterFunc(holdCtx, func() {
+			if l.c.group.Track() { // else Close ends the lease
+				defer l.c.group.Exit()
+				l.finish(context.Cause(holdCtx))
 			}
 		})
 	}

@@ -76,11 +76,8 @@ func checkRedis(rdb redis.UniversalClient) error {
 // newClient returns a Client with the options, whose waiters subscribe
 // through sub, for the caller to set its transport.
 func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	cfg, err := defaultConfig().with(opts)
+	if err != nil {
 		return nil, err
 	}
 	c := &Client{

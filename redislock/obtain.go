@@ -79,12 +79,12 @@ type spec struct {
 func (c *Client) spec(name string, opts []Option) (spec, error) {
 	cfg := c.cfg // validated by New
 	if len(opts) > 0 {
-		for _, o := range opts {
-			o.apply(&cfg)
-		}
-		if err := cfg.validate(); err != nil {
+		// Apart, so that cfg does not escape for a call without options.
+		o, err := c.cfg.with(opts)
+		if err != nil {
 			return spec{}, err
 		}
+		cfg = o
 	}
 	k, err := cfg.keys(name)
 	if err != nil {

@@ -123,6 +123,14 @@ func WithMaxWaiters(n int) Option {
 	return optionFunc(func(c *config) { c.maxWaiters = n })
 }
 
+// with returns a copy of c with opts applied, validated.
+func (c config) with(opts []Option) (config, error) {
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c, c.validate()
+}
+
 func (c *config) validate() error {
 	if c.TTL < minTTL {
 		return fmt.Errorf("redislock: TTL %v is below %v: %w", c.TTL, minTTL, lock.ErrInvalidArgument)

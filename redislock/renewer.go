@@ -30,11 +30,12 @@ type renewer struct {
 
 // A schedule is a lease's place in the renewer, guarded by renewer.mu.
 type schedule struct {
-	slot      int       // index in renewer.leases; -1 when not there
-	renewAt   time.Time // when the next renewal is due; zero for none
-	maxHoldAt time.Time // zero for no maximum hold
-	renewing  bool      // in the batch in flight
-	renewErr  error     // the last renewal's error, if it failed and none succeeded since
+	slot      int           // index in renewer.leases; -1 when not there
+	renewAt   time.Time     // when the next renewal is due; zero for none
+	early     time.Duration // how much earlier it may go, to join a batch: half the delay it was set with
+	maxHoldAt time.Time     // zero for no maximum hold
+	renewing  bool          // in the batch in flight
+	renewErr  error         // the last renewal's error, if it failed and none succeeded since
 }
 
 // add schedules l, whose validity and hold are set, and reports whether
@@ -47,9 +48,9 @@ func (r *renewer) add(l *Lease, handed bool) bool {
 	s := &l.sched
 	switch {
 	case !l.cfg.Fixed:
-		s.renewAt = now.Add(min(l.cfg.Renew, l.core.Remaining()/2))
+		s.renewIn(now, min(l.cfg.Renew, l.core.Remaining()/2))
 	case handed && l.cfg.entry.duration() < l.cfg.TTL:
-		s.renewAt = now
+		s.renewIn(now, 0)
 	}
 	if l.cfg.MaxHold > 0 {
 		s.maxHoldAt = l.core.Granted().Add(l.cfg.MaxHold)
@@ -75,6 +76,11 @@ func (r *renewer) add(l *Lease, handed bool) bool {
 		r.poke()
 	}
 	return true
+}
+
+// renewIn makes the next renewal due d after now.
+func (s *schedule) renewIn(now time.Time, d time.Duration) {
+	s.renewAt, s.early = now.Add(d), d/2
 }
 
 // remove takes l off the schedule, and reports whether it was on it.
@@ -167,8 +173,9 @@ func (e ending) end() {
 
 // scan takes the leases whose maximum hold or validity has passed off the
 // schedule, to be ended, and, unless a batch is in flight, collects the
-// leases due for renewal: every lease whose renewal is due within half its
-// interval, so that the leases of a Client come to be renewed together. It
+// leases due for renewal: every lease whose renewal is due within half the
+// delay it was scheduled with, so that the leases of a Client come to be
+// renewed together. It
 // returns when the goroutine must wake next, or stop, having no lease left.
 func (r *renewer) scan() (batch []*Lease, ended []ending, next time.Time, stop bool) {
 	r.mu.Lock()
@@ -183,7 +190,7 @@ func (r *renewer) scan() (batch []*Lease, ended []ending, next time.Time, stop b
 		case l.core.Remaining() <= 0:
 			ended = append(ended, ending{l, l.core.Lost(lease.Expired(s.renewErr)), false})
 		default:
-			if !r.busy && !s.renewAt.IsZero() && !s.renewing && s.renewAt.Sub(now) <= l.cfg.Renew/2 {
+			if !r.busy && !s.renewAt.IsZero() && !s.renewing && s.renewAt.Sub(now) <= s.early {
 				s.renewing = true
 				batch = append(batch, l)
 			}
@@ -245,7 +252,7 @@ func (r *renewer) renew(batch []*Lease) {
 			s.renewErr = res.err
 			s.renewAt = time.Time{}
 			if !l.cfg.Fixed {
-				s.renewAt = now.Add(jitter(l.cfg.Renew / 4))
+				s.renewIn(now, jitter(l.cfg.Renew/4))
 			}
 		case !res.ok:
 			lost := l.core.Lost(errKeyGone)
@@ -258,7 +265,7 @@ func (r *renewer) renew(batch []*Lease) {
 			s.renewErr = nil
 			s.renewAt = time.Time{}
 			if !l.cfg.Fixed {
-				s.renewAt = now.Add(l.cfg.Renew)
+				s.renewIn(now, l.cfg.Renew)
 			}
 		}
 	}

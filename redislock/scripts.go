@@ -64,7 +64,7 @@ func (s script) withBody(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
 func (s script) eval(ctx context.Context, rdb redis.UniversalClient, args ...any) (int64, error) {
 	cmd := s.cmd(ctx, args...)
 	err := rdb.Process(ctx, cmd)
-	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd = s.withBody(ctx, cmd)
 		err = rdb.Process(ctx, cmd)
 	}
@@ -89,7 +89,7 @@ func runAll(ctx context.Context, rdb redis.UniversalClient, s script, cmds []*re
 	pipe(cmds)
 	var again []*redis.Cmd
 	for i, cmd := range cmds {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			cmds[i] = s.withBody(ctx, cmd)
 			again = append(again, cmds[i])
 		}
