@@ -210,12 +210,13 @@ func (a *acquisition) lease(ctx context.Context, fence int64, start time.Time, t
 		return nil, errClosed
 	}
 	if holdCtx := a.holdCtx; holdCtx.Done() != nil {
-		l.stopHold = context.AfterFunc(holdCtx, func() {
+		stop := context.AfterFunc(holdCtx, func() {
 			if l.c.group.Track() { // else Close ends the lease
 				defer l.c.group.Exit()
 				l.finish(context.Cause(holdCtx))
 			}
 		})
+		l.holdStop.Store(&stop)
 	}
 	return l, nil
 }

@@ -57,7 +57,7 @@ type Lease struct {
 
 	core     lease.State // its name, recorder, context, validity and end
 	dequeued atomic.Bool // the local FIFO place has been given back
-	stopHold func() bool // stops the call of finish when the holder's context ends; nil if it cannot end
+	holdStop atomic.Pointer[func() bool] // stops the call of finish when the holder's context ends; nil if it cannot end
 
 	sched schedule // the renewer's, guarded by its mutex
 }
@@ -193,9 +193,7 @@ func (l *Lease) finish(cause error) {
 	if !l.core.End(cause) {
 		return
 	}
-	if l.stopHold != nil {
-		l.stopHold()
-	}
+	l.stopHold()
 	l.c.renewer.remove(l)
 	l.c.group.Go(l.cleanup)
 }
@@ -213,11 +211,17 @@ func (l *Lease) cleanup() {
 // retire takes a released lease off the renewer and the holder's context,
 // and gives its local FIFO place back.
 func (l *Lease) retire() {
-	if l.stopHold != nil {
-		l.stopHold()
-	}
+	l.stopHold()
 	l.c.renewer.remove(l)
 	l.dequeue()
+}
+
+// stopHold stops watching the holder's context, if the lease does: the
+// lease has ended.
+func (l *Lease) stopHold() {
+	if stop := l.holdStop.Load(); stop != nil {
+		(*stop)()
+	}
 }
 
 // dequeue gives the local FIFO place back, once. A lost lease keeps it

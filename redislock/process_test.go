@@ -32,7 +32,11 @@ func runHelper(mode string) int {
 	defer rdb.Close()
 	oracle := redis.NewClient(&redis.Options{Addr: os.Getenv("ORACLE_ADDR"), ContextTimeoutEnabled: true})
 	defer oracle.Close()
-	c, err := redislock.New(rdb)
+	var opts []redislock.Option
+	if ttl, err := time.ParseDuration(os.Getenv("LOCK_TTL")); err == nil {
+		opts = append(opts, redislock.WithWatchdog(ttl, ttl/3))
+	}
+	c, err := redislock.New(rdb, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -44,6 +48,8 @@ func runHelper(mode string) int {
 		run = func() error { return helperHammer(ctx, c, oracle) }
 	case "holder":
 		run = func() error { return helperHolder(ctx, c, oracle) }
+	case "waiter":
+		run = func() error { return helperWaiter(ctx, c) }
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -125,6 +131,22 @@ func helperHolder(ctx context.Context, c *redislock.Client, oracle *redis.Client
 	fmt.Printf("held=%v stale=%v\n", held, errors.Is(err, redislock.ErrStaleFence))
 	_ = l.Release(ctx)
 	return nil
+}
+
+// helperWaiter obtains "queued" (a lease of LOCK_TTL with a third of it as
+// the renewal interval, if set), prints "got" and the wall-clock time in
+// Unix nanoseconds, and releases it at the line "release" on stdin.
+func helperWaiter(ctx context.Context, c *redislock.Client) error {
+	l, err := c.Obtain(ctx, "queued")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("got %d\n", time.Now().UnixNano())
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() || in.Text() != "release" {
+		return errors.New("no release command")
+	}
+	return l.Release(ctx)
 }
 
 // Processes and goroutines contend for one lock; a counter kept on a second

@@ -293,9 +293,7 @@ func (r *renewer) closeAll() {
 		if !l.core.End(errClosed) {
 			continue // its end cleans up, if it must
 		}
-		if l.stopHold != nil {
-			l.stopHold()
-		}
+		l.stopHold()
 		wg.Go(l.cleanup)
 	}
 	wg.Wait()
