@@ -1,0 +1,469 @@
+-- A phase-fair reader/writer lock with leased holders and direct handoff:
+-- one script for every operation, so that each of them reclaims expired
+-- leases and hands the lock on in the same way.
+--
+-- KEYS     (one hash slot: each is prefix:{name}:rw or starts with it)
+-- KEYS[1]  ...:rw: a hash without TTL: 'fence', the fencing counter,
+--          bumped for every grant
+-- KEYS[2]  ...:rw:readers: the readers' tokens, each scored by the
+--          deadline of its own lease (server time, ms)
+-- KEYS[3]  ...:rw:fences: each reader's fence
+-- KEYS[4]  ...:rw:writer: the writer whose turn it is, a hash: 'tok';
+--          'held', '1' once it holds the lock and '0' while it waits for
+--          the readers inside to leave; 'dl', the deadline of its lease or,
+--          while it waits, of its entry; 'fence' once it holds; 'stamp' and
+--          'chan' of its entry
+-- KEYS[5]  ...:rw:blocked: the readers that wait for the write phase to
+--          end, scored by their entries' deadlines
+-- KEYS[6]  ...:rw:queue: the writers waiting for their turn, scored by
+--          arrival (a new member gets the highest score present plus 1)
+-- KEYS[7]  ...:rw:deadlines: the same writers, scored by their entries'
+--          deadlines
+-- KEYS[8]  ...:rw:entries: each token of KEYS[5] and KEYS[6]: 'stamp channel'
+-- ARGV[1]  'read', 'write', 'release', 'renew', 'downgrade' or 'stat'
+-- ARGV[2]  the token ('' for stat)
+-- ARGV[3]  '1' if a PUBLISH that reached no subscriber means that the
+--          waiter's Client is gone (one server: standalone, Sentinel);
+--          '0' where the count covers one node only (Cluster)
+-- ARGV[4]  read, write, renew, downgrade: the lease TTL (ms)
+-- ARGV[5]  read, write: the queue entry's lifetime (ms); 0 for a caller
+--          that does not wait, which is never queued
+-- ARGV[6]  read, write: the caller's Client's channel, '' for none
+-- ARGV[7]  read, write: the caller's stamp of this request (digits)
+--
+-- Phases, as in package rw: writers take turns in arrival order. The
+-- writer whose turn it is (KEYS[4]) is announced: readers arriving from
+-- then on wait (KEYS[5]), and it waits only for the readers inside to
+-- leave, then holds the lock. Its write phase ends when it releases,
+-- downgrades, gives up, or its lease or entry expires; then every reader
+-- that waited in the phase enters at once, and the next writer is
+-- announced. So a reader waits for at most one write phase, and a writer
+-- for the writers ahead of it and the readers inside when its turn came.
+--
+-- Every call first drops, on the server's clock, the readers, writer and
+-- waiters whose lease or entry has ended (each reader's lease is its own:
+-- no reader keeps another's alive), then moves the phases on. A waiter
+-- granted by another's call holds until its entry's deadline (its first
+-- renewal extends the lease to a full TTL), the fence is bumped, and
+-- 'token fence stamp' is published on its channel. If the message reached
+-- nobody and ARGV[3] is '1', its Client is gone: the grant is undone (a
+-- writer's phase ends). The work of a call is O(log n) for each holder or
+-- waiter it drops or grants, plus O(log n).
+local op, tok, probe = ARGV[1], ARGV[2], ARGV[3] == '1'
+
+local function int(i, min)
+	local v = tonumber(ARGV[i])
+	if not v or v % 1 ~= 0 or v < min or v > 9007199254740991 then
+		error('rw.lua: ARGV[' .. i .. '] must be an integer >= ' .. min .. ', not ' .. tostring(ARGV[i]))
+	end
+	return v
+end
+local ttl, lifetime, channel, stamp
+if op ~= 'stat' then
+	if tok == '' or string.find(tok, ' ', 1, true) then
+		error('rw.lua: bad token')
+	end
+end
+if op == 'read' or op == 'write' then
+	ttl, lifetime = int(4, 1), int(5, 0)
+	channel, stamp = ARGV[6], ARGV[7]
+	if not string.find(stamp, '^%d+$') then
+		error('rw.lua: bad stamp')
+	end
+elseif op == 'renew' or op == 'downgrade' then
+	ttl = int(4, 1)
+elseif op ~= 'release' and op ~= 'stat' then
+	error('rw.lua: unknown operation')
+end
+
+-- A token is a reader's or a writer's for good: a read with a writer's
+-- token, or a write with a reader's, is refused before anything changes.
+if op == 'read' and (redis.call('hget', KEYS[4], 'tok') == tok or redis.call('zscore', KEYS[6], tok)) then
+	error('rw.lua: read with a writer\'s token')
+end
+if op == 'write' and (redis.call('zscore', KEYS[2], tok) or redis.call('zscore', KEYS[5], tok)) then
+	error('rw.lua: write with a reader\'s token')
+end
+-- The caller as a waiter: a reader that may be waiting, or a writer.
+local self_r, self_w
+if op == 'read' then
+	self_r = tok
+elseif op == 'write' then
+	self_w = tok
+end
+
+local t = redis.call('time')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+-- W is the writer whose turn it is, or nil.
+local W
+do
+	local f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
+	if f[1] and tonumber(f[3]) then
+		W = {tok = f[1], held = f[2] == '1', dl = tonumber(f[3]), fence = tonumber(f[4]), stamp = f[5] or '0', chan = f[6] or ''}
+	end
+end
+local readers_changed, writer_changed, waiters_changed = false, false, false
+if redis.call('exists', KEYS[2]) == 0 then
+	-- The readers' key expired with the last reader's lease: their fences
+	-- (which live a second longer) go too.
+	redis.call('del', KEYS[3])
+end
+
+local function add_reader(r, deadline, fence)
+	redis.call('zadd', KEYS[2], deadline, r)
+	redis.call('hset', KEYS[3], r, string.format('%d', fence))
+	readers_changed = true
+end
+
+local function unqueue_writer(w)
+	redis.call('zrem', KEYS[6], w)
+	redis.call('zrem', KEYS[7], w)
+	redis.call('hdel', KEYS[8], w)
+	waiters_changed = true
+end
+
+-- notify publishes a grant to a waiter and reports whether it stands: the
+-- message reached someone, or nobody could tell.
+local function notify(c, w, fence, s)
+	local heard = c == '' or redis.call('publish', c, string.format('%s %d %s', w, fence, s)) > 0
+	return heard or not probe
+end
+
+-- reclaim drops the readers and the writer whose lease has ended and the
+-- waiters whose entry has died, except the caller as a waiter (self_r,
+-- self_w): a waiter that calls is alive, and keeps its place.
+local function reclaim()
+	local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
+	if #dead > 0 then
+		for _, r in ipairs(dead) do
+			redis.call('hdel', KEYS[3], r)
+		end
+		redis.call('zremrangebyscore', KEYS[2], '-inf', now)
+		readers_changed = true
+	end
+	if W and W.dl <= now and (W.held or W.tok ~= self_w) then
+		W = nil
+		writer_changed = true
+	end
+	for _, r in ipairs(redis.call('zrangebyscore', KEYS[5], '-inf', now)) do
+		if r ~= self_r then
+			redis.call('zrem', KEYS[5], r)
+			redis.call('hdel', KEYS[8], r)
+			waiters_changed = true
+		end
+	end
+	for _, w in ipairs(redis.call('zrangebyscore', KEYS[7], '-inf', now)) do
+		if w ~= self_w then
+			unqueue_writer(w)
+		end
+	end
+end
+
+-- advance moves the phases on: with no writer's turn, the readers that
+-- waited enter and the next writer is announced; an announced writer
+-- holds once no reader is inside. The caller (self_r, self_w) gets a
+-- full TTL and no message, and advance returns its fence.
+local function advance()
+	local mine
+	while true do
+		if not W then
+			local blocked = redis.call('zrange', KEYS[5], 0, -1, 'withscores')
+			for i = 1, #blocked, 2 do
+				local r, deadline = blocked[i], tonumber(blocked[i + 1])
+				local e = redis.call('hget', KEYS[8], r)
+				redis.call('hdel', KEYS[8], r)
+				local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+				if r == self_r then
+					add_reader(r, now + ttl, fence)
+					mine = fence
+				elseif e then
+					local s, c = string.match(e, '^(%d+) (.*)$')
+					if notify(c, r, fence, s) then
+						add_reader(r, deadline, fence)
+					end
+				end
+			end
+			if #blocked > 0 then
+				redis.call('del', KEYS[5])
+				waiters_changed = true
+			end
+			local head = redis.call('zrange', KEYS[6], 0, 0)[1]
+			if not head then
+				return mine
+			end
+			local deadline = tonumber(redis.call('zscore', KEYS[7], head))
+			local e = redis.call('hget', KEYS[8], head)
+			unqueue_writer(head)
+			if deadline and e then
+				local s, c = string.match(e, '^(%d+) (.*)$')
+				W = {tok = head, held = false, dl = deadline, stamp = s, chan = c}
+				writer_changed = true
+			end
+		end
+		if W then
+			if not W.held and redis.call('zcard', KEYS[2]) == 0 then
+				local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+				if W.tok == self_w then
+					W.held, W.fence, W.dl = true, fence, now + ttl
+					mine = fence
+				elseif notify(W.chan, W.tok, fence, W.stamp) then
+					W.held, W.fence = true, fence
+				else
+					W = nil -- gone: its phase ends
+				end
+				writer_changed = true
+			end
+			if W then
+				return mine
+			end
+		end
+	end
+end
+
+-- commit writes the writer back and sets the keys' TTLs: each key lives
+-- until the last lease or entry in it ends (the readers' fences and the
+-- writer a second longer: the writer's 'dl' decides, so that an announced
+-- writer whose entry has just died keeps its turn if it calls in time).
+local function commit()
+	if readers_changed then
+		local last = redis.call('zrange', KEYS[2], -1, -1, 'withscores')[2]
+		if last then
+			local ms = math.max(tonumber(last) - now, 1)
+			redis.call('pexpire', KEYS[2], ms)
+			redis.call('pexpire', KEYS[3], ms + 1000)
+		else
+			redis.call('del', KEYS[3])
+		end
+	end
+	if writer_changed then
+		redis.call('del', KEYS[4])
+		if W then
+			redis.call('hset', KEYS[4], 'tok', W.tok, 'held', W.held and '1' or '0',
+				'dl', string.format('%d', W.dl), 'stamp', W.stamp, 'chan', W.chan)
+			if W.fence then
+				redis.call('hset', KEYS[4], 'fence', string.format('%d', W.fence))
+			end
+			redis.call('pexpire', KEYS[4], math.max(W.dl - now, 1) + 1000)
+		end
+	end
+	if waiters_changed then
+		local b = tonumber(redis.call('zrange', KEYS[5], -1, -1, 'withscores')[2])
+		local q = tonumber(redis.call('zrange', KEYS[7], -1, -1, 'withscores')[2])
+		if b then
+			redis.call('pexpire', KEYS[5], math.max(b - now, 1))
+		end
+		if q then
+			redis.call('pexpire', KEYS[6], math.max(q - now, 1))
+			redis.call('pexpire', KEYS[7], math.max(q - now, 1))
+		end
+		if b or q then
+			redis.call('pexpire', KEYS[8], math.max(math.max(b or 0, q or 0) - now, 1))
+		end
+	end
+end
+
+-- first_reader is the time (ms) until the first reader's lease ends, -1
+-- if none: when an announced writer may get the lock without a release.
+local function first_reader()
+	local first = redis.call('zrange', KEYS[2], 0, 0, 'withscores')[2]
+	if first then
+		return tonumber(first) - now
+	end
+	return -1
+end
+
+local function writer_left()
+	if W then
+		return W.dl - now
+	end
+	return -1
+end
+
+local function stat()
+	local w = 0
+	if W then
+		w = W.held and 2 or 1
+	end
+	return {redis.call('zcard', KEYS[2]), w, redis.call('zcard', KEYS[5]), redis.call('zcard', KEYS[6])}
+end
+
+-- Read and write. Each returns {1, fence} when the token holds the lock
+-- (for reading or writing) with a full TTL: a new grant, or one it was
+-- handed (the fence of that grant; a retried call or a grantee's claim
+-- bumps nothing); {0, wait} when it does not, and then it waits if
+-- ARGV[5] > 0 (or its entry is refreshed, keeping its place, if it
+-- waited). wait is the time (ms) until the lease or entry that stops it
+-- ends, -1 if unknown. A newcomer reader enters unless a writer's turn
+-- has come; a newcomer writer holds if nobody does and no writer is
+-- ahead, is announced if only readers hold and no writer is ahead (it
+-- then waits for them, and stops newcomer readers), and queues otherwise.
+-- A caller that does not wait (ARGV[5] = 0) never announces itself.
+if op == 'read' then
+	reclaim()
+	local mine = advance()
+	if mine then
+		commit()
+		return {1, mine}
+	end
+	if redis.call('zscore', KEYS[2], tok) then
+		redis.call('zadd', KEYS[2], now + ttl, tok)
+		readers_changed = true
+		commit()
+		return {1, tonumber(redis.call('hget', KEYS[3], tok)) or 0}
+	end
+	if redis.call('zscore', KEYS[5], tok) then
+		if lifetime > 0 then
+			redis.call('zadd', KEYS[5], now + lifetime, tok)
+			redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
+			waiters_changed = true
+		end
+		commit()
+		return {0, writer_left()}
+	end
+	if not W then
+		local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+		add_reader(tok, now + ttl, fence)
+		commit()
+		return {1, fence}
+	end
+	if lifetime > 0 then
+		redis.call('zadd', KEYS[5], now + lifetime, tok)
+		redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
+		waiters_changed = true
+	end
+	commit()
+	return {0, writer_left()}
+end
+
+if op == 'write' then
+	reclaim()
+	local mine = advance()
+	if mine then
+		commit()
+		return {1, mine}
+	end
+	if W and W.tok == tok then
+		if W.held then
+			W.dl = now + ttl
+			writer_changed = true
+			commit()
+			return {1, W.fence}
+		end
+		if lifetime > 0 then
+			W.dl, W.stamp, W.chan = now + lifetime, stamp, channel
+			writer_changed = true
+		end
+		commit()
+		return {0, first_reader()}
+	end
+	if redis.call('zscore', KEYS[6], tok) then
+		if lifetime > 0 then
+			redis.call('zadd', KEYS[7], now + lifetime, tok)
+			redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
+			waiters_changed = true
+		end
+		commit()
+		return {0, writer_left()}
+	end
+	if not W then
+		-- No writer's turn, so none is queued either (advance).
+		if redis.call('zcard', KEYS[2]) == 0 then
+			local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+			W = {tok = tok, held = true, dl = now + ttl, fence = fence, stamp = stamp, chan = channel}
+			writer_changed = true
+			commit()
+			return {1, fence}
+		end
+		if lifetime > 0 then
+			W = {tok = tok, held = false, dl = now + lifetime, stamp = stamp, chan = channel}
+			writer_changed = true
+		end
+		commit()
+		return {0, first_reader()}
+	end
+	if lifetime > 0 then
+		local last = redis.call('zrange', KEYS[6], -1, -1, 'withscores')[2]
+		redis.call('zadd', KEYS[6], (tonumber(last) or 0) + 1, tok)
+		redis.call('zadd', KEYS[7], now + lifetime, tok)
+		redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
+		waiters_changed = true
+	end
+	commit()
+	return {0, writer_left()}
+end
+
+-- Release. Returns 1 if the token held the lock (for reading or writing);
+-- 0 otherwise (its lease had ended, or it never held), and a waiter that
+-- gives up leaves: an announced writer that gives up ends its write phase,
+-- so the readers that waited in it enter at once.
+if op == 'release' then
+	reclaim()
+	local r = 0
+	if redis.call('zrem', KEYS[2], tok) == 1 then
+		redis.call('hdel', KEYS[3], tok)
+		readers_changed = true
+		r = 1
+	elseif W and W.tok == tok then
+		if W.held then
+			r = 1
+		end
+		W = nil
+		writer_changed = true
+	elseif redis.call('zrem', KEYS[5], tok) == 1 then
+		redis.call('hdel', KEYS[8], tok)
+		waiters_changed = true
+	elseif redis.call('zscore', KEYS[6], tok) then
+		unqueue_writer(tok)
+	end
+	advance()
+	commit()
+	return r
+end
+
+-- Renew. Returns 1 if the token holds the lock, whose lease now ends
+-- after ARGV[4] ms; 0 otherwise. It never makes a holder of a token whose
+-- lease has ended.
+if op == 'renew' then
+	reclaim()
+	local r = 0
+	if redis.call('zscore', KEYS[2], tok) then
+		redis.call('zadd', KEYS[2], 'XX', now + ttl, tok)
+		readers_changed = true
+		r = 1
+	elseif W and W.tok == tok and W.held then
+		W.dl = now + ttl
+		writer_changed = true
+		r = 1
+	end
+	advance()
+	commit()
+	return r
+end
+
+-- Downgrade. If the token holds the lock for writing, it holds it for
+-- reading from now on (same token, same fence, a lease of ARGV[4] ms) and
+-- its write phase ends: the readers that waited in it enter, and the next
+-- writer is announced, to wait for all of them. Returns 1 then; 0 if the
+-- token does not hold the lock for writing (its lease had ended, say).
+if op == 'downgrade' then
+	reclaim()
+	local r = 0
+	if W and W.tok == tok and W.held then
+		add_reader(tok, now + ttl, W.fence)
+		W = nil
+		writer_changed = true
+		r = 1
+	end
+	advance()
+	commit()
+	return r
+end
+
+-- Stat. Returns {readers, writer (0: none, 1: announced, waiting for
+-- readers, 2: holding), blocked readers, queued writers}, after
+-- reclaiming and moving the phases on as every call does.
+reclaim()
+advance()
+commit()
+return stat()
