@@ -318,10 +318,10 @@ func TestRWScriptWriterExpiry(t *testing.T) {
 
 	l2 := newLuaRW(t, rdb, "wexp2")
 	l2.read("r1", 60000, 3000, "")
-	l2.write("w", 60000, 100, "") // announced; never refreshes its entry
+	l2.write("w", 60000, 400, "") // announced; never refreshes its entry
 	l2.read("r2", 60000, 3000, "")
 	luaWant(t, "stat", l2.stat(), []int64{1, 1, 1, 0})
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(450 * time.Millisecond)
 	luaWant(t, "r2 refreshes", l2.read("r2", 60000, 3000, ""), []int64{1, 2})
 	luaWant(t, "stat", l2.stat(), []int64{2, 0, 0, 0})
 	for _, k := range l2.keys[1:] {
@@ -474,7 +474,7 @@ func TestRWScriptProbe(t *testing.T) {
 func TestRWScriptRenewNeverRecreates(t *testing.T) {
 	rdb := luaServer(t)
 	l := newLuaRW(t, rdb, "renew")
-	l.read("r", 50, 3000, "")
+	l.read("r", 1000, 3000, "")
 	if l.renew("r", 60000) != 1 {
 		t.Fatal("renewal within the TTL failed")
 	}

@@ -487,7 +487,7 @@ func TestSemScriptExpiry(t *testing.T) {
 func TestSemScriptRenewNeverRecreates(t *testing.T) {
 	rdb := luaServer(t)
 	s := newLuaSem(t, rdb, "renew", 2)
-	luaWant(t, "A", s.acquire("A", 2, 50, 3000, ""), []int64{1, 1})
+	luaWant(t, "A", s.acquire("A", 2, 1000, 3000, ""), []int64{1, 1})
 	if s.renew("A", 60000) != 1 {
 		t.Fatal("renewal within the TTL failed")
 	}
