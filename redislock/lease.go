@@ -55,8 +55,8 @@ type Lease struct {
 	fence int64
 	q     *localQueue // its turn in the local FIFO
 
-	core     lease.State // its name, recorder, context, validity and end
-	dequeued atomic.Bool // the local FIFO place has been given back
+	core     lease.State                 // its name, recorder, context, validity and end
+	dequeued atomic.Bool                 // the local FIFO place has been given back
 	holdStop atomic.Pointer[func() bool] // stops the call of finish when the holder's context ends; nil if it cannot end
 
 	sched schedule // the renewer's, guarded by its mutex

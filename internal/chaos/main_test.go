@@ -20,6 +20,8 @@ var helpers = map[string]func() error{
 	"file-victim":  fileVictim,
 	"redis-worker": redisWorker,
 	"redis-victim": redisVictim,
+	"redis-waiter": redisWaiter,
+	"redis-closer": redisCloser,
 }
 
 func TestMain(m *testing.M) {

@@ -87,7 +87,11 @@ func proxyFor(t *testing.T, p *faultproxy.Proxy, m faultproxy.Mode, d time.Durat
 	}
 }
 
-func TestRedisContentionWithFaults(t *testing.T) {
+func TestRedisContentionWithFaults(t *testing.T) { runRedisContention(t, tolerated) }
+
+// runRedisContention runs the rounds of the Redis contention scenario,
+// injecting the faults of injected in turn, and logs the summary.
+func runRedisContention(t *testing.T, injected []fault) {
 	lockSrv := redistest.Start(t)
 	oracleSrv := redistest.Start(t)
 	var sum chaos.Summary
@@ -95,7 +99,7 @@ func TestRedisContentionWithFaults(t *testing.T) {
 	faults := map[string]int{}
 	var ops, histories int64
 	for round := range plan.Rounds(1) {
-		r := redisRound(t, round, lockSrv, oracleSrv, faults)
+		r := redisRound(t, round, lockSrv, oracleSrv, injected, faults)
 		sum.Acquisitions += r.holds
 		sum.Processes = redisWorkers
 		sum.Faults += r.faults
@@ -123,7 +127,9 @@ type redisRoundResult struct {
 	totals                          redisTotals
 }
 
-func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, faults map[string]int) (r redisRoundResult) {
+// redisRound runs one round of the Redis contention scenario, injecting
+// the faults of injected in turn and counting them by name in faults.
+func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, injected []fault, faults map[string]int) (r redisRoundResult) {
 	dir := t.TempDir()
 	proxy, err := faultproxy.New(lockSrv.Addr())
 	if err != nil {
@@ -146,7 +152,7 @@ func redisRound(t *testing.T, round int, lockSrv, oracleSrv *redistest.Server, f
 	}
 	// Inject faults in turn until every worker is done (bounded by count).
 	for i := 0; i < 10_000 && !allDone(workers); i++ {
-		f := tolerated[i%len(tolerated)]
+		f := injected[i%len(injected)]
 		f.inject(t, proxy, admin)
 		faults[f.name]++
 		r.faults++

@@ -4,8 +4,9 @@
 //
 // A [Proxy] listens on 127.0.0.1 only. Each accepted connection gets its own
 // connection to the backend, and bytes are copied in both directions
-// according to the proxy's current [Mode]: forwarded, delayed, discarded, or
-// the connection reset; or new connections are refused outright. The mode
+// according to the proxy's current [Mode]: forwarded, delayed, discarded,
+// stripped of a Redis server's pub/sub messages, or the connection reset;
+// or new connections are refused outright. The mode
 // is read for every chunk of data, so a switch takes effect on open
 // connections at once.
 //

@@ -66,12 +66,18 @@ func (p *Proxy) pipe(l *link, dir direction) {
 		writer.Wait()
 		l.close(false)
 	}()
+	var messages messageFilter // for data from the backend
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			count.Add(int64(n))
 			c, action := p.route(dir, buf[:n], dst != nil)
+			if action == forward && dir == down {
+				var dropped int
+				c.data, dropped = messages.filter(c.data, p.Mode() == DropMessages)
+				p.droppedMessages.Add(int64(dropped))
+			}
 			switch action {
 			case forward:
 				select {

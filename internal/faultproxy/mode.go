@@ -25,6 +25,12 @@ const (
 	// Refuse closes the listening socket, so new connections are refused
 	// by the kernel. Open connections keep forwarding as in Pass.
 	Refuse
+	// DropMessages forwards data in both directions as Pass does, except
+	// the pub/sub messages a Redis backend sends its subscribers (RESP2
+	// and RESP3 "message" and "smessage" frames), which it discards whole:
+	// a PUBLISH counts the subscriber, which never gets the message.
+	// Frames split across reads are reassembled first.
+	DropMessages
 )
 
 func (m Mode) String() string {
@@ -41,6 +47,8 @@ func (m Mode) String() string {
 		return "reset"
 	case Refuse:
 		return "refuse"
+	case DropMessages:
+		return "drop-messages"
 	}
 	return "Mode(?)"
 }

@@ -35,7 +35,7 @@ type Proxy struct {
 	links    map[*link]struct{} // open connections
 	closed   bool
 
-	fromClients, fromBackend, accepted atomic.Int64
+	fromClients, fromBackend, accepted, droppedMessages atomic.Int64
 }
 
 // Stats counts what a Proxy has seen since it was created.
@@ -43,6 +43,9 @@ type Stats struct {
 	Accepted    int64 // connections accepted
 	FromClients int64 // bytes read from clients, forwarded or not
 	FromBackend int64 // bytes read from the backend, forwarded or not
+	// DroppedMessages counts the pub/sub messages discarded in
+	// DropMessages mode.
+	DroppedMessages int64
 }
 
 // New starts a proxy in Pass mode on a free port of 127.0.0.1 that forwards
@@ -115,7 +118,8 @@ func (p *Proxy) Set(m Mode) error {
 
 // Stats returns the proxy's counters.
 func (p *Proxy) Stats() Stats {
-	return Stats{Accepted: p.accepted.Load(), FromClients: p.fromClients.Load(), FromBackend: p.fromBackend.Load()}
+	return Stats{Accepted: p.accepted.Load(), FromClients: p.fromClients.Load(), FromBackend: p.fromBackend.Load(),
+		DroppedMessages: p.droppedMessages.Load()}
 }
 
 // Close stops listening, closes every connection and waits for all of the

@@ -214,6 +214,58 @@ func TestDropReplies(t *testing.T) {
 	mustRoundTrip(t, c, "next") // the dropped reply is gone for good
 }
 
+// The echo backend sends back RESP frames, written a few bytes at a time:
+// DropMessages discards the pub/sub messages among them (RESP2 and RESP3,
+// split across reads) and forwards every other frame, in order.
+func TestDropMessages(t *testing.T) {
+	e := startEcho(t)
+	p := newProxy(t, e.ln.Addr().String())
+	c := dial(t, p.Addr())
+	if err := p.Set(faultproxy.DropMessages); err != nil {
+		t.Fatal(err)
+	}
+	kept := []string{
+		"+OK\r\n",
+		"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+		"$7\r\nmessage\r\n",              // a reply that is no message
+		"*2\r\n$7\r\nmessage\r\n$-1\r\n", // nor is this
+		"%1\r\n+k\r\n:2\r\n",
+		"$3\r\nabc\r\n",
+	}
+	messages := []string{
+		">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n",
+		"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\nbye\r\n",
+		">3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$0\r\n\r\n",
+	}
+	var sent, want string
+	for i, k := range kept {
+		sent += k
+		want += k
+		if i < len(messages) {
+			sent += messages[i]
+		}
+	}
+	for i := 0; i < len(sent); i += 3 {
+		if _, err := c.Write([]byte(sent[i:min(i+3, len(sent))])); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read %q: %v", got, err)
+	}
+	if string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if n := p.Stats().DroppedMessages; n != int64(len(messages)) {
+		t.Fatalf("%d messages dropped, want %d", n, len(messages))
+	}
+	p.Set(faultproxy.Pass)
+	mustRoundTrip(t, c, messages[0]) // delivered again
+}
+
 func TestReset(t *testing.T) {
 	e := startEcho(t)
 	p := newProxy(t, e.ln.Addr().String())
