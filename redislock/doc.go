@@ -1,7 +1,7 @@
 // Package redislock provides leases on locks kept in Redis: owned by a
 // random token, renewed by a watchdog, signalled when lost, numbered by a
-// fencing token, and handed to the next waiter by a notification rather
-// than by polling.
+// fencing token, and handed by the release straight to the next waiter in
+// a queue kept in Redis, in the order the waiters came.
 //
 // A [Client] wraps a go-redis client (standalone, Sentinel failover or
 // Cluster), or with [NewRedlock] several independent servers of which a
@@ -20,34 +20,57 @@
 // # Protocol
 //
 // The lock named name is the key prefix:{name}; its value is a token of 130
-// bits from crypto/rand, new for every acquisition. Acquire, extend and
-// release are Lua scripts (embedded, sent with EVALSHA, reloaded on
-// NOSCRIPT) that compare the token before acting, so a retried or stale
-// release or extend never touches a later holder's lock, and a retried
-// acquire that had in fact succeeded is recognised as ours. Expiries are
-// relative (PX, PEXPIRE), on the server's clock. The fencing counter is the
-// key prefix:{name}:fence, bumped by INCR in the acquire script for each
-// new grant and never expired (see the section on fencing counters below);
-// the braces keep both keys in one Redis Cluster slot. The lock key holds
-// the holder's token; an acquire that finds the lock held appends '*' to it
-// and, if it waits, queues its token in prefix:{name}:queue (ordered by
-// arrival on the server's clock; each entry expires 3s after its waiter
-// last renewed it, which a live waiter does at least every 2s). A release
-// of a marked key hands the lock to the first live waiter in the queue (the
-// key becomes '~' and its token for 500ms, which only that waiter can turn
-// into a grant; it leaves the queue, and loses its turn if it does not come
-// in time) and publishes the token on the channel prefix:{name}, to which
-// waiting Clients subscribe; so waiters of different Clients and processes
-// are served in FIFO order, one Redis call per handoff. A caller that is
-// not first in the queue cannot overtake them: while a live waiter is
-// queued, a free lock (its key expired or deleted without a release, or a
-// reservation not claimed) goes only to the first of them, and the acquire
-// script refuses, and queues, anyone else. A waiter that died blocks the
-// lock for at most the 500ms reservation, and otherwise until its entry
-// expires. TryObtain and Redlock waiters do not queue. An uncontended
-// acquire and release are two EVALSHA round trips and, with the commands
-// inside the scripts, seven Redis commands: ZCARD (of the queue), SET and
-// INCR, GET and DEL.
+// bits from crypto/rand, new for every acquisition. Acquire and release
+// are one Lua script, and extend another (embedded, sent with EVALSHA,
+// reloaded on NOSCRIPT); each compares the token before acting, so a
+// retried or stale release or extend never touches a later holder's lock,
+// and a retried acquire that had in fact succeeded is recognised as ours.
+// Expiries are relative (PX, PEXPIRE), on the server's clock. The fencing
+// counter is the key prefix:{name}:fence, bumped by INCR for each new
+// grant and never expired (see the section on fencing counters below);
+// the braces keep every key of a lock in one Redis Cluster slot.
+//
+// An uncontended acquire is SET NX (with GET), an EXISTS of the queue and
+// INCR; its release is GET, an LPOP of the queue that finds it empty, and
+// DEL: two round trips, eight commands. An acquire that finds the lock
+// held queues its token: the list prefix:{name}:waiters keeps the order of
+// arrival, and the hash prefix:{name}:waiters:entries each waiter's entry:
+// a deadline on the server's clock (the request's time plus the entry's
+// lifetime, 3s or the lease TTL if shorter), the waiter's stamp of that
+// request, and its Client's channel. A release with waiters queued hands
+// the lock straight to the first live one, in the same script: it sets
+// the key to that waiter's token until its entry's deadline, bumps the
+// fence and publishes "token fence stamp" on the waiter's Client's
+// channel, prefix:client: and 26 random characters, to which each Client
+// subscribes, once, before its first waiter queues. The waiter holds the
+// lock from then on: the handoff costs the holder's one round trip, one
+// message, and no command of the waiter, whose lease is valid for the
+// entry's lifetime from the send time of the request that set the entry
+// (the stamp says which), minus the drift margin; its first renewal sets
+// the full TTL, and a lease with a fixed TTL is extended to it at once.
+//
+// Entries ahead of the first live waiter whose deadline has passed are
+// dropped. On a standalone server or through Sentinel, a PUBLISH that
+// reached no subscriber means the waiter's Client is gone (its process
+// died, or it was closed), and the same script hands the lock to the next
+// waiter. On a Cluster the count covers one node's subscribers, so a grant
+// to a waiter that is gone passes on when its entry's deadline passes, as
+// it does everywhere for a waiter that is alive but silent (a stopped or
+// partitioned process): the next waiter takes it at its queue refresh, or
+// as the key expires. A waiter refreshes its entry every third of its
+// lifetime; the refresh also finds a grant whose message was lost (the key
+// holds its token: the refresh claims it), and a waiter checks at once
+// when its Client's subscription breaks and when it is back. A grant that
+// arrives too late to be proved by its stamp is claimed the same way. A
+// waiter that gives up (its context ended, its Client closed) releases its
+// token, which takes it off the queue or, if the lock was just handed to
+// it, hands the lock on: within a round trip, not at the entry's deadline.
+// While a live waiter is queued, nobody else takes a free lock (its key
+// expired or was deleted without a release): the acquire script hands it
+// to the first waiter instead, and refuses and queues the caller.
+// TryObtain and Redlock waiters do not queue. A go-redis Ring subscribes
+// on one of its shards, which receives only that shard's messages: waiters
+// of locks on the other shards learn of their grants at their refresh.
 //
 // # Cancellation contract
 //
@@ -70,10 +93,11 @@
 //     short, a second or so.
 //   - Obtain's ctx also bounds the hold: when it ends, the lease ends and is
 //     released. Mutex.Lock's ctx bounds only the wait.
-//   - No goroutine outlives its lease: Release stops the lease's goroutine
-//     and waits for it (unless Release's ctx ends first), and
-//     [Client.Close] ends every lease and waits for every goroutine of the
-//     Client, including background cleanups and the shared subscription.
+//   - Leases have no goroutine of their own: one goroutine of the Client
+//     renews them all (those due together in one pipelined round trip) and
+//     ends them on time, and [Client.Close] ends every lease and waits for
+//     every goroutine of the Client: that one, background cleanups, and
+//     the Client's subscription.
 //
 // # Waiting and fairness
 //
@@ -81,12 +105,16 @@
 // order, and only the first of them talks to Redis. Between Clients (and
 // processes) the order is FIFO too: that goroutine queues its token in
 // Redis, and a release hands the lock to the first live waiter in the
-// queue, which is woken within about a round trip (see Protocol). A holder
-// that dies without releasing is replaced when its key expires: waiters
-// sleep until the key's remaining TTL, re-checking at least every 2s.
-// Redlock waiters do not queue: a release wakes all of them, and after a
-// short random delay (so that they do not split the servers between them)
-// the first to reach a quorum wins.
+// queue, which has it within about a round trip (see Protocol). A holder
+// that dies without releasing is replaced when its key expires: the first
+// waiter takes the lock then. A Client queues at most one token per lock,
+// so a crowd of goroutines waiting in one Client costs the server one
+// queue refresh a second. Redis restarted without persistence loses the
+// queue with the keys: the waiters queue again, in the order of their
+// next refreshes. Redlock waiters do not queue (a queue on each of the
+// independent servers would hand the lock to different waiters, none with
+// a quorum): they poll, with a jittered delay that grows from 10ms to
+// 200ms, so they are not served in order.
 //
 // # What a Redis lock does not promise
 //
@@ -131,8 +159,8 @@
 // would refuse every later holder. Every lock name therefore leaves one
 // small key behind for good, and an application that builds names from
 // unbounded data ("invoice:" and an ID, say) leaves one per ID. The other
-// keys of a lock (prefix:{name}, prefix:{name}:queue and
-// prefix:{name}:queue:deadlines) expire by themselves. Delete the counter
+// keys of a lock (prefix:{name}, prefix:{name}:waiters and
+// prefix:{name}:waiters:entries) expire by themselves. Delete the counter
 // when a name is retired, that is, once no Client will take that lock
 // again and no resource will be written under its tokens (after the
 // invoice is deleted, say): DEL prefix:{name}:fence. Deleting it earlier
@@ -140,9 +168,9 @@
 //
 // # Configuration
 //
-// A lease without options has a 30s TTL renewed every 10s by its watchdog
-// until it is released ([WithWatchdog] changes both; the interval must be
-// between 1ms and half the TTL); [WithTTL] gives a fixed TTL that only
+// A lease without options has a 30s TTL renewed every 10s by the Client's
+// renewer until it is released ([WithWatchdog] changes both; the interval
+// must be between 1ms and half the TTL); [WithTTL] gives a fixed TTL that only
 // [Lease.Extend] renews, and is the way to turn the watchdog off;
 // [WithMaxHold] bounds the hold time; [WithPrefix] sets the namespace. Run
 // Redis with the default maxmemory-policy noeviction: any other policy can

@@ -18,13 +18,17 @@ import (
 // released and its Done channel closes. To bound only the wait, pass a
 // context derived from context.WithoutCancel, or use a Mutex.
 //
-// While the lock is held elsewhere, Obtain waits for the holder's release
-// (published by the release script, so it is seen within about a round
-// trip) or for the key's remaining TTL, whichever comes first, re-checking
-// at least every 2s. Goroutines of one Client waiting for the same lock
-// queue in FIFO order and only the first talks to Redis; it joins the
-// lock's queue in Redis, where waiting Clients are served in the order they
-// came (see the package documentation).
+// While the lock is held elsewhere, Obtain queues in Redis, behind the
+// waiters of other Clients (and processes) that came before it, and waits
+// until a release hands it the lock: the release sets the key to Obtain's
+// token and sends a message to its Client, so the handoff takes about a
+// round trip and no command of the waiter. Meanwhile Obtain refreshes its
+// place in the queue every third of the entry's lifetime (3s, or the TTL
+// if shorter; a second by default), which also finds a grant whose message
+// was lost, and it tries again as soon as the holder's key expires.
+// Goroutines of one Client waiting for the same lock queue in FIFO order
+// and only the first of them queues in Redis. A Redlock Client polls
+// instead (see NewRedlock).
 //
 // A Redis call that fails for a transport error or a transient error reply
 // (LOADING, BUSY, READONLY, OOM, ...) is retried with jittered backoff
@@ -56,11 +60,10 @@ func (c *Client) Obtain(ctx context.Context, name string, opts ...Option) (*Leas
 
 // TryObtain is Obtain without waiting: it makes one attempt and fails with
 // an error wrapping lock.ErrNotAcquired if another holder has the lock, a
-// waiter queued in Redis is first in line for it (a release is handing it
-// over, or it is free but a live waiter is queued), or another goroutine
-// of this Client holds or waits for it. It does not queue. A failed Redis
-// call is returned as it is. ctx bounds the attempt and the hold, as for
-// Obtain.
+// live waiter is queued in Redis for it (a free lock then goes to that
+// waiter), or another goroutine of this Client holds or waits for it. It
+// does not queue. A failed Redis call is returned as it is. ctx bounds the
+// attempt and the hold, as for Obtain.
 func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*Lease, error) {
 	return c.obtain(ctx, ctx, name, false, opts)
 }

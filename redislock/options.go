@@ -94,9 +94,11 @@ func WithMaxHold(d time.Duration) Option {
 // name lives in the key prefix:{name}, its fencing counter in
 // prefix:{name}:fence (which never expires: see the package documentation
 // on deleting it when the name is retired), its queue of waiters in
-// prefix:{name}:queue and prefix:{name}:queue:deadlines (short-lived,
-// present only while some Client waits), and waiters listen on the channel
-// prefix:{name}.
+// prefix:{name}:waiters and prefix:{name}:waiters:entries (short-lived,
+// present only while some Client waits). Given to New or NewRedlock, it
+// also names the Client's channel, prefix:client: and 26 random
+// characters, on which releases hand the Client the locks its waiters
+// queued for.
 // The braces are a Redis Cluster hash tag that keeps the keys in one slot.
 // The default is DefaultPrefix. A prefix containing '{' or '}' is an error
 // (wrapping lock.ErrInvalidArgument) when the option is used: it would
