@@ -136,15 +136,10 @@ func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
 			return nil, a.fail(ctx, err)
 		}
 		if g.fence > 0 {
-			l, err := a.lease(ctx, g.fence, g.sent, a.s.cfg.entry.duration(), true)
-			switch {
-			case err == nil:
-				return l, nil
-			case err != errLateReply:
-				return nil, a.fail(ctx, err)
+			l, err := a.fromGrant(ctx, g)
+			if l != nil || err != nil {
+				return l, err
 			}
-			// The grant came after the validity it can prove: the next
-			// attempt claims it, if it still stands.
 		}
 	}
 }
@@ -178,6 +173,28 @@ func (a *acquisition) leave() {
 	}
 	if a.timer != nil {
 		a.timer.Stop()
+	}
+}
+
+// fromGrant turns grant g, which a release handed to a's token, into a's
+// lease, if its stamp proves at least a third of the entry's lifetime of
+// validity (the time between two queue refreshes), so that the lease's
+// first renewal has time to land. Otherwise (a message that came late, or
+// an old one) it returns neither lease nor error, and the next attempt
+// claims the lock with a round trip if the grant still stands. An error
+// fails the acquisition, which gives the grant back.
+func (a *acquisition) fromGrant(ctx context.Context, g grant) (*Lease, error) {
+	entry := a.s.cfg.entry.duration()
+	if time.Until(lease.ValidUntil(g.sent, entry)) < entry/3 {
+		return nil, nil
+	}
+	switch l, err := a.lease(ctx, g.fence, g.sent, entry, true); err {
+	case nil:
+		return l, nil
+	case errLateReply:
+		return nil, nil
+	default:
+		return nil, a.fail(ctx, err)
 	}
 }
 
