@@ -33,7 +33,7 @@ import (
 const (
 	redisWorkers    = 3
 	redisGoroutines = 3
-	redisIterations = 40
+	redisIterations = 150
 	redisSpan       = 50 * time.Millisecond // churn deadlines and cancellations
 	redisTTL        = 2 * time.Second
 	redisRenew      = 400 * time.Millisecond
