@@ -10,10 +10,11 @@ import (
 	"github.com/codomyrmex/concurrency/redislock"
 )
 
-// On a Redis Cluster the hash tag keeps each lock's keys in one slot (a
-// multi-key script would fail with CROSSSLOT otherwise), locks spread over
-// the nodes, and releases reach waiters through the cluster's pub/sub.
-func TestCluster(t *testing.T) {
+// startCluster starts a 3-node Redis Cluster (or skips in short mode) and
+// returns a function that makes a go-redis client of it, configured as
+// the package asks and closed at the end of the test.
+func startCluster(t *testing.T) func() *redis.ClusterClient {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
@@ -22,7 +23,7 @@ func TestCluster(t *testing.T) {
 	for i, n := range nodes {
 		addrs[i] = n.Addr()
 	}
-	cluster := func() *redis.ClusterClient {
+	return func() *redis.ClusterClient {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 addrs,
 			ContextTimeoutEnabled: true,
@@ -32,6 +33,13 @@ func TestCluster(t *testing.T) {
 		t.Cleanup(func() { _ = rdb.Close() })
 		return rdb
 	}
+}
+
+// On a Redis Cluster the hash tag keeps each lock's keys in one slot (a
+// multi-key script would fail with CROSSSLOT otherwise), locks spread over
+// the nodes, and releases reach waiters through the cluster's pub/sub.
+func TestCluster(t *testing.T) {
+	cluster := startCluster(t)
 	ctx := testCtx(t, 30*time.Second)
 	rdb := cluster()
 	c := newClient(t, rdb)

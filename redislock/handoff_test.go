@@ -475,20 +475,7 @@ func handoffPast(t *testing.T, rdb redis.UniversalClient, holder, waiter *redisl
 // Client is gone is not skipped at once: the lock passes on when its
 // queue entry dies.
 func TestClusterHandoff(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-node cluster")
-	}
-	nodes := redistest.StartCluster(t, 3)
-	addrs := make([]string, len(nodes))
-	for i, n := range nodes {
-		addrs[i] = n.Addr()
-	}
-	cluster := func() *redis.ClusterClient {
-		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true,
-			ReadTimeout: time.Second, WriteTimeout: time.Second})
-		t.Cleanup(func() { _ = rdb.Close() })
-		return rdb
-	}
+	cluster := startCluster(t)
 	rdb := cluster()
 	holder, waiter := newClient(t, cluster()), newClient(t, cluster())
 	for _, name := range []string{"a", "b", "c", "d"} { // on several nodes

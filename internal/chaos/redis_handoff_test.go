@@ -81,18 +81,7 @@ func TestRedisLostGrant(t *testing.T) {
 	for round := range plan.Rounds(1) {
 		for i := range handoffRounds {
 			held := lockFor(t, holder.NewMutex(lockName))
-			got := make(chan *redislock.Lease, 1)
-			m := waiter.NewMutex(lockName)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := m.Lock(ctx); err != nil {
-					t.Errorf("round %d.%d: waiter: %v", round, i, err)
-					got <- nil
-					return
-				}
-				got <- m.Lease()
-			}()
+			got := lockLater(t, waiter.NewMutex(lockName))
 			waitQueue(t, admin, 1)
 			if err := proxy.Set(faultproxy.DropMessages); err != nil {
 				t.Fatal(err)
@@ -121,7 +110,7 @@ func TestRedisLostGrant(t *testing.T) {
 			if err := proxy.Set(faultproxy.Pass); err != nil {
 				t.Fatal(err)
 			}
-			m.Unlock()
+			_ = lease.Release(context.Background())
 		}
 		if t.Failed() {
 			break
@@ -154,18 +143,7 @@ func TestRedisGrantedWaiterKilled(t *testing.T) {
 			if err := victim.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			m := next.NewMutex(lockName)
-			got := make(chan *redislock.Lease, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := m.Lock(ctx); err != nil {
-					t.Errorf("round %d.%d: next waiter: %v", round, i, err)
-					got <- nil
-					return
-				}
-				got <- m.Lease()
-			}()
+			got := lockLater(t, next.NewMutex(lockName))
 			waitQueue(t, admin, 2)
 			released := time.Now()
 			if err := held.Release(context.Background()); err != nil {
@@ -194,7 +172,7 @@ func TestRedisGrantedWaiterKilled(t *testing.T) {
 			if lease.Fence() <= held.Fence()+1 {
 				t.Errorf("round %d.%d: fence %d, want above the dead grantee's %d", round, i, lease.Fence(), held.Fence()+1)
 			}
-			m.Unlock()
+			_ = lease.Release(context.Background())
 		}
 		if t.Failed() {
 			break
@@ -229,19 +207,7 @@ func TestRedisClientClosedWithWaiters(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitQueue(t, admin, 1)
-			m := next.NewMutex(lockName)
-			got := make(chan time.Time, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				err := m.Lock(ctx)
-				got <- time.Now()
-				if err != nil {
-					t.Errorf("round %d.%d: next waiter: %v", round, i, err)
-					return
-				}
-				m.Unlock()
-			}()
+			got := lockLater(t, next.NewMutex(lockName))
 			waitQueue(t, admin, 2)
 			var wg sync.WaitGroup
 			wg.Go(func() {
@@ -255,7 +221,12 @@ func TestRedisClientClosedWithWaiters(t *testing.T) {
 				t.Fatal(err)
 			}
 			wg.Wait()
-			d := (<-got).Sub(released)
+			lease := <-got
+			d := time.Since(released)
+			if lease == nil {
+				t.FailNow()
+			}
+			_ = lease.Release(context.Background())
 			waits = append(waits, d)
 			sum.Acquisitions += 2
 			sum.Faults++
@@ -290,6 +261,23 @@ func TestRedisClientClosedWithWaiters(t *testing.T) {
 	sum.Note(fmt.Sprintf("%s closed as the lock was released to them: Close took %v, the next waiter got the lock %v after the release",
 		chaos.Count(int64(len(waits)), "Client"), durations(closes), durations(waits)))
 	t.Log(sum)
+}
+
+// lockLater locks m in a goroutine, within 10s, and sends its lease on
+// the channel it returns, or nil after reporting the error.
+func lockLater(t *testing.T, m *redislock.Mutex) <-chan *redislock.Lease {
+	got := make(chan *redislock.Lease, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Lock(ctx); err != nil {
+			t.Errorf("lock: %v", err)
+			got <- nil
+			return
+		}
+		got <- m.Lease()
+	}()
+	return got
 }
 
 // waitQueue waits until n tokens are queued for the lock in Redis.
