@@ -93,7 +93,7 @@ func TestHandoffValidity(t *testing.T) {
 		opts []redislock.Option
 		pttl time.Duration // the key's once the waiter holds it for a moment
 	}{
-		{"watchdog", nil, 3 * time.Second},
+		{"watchdog", nil, redislock.DefaultTTL},
 		{"fixed TTL", []redislock.Option{redislock.WithTTL(10 * time.Second)}, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,13 +117,16 @@ func TestHandoffValidity(t *testing.T) {
 			if lw == nil {
 				t.FailNow()
 			}
-			if v := lw.Validity(); v <= 0 || v > 3*time.Second {
+			// Unless the fixed TTL's extension has landed already.
+			if v := lw.Validity(); v <= 0 || v > 3*time.Second && tc.opts == nil {
 				t.Fatalf("Validity of a handed-over lease = %v, want at most the entry's 3s", v)
 			}
-			if pttl := rdb.PTTL(ctx, "lock:{valid}").Val(); pttl > 3*time.Second {
+			if pttl := rdb.PTTL(ctx, "lock:{valid}").Val(); pttl > 3*time.Second && tc.opts == nil {
 				t.Fatalf("PTTL of a handed-over lock = %v, want at most 3s", pttl)
 			}
-			if !eventually(time.Second, func() bool { return rdb.PTTL(ctx, "lock:{valid}").Val() > tc.pttl-time.Second }) {
+			// The first renewal (at half the validity), or the
+			// extension (at once), sets the full TTL.
+			if !eventually(3*time.Second, func() bool { return rdb.PTTL(ctx, "lock:{valid}").Val() > tc.pttl-time.Second }) {
 				t.Fatalf("PTTL = %v, want about %v", rdb.PTTL(ctx, "lock:{valid}").Val(), tc.pttl)
 			}
 			if tc.opts != nil && lw.Validity() <= 3*time.Second {
@@ -365,10 +368,13 @@ func TestHandoffSubscriptionKilled(t *testing.T) {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		// At worst the waiter was skipped (its channel had no
-		// subscriber), and queues again at its check.
-		if d := time.Since(released); d > 1500*time.Millisecond {
+		// subscriber), or was queued without its channel, and finds the
+		// lock when the subscription is back: well within its refresh.
+		d := time.Since(released)
+		if d > 500*time.Millisecond {
 			t.Fatalf("round %d: the waiter got the lock %v after the release", i, d)
 		}
+		t.Logf("round %d: the waiter got the lock %v after the release", i, d)
 	}
 }
 
