@@ -76,21 +76,19 @@ func (a *acquisition) run(ctx context.Context) (*Lease, error) {
 		return nil, errClosed
 	}
 	a.q = c.queue(key)
+	defer c.unqueue(key, a.q) // a lease counts itself in (see lease)
 	if a.wait {
 		if n := a.s.cfg.maxWaiters; !a.q.waiters.Join(n) {
-			c.unqueue(key, a.q)
 			return nil, &lock.TooManyWaitersError{Lock: "redislock " + strconv.Quote(a.s.name), Max: n}
 		}
 		defer a.q.waiters.Leave()
 	}
 	if err := a.lockLocal(ctx); err != nil {
-		c.unqueue(key, a.q)
 		return nil, err
 	}
 	l, err := a.takeLock(ctx)
 	if err != nil {
 		a.q.mu.Unlock()
-		c.unqueue(key, a.q)
 		return nil, err
 	}
 	return l, nil
@@ -222,8 +220,12 @@ func (a *acquisition) lease(ctx context.Context, fence int64, start time.Time, t
 	} else {
 		l.core.Hold(start)
 	}
+	// The lease counts itself in the local FIFO on its own: it may end,
+	// and give its turn back, before run has counted a out.
+	a.c.hold(a.q)
 	if !a.c.renewer.add(l, handed) {
 		l.core.End(errClosed)
+		a.c.unqueue(a.s.k.lock, a.q)
 		return nil, errClosed
 	}
 	if holdCtx := a.holdCtx; holdCtx.Done() != nil {

@@ -16,7 +16,7 @@ import (
 // goes back to localQueues, unlocked and with no waiter counted.
 type localQueue struct {
 	mu   lock.Mutex
-	refs int // callers between queue and unqueue; guarded by Client.mu
+	refs int // acquisitions and leases between queue (or hold) and unqueue; guarded by Client.mu
 	// waiters counts the calls that may wait (Obtain, Mutex.Lock) between
 	// their start and their outcome; see WithMaxWaiters.
 	waiters waitq.Bound
@@ -37,8 +37,16 @@ func (c *Client) queue(key string) *localQueue {
 	return q
 }
 
-// unqueue counts a caller of queue out, dropping the FIFO when nobody uses
-// it.
+// hold counts a lease in q, a FIFO that its acquisition has counted in
+// already.
+func (c *Client) hold(q *localQueue) {
+	c.mu.Lock()
+	q.refs++
+	c.mu.Unlock()
+}
+
+// unqueue counts a caller of queue (or hold) out, dropping the FIFO when
+// nobody uses it.
 func (c *Client) unqueue(key string, q *localQueue) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
