@@ -12,8 +12,8 @@ import (
 // under context.WithoutCancel(ctx) with a one-second timeout.
 //
 // If fn panics (or calls runtime.Goexit), the lock is released the same
-// way and the lease's goroutine stopped before the panic goes on up the
-// stack; Do does not recover it.
+// way, and the lease ended, before the panic goes on up the stack; Do does
+// not recover it.
 //
 // It returns the error of Obtain, or fn's error joined with the release's:
 // an error wrapping lock.ErrLockLost means the lease ended before fn

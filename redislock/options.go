@@ -59,17 +59,22 @@ func defaultConfig() config {
 }
 
 // WithTTL gives leases a fixed TTL and no watchdog: the lease ends ttl after
-// it was requested unless Extend renews it. ttl must be at least 10ms; it
+// it was requested unless Extend renews it (a lease that a release handed
+// over is extended to ttl once, at once, since the handoff sets the key
+// for at most 3s). ttl must be at least 10ms; it
 // is rounded down to a whole millisecond.
 func WithTTL(ttl time.Duration) Option {
 	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, true, 0 })
 }
 
 // WithWatchdog renews leases automatically: the key gets TTL ttl, and every
-// renewInterval the lease's goroutine resets it, until the lease is
-// released or lost. A failed renewal is retried every renewInterval/4 (with
-// jitter) while the lease is still valid. The default is
-// WithWatchdog(DefaultTTL, DefaultRenewInterval).
+// renewInterval the Client's renewer resets it, until the lease is
+// released or lost (a lease that a release handed over is renewed the
+// first time after half its validity, if that is sooner; renewals of the
+// Client's leases that fall due close together go in one round trip). A
+// failed renewal is retried every renewInterval/4 (with jitter) while the
+// lease is still valid. The default is WithWatchdog(DefaultTTL,
+// DefaultRenewInterval).
 //
 // ttl must be at least 10ms; it is rounded down to a whole millisecond.
 // renewInterval must be at least 1ms and at most half of ttl (as rounded),
