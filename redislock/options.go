@@ -59,10 +59,10 @@ func defaultConfig() config {
 }
 
 // WithTTL gives leases a fixed TTL and no watchdog: the lease ends ttl after
-// it was requested unless Extend renews it (a lease that a release handed
-// over is extended to ttl once, at once, since the handoff sets the key
-// for at most 3s). ttl must be at least 10ms; it
-// is rounded down to a whole millisecond.
+// it was requested unless Extend renews it. (A release that hands the lock
+// to a waiting Obtain sets the key for the queue entry's lifetime, at most
+// 3s; if ttl is longer, the lease is extended to it once, at once.) ttl
+// must be at least 10ms; it is rounded down to a whole millisecond.
 func WithTTL(ttl time.Duration) Option {
 	return optionFunc(func(c *config) { c.TTL, c.Fixed, c.Renew = ttl, true, 0 })
 }
