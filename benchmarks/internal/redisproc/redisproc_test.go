@@ -63,8 +63,8 @@ func TestServer(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("server %d still running", pid)
 	}
-	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
-		t.Errorf("directory %s left behind", s.dir)
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Errorf("directory %s left behind", s.Dir)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()

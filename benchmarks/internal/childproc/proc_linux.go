@@ -1,4 +1,4 @@
-package etcdproc
+package childproc
 
 import (
 	"os/exec"

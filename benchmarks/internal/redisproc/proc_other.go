@@ -1,8 +1,0 @@
-//go:build !linux
-
-package redisproc
-
-import "os/exec"
-
-// setDeathSignal does nothing where the kernel offers no parent-death signal.
-func setDeathSignal(*exec.Cmd) {}
