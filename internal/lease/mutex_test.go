@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/codomyrmex/concurrency/internal/lease"
 	"github.com/codomyrmex/concurrency/lock"
@@ -82,6 +83,60 @@ func TestMutex(t *testing.T) {
 		t.Fatalf("Release = %v, lease %v", err, m.Lease())
 	}
 	if err := m.Release(ctx); !errors.Is(err, lock.ErrNotHeld) || err.Error() != `testlock: release of unlocked Mutex "x": `+lock.ErrNotHeld.Error() {
+		t.Fatalf("Release of an unlocked Mutex = %v", err)
+	}
+}
+
+// A Mutex made with InitTurn keeps one lease at a time: Lock waits while
+// it is locked, TryLock fails, and its panics and errors name its type.
+func TestMutexTurn(t *testing.T) {
+	ctx := context.Background()
+	var m lease.Mutex[*testLease]
+	m.InitTurn(testBackend, "Locker", "x", nil)
+	first := newTestLease()
+	if err := m.Lock(ctx, obtainer(first, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.TryLock(ctx, func(context.Context) (*testLease, error) { t.Fatal("obtained while locked"); return nil, nil }); !errors.Is(err, lock.ErrNotAcquired) {
+		t.Fatalf("TryLock of a locked Mutex = %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := m.Lock(short, func(context.Context) (*testLease, error) { t.Fatal("obtained while locked"); return nil, nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock of a locked Mutex = %v, want the context's error", err)
+	}
+	second := newTestLease()
+	locked := make(chan error, 1)
+	go func() { locked <- m.Lock(ctx, obtainer(second, nil)) }()
+	select {
+	case err := <-locked:
+		t.Fatalf("Lock returned %v while locked", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	m.Unlock(release)
+	if err := <-locked; err != nil || m.Lease() != second || first.releases != 1 {
+		t.Fatalf("Lock after Unlock = %v, lease %v", err, m.Lease())
+	}
+	if err := m.Release(ctx); err != nil || second.releases != 1 {
+		t.Fatalf("Release = %v", err)
+	}
+	// A failed obtain gives the turn back.
+	if err := m.Lock(ctx, obtainer(nil, errors.New("failed"))); err == nil {
+		t.Fatal("Lock whose obtain failed succeeded")
+	}
+	if err := m.TryLock(ctx, obtainer(newTestLease(), nil)); err != nil {
+		t.Fatalf("TryLock after a failed Lock = %v", err)
+	}
+	_ = m.Release(ctx)
+	func() {
+		defer func() {
+			if r := recover(); r != "testlock: Unlock of unlocked Locker" {
+				t.Fatalf("Unlock of an unlocked Mutex panicked with %v", r)
+			}
+		}()
+		m.Unlock(release)
+	}()
+	if err := m.Release(ctx); err == nil || err.Error() != `testlock: release of unlocked Locker "x": `+lock.ErrNotHeld.Error() {
 		t.Fatalf("Release of an unlocked Mutex = %v", err)
 	}
 }

@@ -16,8 +16,14 @@ import (
 // wraps lock.ErrNotHeld and the loss. On any other failure the lease is
 // unchanged, and the error is the context's if ctx has ended.
 func (s *State) Extend(ctx context.Context, renew func(context.Context) (gone, err error)) error {
+	return s.Renew(ctx, "extend", renew)
+}
+
+// Renew is Extend for another call that renews the lease on the server
+// (a reader/writer lock's downgrade): its errors name the call what.
+func (s *State) Renew(ctx context.Context, what string, renew func(context.Context) (gone, err error)) error {
 	if err := s.Err(); err != nil {
-		return fmt.Errorf("%s: extend %q: %w: %w", s.b.name, s.name, lock.ErrNotHeld, err)
+		return fmt.Errorf("%s: %s %q: %w: %w", s.b.name, what, s.name, lock.ErrNotHeld, err)
 	}
 	if err := ctxerr.From(ctx); err != nil {
 		return err
@@ -28,10 +34,10 @@ func (s *State) Extend(ctx context.Context, renew func(context.Context) (gone, e
 		if cerr := ctxerr.From(ctx); cerr != nil {
 			return cerr
 		}
-		return fmt.Errorf("%s: extend %q: %w", s.b.name, s.name, err)
+		return fmt.Errorf("%s: %s %q: %w", s.b.name, what, s.name, err)
 	case gone != nil:
 		s.End(s.Lost(gone))
-		return fmt.Errorf("%s: extend %q: %w: %w", s.b.name, s.name, lock.ErrNotHeld, s.Err())
+		return fmt.Errorf("%s: %s %q: %w: %w", s.b.name, what, s.name, lock.ErrNotHeld, s.Err())
 	}
 	return nil
 }

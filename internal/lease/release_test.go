@@ -3,6 +3,7 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +190,18 @@ func TestExtend(t *testing.T) {
 			t.Fatalf("Extend whose ctx ended = %v, want the context's error", err)
 		}
 	})
+}
+
+// Renew is Extend under another name, which its errors carry.
+func TestRenew(t *testing.T) {
+	ctx := context.Background()
+	s := started(t, ctx, nil, time.Second)
+	err := s.Renew(ctx, "downgrade", func(context.Context) (gone, err error) { return nil, errors.New("timeout") })
+	if err == nil || err.Error() != `testlock: downgrade "x": timeout` || s.Err() != nil {
+		t.Fatalf("Renew that failed = %v; lease's Err %v", err, s.Err())
+	}
+	err = s.Renew(ctx, "downgrade", func(context.Context) (gone, err error) { return errors.New("gone"), nil })
+	if !errors.Is(err, lock.ErrLockLost) || !strings.HasPrefix(err.Error(), `testlock: downgrade "x": `) {
+		t.Fatalf("Renew of a lease gone = %v", err)
+	}
 }

@@ -21,9 +21,10 @@ import (
 // A backend's Lease holds a State (start it with Start) and delegates its
 // Done, Err, Context, Validity, Extend and Release to it.
 type State struct {
-	b    *Backend
-	name string             // the lock's
-	rec  *lockotel.Recorder // nil if telemetry is off
+	b      *Backend
+	name   string             // the lock's
+	rec    *lockotel.Recorder // nil if telemetry is off
+	weight int64              // the weight held, for telemetry; 0 means 1
 
 	ctx    context.Context // cancelled, with the reason, when the lease ends
 	cancel context.CancelCauseFunc
@@ -55,6 +56,11 @@ func (s *State) Start(holdCtx context.Context, b *Backend, name string, rec *loc
 func (s *State) Watch() {
 	s.stop, s.exited = make(chan struct{}), make(chan struct{})
 }
+
+// Weigh sets the weight that the lease holds (a semaphore's share), with
+// which the end of its hold is recorded; it is 1 unless set. Call it after
+// Start and before Hold.
+func (s *State) Weigh(n int64) { s.weight = n }
 
 // Name returns the name of the lock.
 func (s *State) Name() string { return s.name }
@@ -143,6 +149,6 @@ func (s *State) RecordRelease(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if record {
-		s.rec.Released(ctx, 1, time.Since(granted))
+		s.rec.Released(ctx, max(s.weight, 1), time.Since(granted))
 	}
 }

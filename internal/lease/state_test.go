@@ -140,6 +140,18 @@ func TestStateRecords(t *testing.T) {
 	}
 }
 
+// A weighed lease records the end of its hold with its weight.
+func TestStateWeigh(t *testing.T) {
+	rec, sum := telemetry(t, "x")
+	s := started(t, context.Background(), rec, time.Second)
+	s.Weigh(5)
+	s.Hold(time.Now())
+	s.RecordRelease(context.Background())
+	if n := sum("lock.holders"); n != -5 {
+		t.Fatalf("holders %d after the release of weight 5, want -5", n)
+	}
+}
+
 func TestValidity(t *testing.T) {
 	s := new(lease.State)
 	s.Start(context.Background(), testBackend, "x", nil)
