@@ -37,7 +37,7 @@ func TestCloseFailsWaiters(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "lock")
 			var keep *Lock // another Lock on the file, and its waiter
 			var kept chan error
-			release := func() {}
+			var release func()
 			if tc.kernel {
 				fd := flockOther(t, path)
 				release = func() { unix.Flock(fd, unix.LOCK_UN) }

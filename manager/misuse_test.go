@@ -98,8 +98,7 @@ func TestZeroManager(t *testing.T) {
 // panicky is a lock whose optional methods can panic.
 type panicky struct {
 	lock.Mutex
-	kind, rlocker, try, done bool
-	rel                      bool // has Release, which panics
+	kind, try, done bool
 }
 
 func (p *panicky) LockKind() string {

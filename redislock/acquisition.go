@@ -17,10 +17,12 @@ import (
 // validity had run out.
 var errLateReply = errors.New("redislock: acquire reply arrived after the lease's validity")
 
-// An acquisition is one call of Obtain, TryObtain, Mutex.Lock or
-// Mutex.TryLock: it takes its turn in the Client's local FIFO for the
-// lock, then the lock in Redis, attempt after attempt, until it holds a
-// lease or fails. It is used by one goroutine, and holds no pointer to its
+// An acquisition is one call that takes a lease: Obtain, TryObtain,
+// Mutex.Lock or Mutex.TryLock of a mutex, which take their turn in the
+// Client's local FIFO for the lock first; a semaphore's Acquire or
+// TryAcquire; an RW lock's ObtainRead, ObtainWrite and their Try forms. It
+// takes its target in Redis, attempt after attempt, until it holds a lease
+// or fails. It is used by one goroutine, and holds no pointer to its
 // caller's stack, so that it stays on that stack.
 type acquisition struct {
 	c       *Client
@@ -28,7 +30,7 @@ type acquisition struct {
 	holdCtx context.Context // bounds the lease
 	wait    bool            // wait while the lock is held (Obtain, Lock), or make one attempt
 	waited  bool            // the acquisition has been recorded as contended
-	q       *localQueue     // the lock's local FIFO, once joined
+	q       *localQueue     // the target's local FIFO, once joined
 	l       *Lease          // the lease it grants: its keys and first token are the calls' arguments
 
 	token    token         // the current attempt's
@@ -39,7 +41,7 @@ type acquisition struct {
 	timer    *time.Timer   // for the waits between attempts, made by the first
 }
 
-// acquire obtains a lease on the lock that s describes, and records the
+// acquire obtains a lease on the target that s describes, and records the
 // acquisition. ctx bounds the acquisition, holdCtx the lease.
 // Every acquisition goes over the network, so each is recorded as a wait
 // (a span from the call to its outcome); one that has to wait for another
@@ -47,7 +49,7 @@ type acquisition struct {
 func (c *Client) acquire(ctx, holdCtx context.Context, s *spec, wait bool) (*Lease, error) {
 	a := acquisition{c: c, s: *s, holdCtx: holdCtx, wait: wait, backoff: minBackoff}
 	var l *Lease
-	_, _, err := s.rec.WaitFor(ctx, 1, false, func(ctx context.Context) (err error) {
+	_, _, err := s.rec.WaitFor(ctx, s.weight, false, func(ctx context.Context) (err error) {
 		l, err = a.run(ctx)
 		return err
 	})
@@ -65,10 +67,13 @@ func (a *acquisition) contended(ctx context.Context) context.Context {
 	return ctx
 }
 
-// run takes a's turn in the local FIFO, then the lock in Redis. On
-// success the lease keeps the turn until it is released.
+// run takes a's turn in the local FIFO (a mutex's), then the target in
+// Redis. On success a mutex's lease keeps the turn until it is released.
+// Acquisitions of a semaphore or an RW lock do not take turns: each
+// queues in Redis on its own, and the local FIFO only counts them for
+// WithMaxWaiters.
 func (a *acquisition) run(ctx context.Context) (*Lease, error) {
-	c, key := a.c, a.s.k.lock
+	c, key := a.c, a.s.local
 	if err := ctxerr.From(ctx); err != nil {
 		return nil, err
 	}
@@ -83,6 +88,9 @@ func (a *acquisition) run(ctx context.Context) (*Lease, error) {
 		}
 		defer a.q.waiters.Leave()
 	}
+	if a.s.t != nil {
+		return a.takeLock(ctx)
+	}
 	if err := a.lockLocal(ctx); err != nil {
 		return nil, err
 	}
@@ -94,12 +102,15 @@ func (a *acquisition) run(ctx context.Context) (*Lease, error) {
 	return l, nil
 }
 
-// takeLock takes the lock in Redis, with a's turn in the local FIFO held:
-// it makes attempts through the Client's transport until one, or a grant
-// that a release handed to a's token while it was queued, becomes a
-// lease, or the acquisition fails (see next).
+// takeLock takes the target in Redis, with a's turn in the local FIFO
+// held if it is a mutex: it makes attempts through the Client's transport
+// until one, or a grant that a release handed to a's token while it was
+// queued, becomes a lease, or the acquisition fails (see next).
 func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
-	a.l = &Lease{c: a.c, k: a.s.k, cfg: a.s.cfg, q: a.q, first: rand.Text(), sched: schedule{slot: -1}}
+	a.l = &Lease{c: a.c, k: a.s.k, t: a.s.t, weight: a.s.weight, cfg: a.s.cfg, first: rand.Text(), sched: schedule{slot: -1}}
+	if a.s.t == nil { // a mutex: the lease keeps the turn
+		a.l.t, a.l.q = &a.l.k, a.q
+	}
 	a.l.token = &a.l.first
 	a.token = a.l.token
 	defer a.leave()
@@ -133,11 +144,14 @@ func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
 		if err != nil {
 			return nil, a.fail(ctx, err)
 		}
-		if g.fence > 0 {
+		switch {
+		case g.fence > 0:
 			l, err := a.fromGrant(ctx, g)
 			if l != nil || err != nil {
 				return l, err
 			}
+		case g.fence < 0: // a semaphore shrunk below the weight
+			return nil, a.fail(ctx, weightError(a.s.name, a.s.weight, g.size))
 		}
 	}
 }
@@ -145,7 +159,7 @@ func (a *acquisition) takeLock(ctx context.Context) (*Lease, error) {
 // acquireCall is the acquire script's call for a's current attempt, sent
 // at sent: one that queues the token once a has joined the hub.
 func (a *acquisition) acquireCall(sent time.Time) acquireCall {
-	call := acquireCall{k: &a.l.k, token: a.token, ttl: a.s.cfg.ttlArg, entry: noEntry, channel: noChannel, stamp: noStamp}
+	call := acquireCall{t: a.l.t, token: a.token, ttl: a.s.cfg.ttlArg, weight: a.s.weightArg, entry: noEntry, channel: noChannel, stamp: noStamp}
 	if a.w != nil {
 		call.entry, call.channel, call.stamp = a.s.cfg.entry, a.c.hub.channelArg(), a.c.hub.stamp(sent)
 	}
@@ -154,7 +168,7 @@ func (a *acquisition) acquireCall(sent time.Time) acquireCall {
 
 // releaseCall is the release script's call for a's current token.
 func (a *acquisition) releaseCall() releaseCall {
-	return releaseCall{k: &a.l.k, token: a.token}
+	return releaseCall{t: a.l.t, token: a.token}
 }
 
 // join registers a's token in the hub, so that a grant for it reaches a,
@@ -214,18 +228,23 @@ func (a *acquisition) lease(ctx context.Context, fence int64, start time.Time, t
 	}
 	l.fence = fence
 	l.core.Start(a.holdCtx, backend, a.s.name, a.s.rec)
+	l.core.Weigh(a.s.weight)
 	l.core.ValidFrom(start, ttl)
 	if handed {
 		l.core.Hold(time.Now())
 	} else {
 		l.core.Hold(start)
 	}
-	// The lease counts itself in the local FIFO on its own: it may end,
-	// and give its turn back, before run has counted a out.
-	a.c.hold(a.q)
+	// A mutex's lease counts itself in the local FIFO on its own: it may
+	// end, and give its turn back, before run has counted a out.
+	if l.q != nil {
+		a.c.hold(l.q)
+	}
 	if !a.c.renewer.add(l, handed) {
 		l.core.End(errClosed)
-		a.c.unqueue(a.s.k.lock, a.q)
+		if l.q != nil {
+			a.c.unqueue(a.s.local, l.q)
+		}
 		return nil, errClosed
 	}
 	if holdCtx := a.holdCtx; holdCtx.Done() != nil {
@@ -253,6 +272,9 @@ func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time) (gran
 		return grant{}, err
 	}
 	if o.err != nil && !retryable(o.err) {
+		if errors.Is(o.err, lock.ErrInvalidArgument) { // a weight above the size
+			return grant{}, o.err
+		}
 		return grant{}, fmt.Errorf("redislock: obtain %q: %w", name, o.err)
 	}
 	if !o.down {

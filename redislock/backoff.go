@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
 )
 
 // Timing of waits that no notification ends.
@@ -40,10 +42,10 @@ var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "M
 
 // retryable reports whether an acquire that failed with err may succeed if
 // tried again: transport errors and transient error replies. Other error
-// replies (NOPERM, WRONGTYPE, a script error) and a closed go-redis client
-// will not go away by waiting.
+// replies (NOPERM, WRONGTYPE, a script error), a closed go-redis client
+// and a weight above a semaphore's size will not go away by waiting.
 func retryable(err error) bool {
-	if errors.Is(err, redis.ErrClosed) {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, lock.ErrInvalidArgument) {
 		return false
 	}
 	var reply redis.Error

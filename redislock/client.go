@@ -21,9 +21,11 @@ import (
 // a lock its waiter queued for, and one goroutine that renews all its
 // leases.
 type Client struct {
-	tr   transport // single or redlock, set by New or NewRedlock
-	cfg  config
-	recs *lockotel.Recorders // by lock name
+	tr      transport // single or redlock, set by New or NewRedlock
+	cfg     config
+	otel    *lockotel.Instrumentation
+	recs    *lockotel.Recorders // the mutexes', by name
+	semRecs *lockotel.Recorders // the semaphores', by name
 
 	// The renewer, cleanups and the subscriber, and the context that
 	// Close cancels, with cause errClosed.
@@ -80,10 +82,13 @@ func newClient(sub redis.UniversalClient, opts []Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	in := lockotel.NewHandled(ScopeName, cfg.otel)
 	c := &Client{
-		cfg:    cfg,
-		recs:   lockotel.NewHandled(ScopeName, cfg.otel).Recorders(lockotel.KindRedis),
-		queues: make(map[string]*localQueue),
+		cfg:     cfg,
+		otel:    in,
+		recs:    in.Recorders(lockotel.KindRedis),
+		semRecs: in.Recorders(kindSemaphore),
+		queues:  make(map[string]*localQueue),
 	}
 	c.group.Init()
 	c.done = c.group.Context().Done()

@@ -47,16 +47,19 @@ var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 // A lease does not make the holder's work exclusive by itself: see the
 // package documentation on what a Redis lock cannot promise, and Fence.
 type Lease struct {
-	c     *Client
-	k     keys   // the lock's; the scripts' calls point at them
-	cfg   config // the lease's
-	token token  // the token that holds the lock
-	first string // the acquisition's first token, which token points at unless a Redlock attempt replaced it
-	fence int64
-	q     *localQueue // its turn in the local FIFO
+	c      *Client
+	k      keys   // a mutex's keys, which t points at
+	t      target // what the lease holds
+	weight int64  // the weight it holds: 1 but for a semaphore
+	cfg    config // the lease's
+	token  token  // the token that holds the lock
+	first  string // the acquisition's first token, which token points at unless a Redlock attempt replaced it
+	fence  int64
+	q      *localQueue // a mutex's turn in the local FIFO; nil for the other targets
 
 	core     lease.State                 // its name, recorder, context, validity and end
 	dequeued atomic.Bool                 // the local FIFO place has been given back
+	role     atomic.Int32                // an RW lock's write lease: writing, downgrading or reading (see Downgrade)
 	holdStop atomic.Pointer[func() bool] // stops the call of finish when the holder's context ends; nil if it cannot end
 
 	sched schedule // the renewer's, guarded by its mutex
@@ -115,7 +118,7 @@ func (l *Lease) Extend(ctx context.Context) error {
 func (l *Lease) extend(ctx context.Context) (gone, err error) {
 	var ok bool
 	err = l.c.interruptible(ctx, func(ctx context.Context) (err error) {
-		ok, err = l.renew(ctx)
+		ok, err = l.renew(ctx, nil)
 		return err
 	}, nil)
 	if err == nil && !ok {
@@ -124,14 +127,16 @@ func (l *Lease) extend(ctx context.Context) (gone, err error) {
 	return nil, err
 }
 
-// renew runs the extend script once, within the lease's validity, and
-// moves the validity on success. It reports whether the token still held
-// the key.
-func (l *Lease) renew(ctx context.Context) (bool, error) {
+// renew runs the lease's renewal once (or, with op opDowngrade, its
+// downgrade), within the lease's validity, and moves the validity on
+// success. It reports whether the token still held the key.
+func (l *Lease) renew(ctx context.Context, op any) (bool, error) {
 	ctx, cancel := l.core.WithValidity(ctx)
 	defer cancel()
 	start := time.Now()
-	if ok, err := l.c.tr.extend(ctx, l.extendCall()); !ok {
+	call := l.extendCall()
+	call.op = op
+	if ok, err := l.c.tr.extend(ctx, call); !ok {
 		return false, err
 	}
 	l.core.ValidFrom(start, l.cfg.TTL)
@@ -140,7 +145,7 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 
 // extendCall is the extend script's call for the lease's token.
 func (l *Lease) extendCall() extendCall {
-	return extendCall{k: &l.k, token: l.token, ttl: l.cfg.ttlArg}
+	return extendCall{t: l.t, token: l.token, ttl: l.cfg.ttlArg}
 }
 
 // Release deletes the lock if the lease still holds it, or hands it to the
@@ -224,10 +229,10 @@ func (l *Lease) stopHold() {
 	}
 }
 
-// dequeue gives the local FIFO place back, once. A lost lease keeps it
-// until Release, so that goroutines of this process never overlap.
+// dequeue gives a mutex's local FIFO place back, once. A lost lease keeps
+// it until Release, so that goroutines of this process never overlap.
 func (l *Lease) dequeue() {
-	if l.dequeued.CompareAndSwap(false, true) {
+	if l.q != nil && l.dequeued.CompareAndSwap(false, true) {
 		l.q.mu.Unlock()
 		l.c.unqueue(l.k.lock, l.q)
 	}
@@ -235,5 +240,5 @@ func (l *Lease) dequeue() {
 
 // releaseCall is the release script's call for the lease's token.
 func (l *Lease) releaseCall() releaseCall {
-	return releaseCall{k: &l.k, token: l.token}
+	return releaseCall{t: l.t, token: l.token}
 }

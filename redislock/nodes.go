@@ -14,7 +14,7 @@ import (
 var errNodeTimeout = errors.New("redislock: no answer within the Redlock per-node timeout")
 
 // A scriptCall is one call of a lock script, with its arguments:
-// obtainCall, extendCall or releaseCall.
+// acquireCall, extendCall or releaseCall.
 type scriptCall interface {
 	run(ctx context.Context, rdb redis.UniversalClient) (int64, error)
 }
@@ -29,7 +29,7 @@ type tally struct {
 
 // fanout runs call on every server in parallel and tallies the replies:
 // decode turns a server's reply into whether the token acted and a value.
-// It returns once a quorum of the servers acted, once too few servers are
+// It returns once q servers (the quorum) acted, once too few servers are
 // left to make one, or once ctx is done or patience (if positive) has run
 // out, so that a server that does not answer delays nobody while a quorum
 // does; the servers that have not answered then count as failed. The calls
@@ -40,7 +40,7 @@ type tally struct {
 // renewed and released on every server that answers, not only on the
 // quickest quorum. Without a deadline they are bounded by the go-redis
 // timeouts.
-func (r *redlock) fanout(ctx context.Context, call scriptCall, decode func(int64) (bool, int64), patience time.Duration) (tally, <-chan struct{}) {
+func (r *redlock) fanout(ctx context.Context, call scriptCall, q int, decode func(int64) (bool, int64), patience time.Duration) (tally, <-chan struct{}) {
 	type reply struct {
 		r   int64
 		err error
@@ -75,7 +75,7 @@ collect:
 		select {
 		case rp := <-replies:
 			t.add(decode, rp.r, rp.err)
-			if t.ok >= r.quorum || len(r.servers)-t.no-t.errs < r.quorum {
+			if t.ok >= q || len(r.servers)-t.no-t.errs < q {
 				break collect
 			}
 		case <-ctx.Done():
@@ -116,14 +116,14 @@ func (t *tally) add(decode func(int64) (bool, int64), n int64, err error) {
 	}
 }
 
-// verdict turns a tally into whether the token acted on a quorum of the
-// servers; it returns an error when neither a quorum acting nor a quorum
-// refusing was established.
-func (r *redlock) verdict(t tally) (bool, error) {
+// verdict turns a tally into whether the token acted on q servers (the
+// quorum); it returns an error when neither q servers acting nor enough
+// refusing to rule that out was established.
+func (r *redlock) verdict(t tally, q int) (bool, error) {
 	switch {
-	case t.ok >= r.quorum:
+	case t.ok >= q:
 		return true, nil
-	case t.no > len(r.servers)-r.quorum:
+	case t.no > len(r.servers)-q:
 		return false, nil
 	default: // some servers did not answer
 		return false, t.err

@@ -48,10 +48,13 @@ type waiter struct {
 
 // A grant is a lock that a release handed to a waiter, as its message
 // tells: the fencing token, and the send time of the waiter's request that
-// set its entry's deadline (see acquisition.fromGrant).
+// set its entry's deadline (see acquisition.fromGrant). A fence of -1 is a
+// semaphore's refusal: a resize left it smaller than the waiter's weight,
+// and size says how large.
 type grant struct {
 	fence int64
 	sent  time.Time
+	size  int64
 }
 
 var waiterPool = sync.Pool{New: func() any {
@@ -204,17 +207,21 @@ func (h *hub) setUp(up bool) {
 	}
 }
 
-// deliver hands the grant in payload, 'token fence stamp', to the waiter
-// of its token, if there is one.
+// deliver hands the grant in payload, 'token fence stamp' (or a
+// semaphore's refusal, 'token -1 size'), to the waiter of its token, if
+// there is one.
 func (h *hub) deliver(payload string) {
 	tok, rest, _ := strings.Cut(payload, " ")
 	f, s, _ := strings.Cut(rest, " ")
 	fence, err1 := strconv.ParseInt(f, 10, 64)
 	stamp, err2 := strconv.ParseInt(s, 10, 64)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || fence == 0 || fence < -1 {
 		return
 	}
 	g := grant{fence: fence, sent: h.epoch.Add(time.Duration(stamp) * time.Microsecond)}
+	if fence < 0 {
+		g = grant{fence: fence, size: stamp}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if w := h.waiters[tok]; w != nil {

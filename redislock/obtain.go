@@ -68,32 +68,40 @@ func (c *Client) TryObtain(ctx context.Context, name string, opts ...Option) (*L
 	return c.obtain(ctx, ctx, name, false, opts)
 }
 
-// A spec is what an acquisition needs to know about its lock: the name,
-// its keys, the lease configuration and the lock's telemetry recorder.
+// A spec is what an acquisition needs to know about its target: the name,
+// the target, the weight it takes, the lease configuration and the
+// telemetry recorder.
 type spec struct {
-	name string
-	k    keys
-	cfg  config
-	rec  *lockotel.Recorder // nil if telemetry is off
+	name      string
+	k         keys   // a mutex's keys
+	t         target // a semaphore's or an RW lock side's; nil for a mutex, whose lease points at its own copy of k
+	local     string // the key of the local FIFO: a mutex's key, or the base key of another target
+	weight    int64  // 1 but for a semaphore
+	weightArg any    // the weight for the script (a semaphore's); nil for the other targets
+	cfg       config
+	rec       *lockotel.Recorder // nil if telemetry is off
 }
 
 // spec validates a lock name and the options that override the Client's
 // defaults for it.
 func (c *Client) spec(name string, opts []Option) (spec, error) {
-	cfg := c.cfg // validated by New
-	if len(opts) > 0 {
-		// Apart, so that cfg does not escape for a call without options.
-		o, err := c.cfg.with(opts)
-		if err != nil {
-			return spec{}, err
-		}
-		cfg = o
+	cfg, err := c.config(opts)
+	if err != nil {
+		return spec{}, err
 	}
 	k, err := cfg.keys(name)
 	if err != nil {
 		return spec{}, err
 	}
-	return spec{name: name, k: k, cfg: cfg, rec: c.recs.Get(name)}, nil
+	return spec{name: name, k: k, local: k.lock, weight: 1, cfg: cfg, rec: c.recs.Get(name)}, nil
+}
+
+// config returns the Client's configuration with opts applied, validated.
+func (c *Client) config(opts []Option) (config, error) {
+	if len(opts) == 0 {
+		return c.cfg, nil // validated by New
+	}
+	return c.cfg.with(opts)
 }
 
 // obtain acquires a lease. ctx bounds the acquisition, holdCtx the lease.

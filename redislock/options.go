@@ -130,6 +130,26 @@ func WithMaxWaiters(n int) Option {
 	return optionFunc(func(c *config) { c.maxWaiters = n })
 }
 
+// checkName reports a name that cannot be a lock's, a semaphore's or an
+// RW lock's.
+func checkName(name string) error {
+	if name == "" {
+		return fmt.Errorf("redislock: empty lock name: %w", lock.ErrInvalidArgument)
+	}
+	if strings.HasPrefix(name, "}") {
+		// "{}" is an empty hash tag, which Redis Cluster ignores; the
+		// keys of one name could then land in different slots.
+		return fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// base returns the key that the keys of the semaphore or RW lock called
+// name begin with: prefix:{name}:suffix.
+func (c *config) base(name, suffix string) string {
+	return c.prefix + ":{" + name + "}:" + suffix
+}
+
 // with returns a copy of c with opts applied, validated.
 func (c config) with(opts []Option) (config, error) {
 	for _, o := range opts {
@@ -164,13 +184,8 @@ type keys struct {
 }
 
 func (c *config) keys(name string) (keys, error) {
-	if name == "" {
-		return keys{}, fmt.Errorf("redislock: empty lock name: %w", lock.ErrInvalidArgument)
-	}
-	if strings.HasPrefix(name, "}") {
-		// "{}" is an empty hash tag, which Redis Cluster ignores; the
-		// lock and fence keys could then land in different slots.
-		return keys{}, fmt.Errorf("redislock: lock name %q starts with '}': %w", name, lock.ErrInvalidArgument)
+	if err := checkName(name); err != nil {
+		return keys{}, err
 	}
 	// One allocation for the four: the lock and fence keys are prefixes
 	// of the first half, the queue keys of the second.

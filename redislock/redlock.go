@@ -84,7 +84,7 @@ func NewRedlock(rdbs []redis.UniversalClient, opts ...Option) (*Client, error) {
 		// A quorum of one server: the Client is one of New.
 		c.tr = newSingle(c, rdbs[0])
 	} else {
-		c.tr = &redlock{c: c, servers: append([]redis.UniversalClient(nil), rdbs...), quorum: len(rdbs)/2 + 1}
+		c.tr = &redlock{c: c, servers: append([]redis.UniversalClient(nil), rdbs...)}
 	}
 	return c, nil
 }
@@ -122,27 +122,31 @@ const (
 // attempt has its own token, and one that did not become a lease is given
 // back in the background: the release would undo a later attempt's grants
 // if they shared the token.
+//
+// A lease holds on the quorum of servers that its target asks for: a
+// majority for a mutex and a reader/writer lock, more for a semaphore
+// (see semaphoreQuorum).
 type redlock struct {
 	c       *Client
-	servers []redis.UniversalClient // three or more, distinct
-	quorum  int                     // len(servers)/2 + 1
+	servers []redis.UniversalClient // two or more, distinct
 }
 
 func (r *redlock) obtain(ctx context.Context, call acquireCall) attempt {
 	call.probe, call.entry, call.channel, call.stamp = probeOff, noEntry, noChannel, noStamp
+	q := call.t.quorum(len(r.servers))
 	var (
 		t     tally
 		calls <-chan struct{}
 	)
 	if ctx.Done() == nil {
-		t, calls = r.obtainAll(ctx, call)
+		t, calls = r.obtainAll(ctx, call, q)
 	} else {
 		var err error
-		if t, calls, err = r.obtainInterruptible(ctx, call); err != nil {
+		if t, calls, err = r.obtainInterruptible(ctx, call, q); err != nil {
 			return attempt{err: err}
 		}
 	}
-	ok, err := r.verdict(t)
+	ok, err := r.verdict(t, q)
 	if ok {
 		return attempt{held: true, calls: calls}
 	}
@@ -150,7 +154,7 @@ func (r *redlock) obtain(ctx context.Context, call acquireCall) attempt {
 	if t.no < len(r.servers) {
 		// Give back the servers we may have taken, so that two
 		// contenders holding a minority each do not block each other.
-		r.c.giveBack(ctx, releaseCall{k: call.k, token: call.token}, calls)
+		r.c.giveBack(ctx, releaseCall{t: call.t, token: call.token}, calls)
 		if t.ok > 0 && err == nil {
 			// A split vote: the others give theirs back too. Try
 			// again after a random delay, not the keys' TTL.
@@ -160,27 +164,28 @@ func (r *redlock) obtain(ctx context.Context, call acquireCall) attempt {
 	return o
 }
 
-// obtainAll runs call on every server (see fanout). Each server has until
-// the lease's validity would run out to answer, but the outcome is decided
-// without the servers that have not answered within nodeTimeout.
-func (r *redlock) obtainAll(ctx context.Context, call acquireCall) (tally, <-chan struct{}) {
+// obtainAll runs call on every server (see fanout), for a quorum of q.
+// Each server has until the lease's validity would run out to answer, but
+// the outcome is decided without the servers that have not answered within
+// nodeTimeout.
+func (r *redlock) obtainAll(ctx context.Context, call acquireCall, q int) (tally, <-chan struct{}) {
 	ttl := call.ttl.duration()
 	ctx, cancel := context.WithDeadline(ctx, lease.ValidUntil(time.Now(), ttl))
 	defer cancel()
-	return r.fanout(ctx, call, obtained, nodeTimeout(ttl))
+	return r.fanout(ctx, call, q, obtained, nodeTimeout(ttl))
 }
 
 // obtainInterruptible is obtainAll under Client.interruptible, for a ctx
 // that can be cancelled; an abandoned attempt is given back.
-func (r *redlock) obtainInterruptible(ctx context.Context, call acquireCall) (tally, <-chan struct{}, error) {
+func (r *redlock) obtainInterruptible(ctx context.Context, call acquireCall, q int) (tally, <-chan struct{}, error) {
 	var (
 		t     tally
 		calls <-chan struct{}
 	)
 	err := r.c.interruptible(ctx, func(ctx context.Context) error {
-		t, calls = r.obtainAll(ctx, call)
+		t, calls = r.obtainAll(ctx, call, q)
 		return nil
-	}, func() { r.c.giveBack(context.Background(), releaseCall{k: call.k, token: call.token}, calls) })
+	}, func() { r.c.giveBack(context.Background(), releaseCall{t: call.t, token: call.token}, calls) })
 	if err != nil {
 		return tally{}, nil, err // t belongs to the abandoned call
 	}
@@ -188,8 +193,10 @@ func (r *redlock) obtainInterruptible(ctx context.Context, call acquireCall) (ta
 }
 
 func (r *redlock) extend(ctx context.Context, call extendCall) (bool, error) {
-	t, _ := r.fanout(ctx, call, acted, 0)
-	return r.verdict(t)
+	call.probe = probeOff
+	q := call.t.quorum(len(r.servers))
+	t, _ := r.fanout(ctx, call, q, acted, 0)
+	return r.verdict(t, q)
 }
 
 // extendAll runs the calls in parallel, each on every server.
@@ -206,8 +213,9 @@ func (r *redlock) extendAll(ctx context.Context, calls []extendCall, results []r
 
 func (r *redlock) release(ctx context.Context, call releaseCall) (bool, error) {
 	call.probe = probeOff
-	t, _ := r.fanout(ctx, call, acted, 0)
-	return r.verdict(t)
+	q := call.t.quorum(len(r.servers))
+	t, _ := r.fanout(ctx, call, q, acted, 0)
+	return r.verdict(t, q)
 }
 
 // retryToken returns a new token: a failed attempt is given back in the
@@ -221,3 +229,37 @@ func (r *redlock) lateGrant(ctx context.Context, rel releaseCall, o attempt) {
 
 // queues returns false: waiters poll.
 func (r *redlock) queues() bool { return false }
+
+// query runs call on every server in parallel, and waits for every one to
+// answer or fail (each bounded by ctx and the go-redis timeouts).
+func (r *redlock) query(ctx context.Context, call queryCall) ([][]int64, error) {
+	call.probe = probeOff
+	var (
+		replies [][]int64
+		first   error
+	)
+	err := r.c.interruptible(ctx, func(ctx context.Context) error {
+		res := make([][]int64, len(r.servers))
+		errs := make([]error, len(r.servers))
+		var wg sync.WaitGroup
+		for i, rdb := range r.servers {
+			wg.Go(func() { res[i], errs[i] = call.run(ctx, rdb) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				replies = append(replies, res[i])
+			case first == nil:
+				first = err
+			}
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, err // replies belong to the abandoned call
+	}
+	return replies, first
+}
+
+func (r *redlock) nodes() int { return len(r.servers) }

@@ -42,8 +42,8 @@ func newScript(src string) script {
 }
 
 // cmd returns the EVALSHA command of s with args (the number of keys, the
-// keys, then the values). Only the typed calls below build args. Strings
-// go as *string, which go-redis writes (and a Cluster client hashes) as the
+// keys, then the values). Only the typed calls build args. Strings go as
+// *string, which go-redis writes (and a Cluster client hashes) as the
 // string, so that passing them boxes nothing.
 func (s script) cmd(ctx context.Context, args ...any) *redis.Cmd {
 	cmdArgs := make([]any, 2, 2+len(args))
@@ -51,33 +51,54 @@ func (s script) cmd(ctx context.Context, args ...any) *redis.Cmd {
 	return redis.NewCmd(ctx, append(cmdArgs, args...)...)
 }
 
-// withBody returns cmd, an EVALSHA of s that found the script missing
-// from the server's cache, as the EVAL that sends its body (and caches it
-// again).
-func (s script) withBody(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
+// withBody returns cmd, an EVALSHA of one of the package's scripts that
+// found it missing from the server's cache, as the EVAL that sends its
+// body (and caches it again).
+func withBody(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
 	args := cmd.Args()
-	args[0], args[1] = "eval", s.src
-	return redis.NewCmd(ctx, args...)
+	for _, s := range [...]*script{&lockScript, &extendScript, &semScript, &rwScript} {
+		if args[1] == s.sha {
+			args[0], args[1] = "eval", s.src
+			return redis.NewCmd(ctx, args...)
+		}
+	}
+	return cmd
+}
+
+// process runs cmd, an EVALSHA, on rdb, again as EVAL if the server does
+// not have the script, and returns the command that ran.
+func process(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd) (*redis.Cmd, error) {
+	err := rdb.Process(ctx, cmd)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = withBody(ctx, cmd)
+		err = rdb.Process(ctx, cmd)
+	}
+	return cmd, err
 }
 
 // eval runs s on rdb with args (see cmd) and returns its integer reply.
 func (s script) eval(ctx context.Context, rdb redis.UniversalClient, args ...any) (int64, error) {
-	cmd := s.cmd(ctx, args...)
-	err := rdb.Process(ctx, cmd)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = s.withBody(ctx, cmd)
-		err = rdb.Process(ctx, cmd)
-	}
+	cmd, err := process(ctx, rdb, s.cmd(ctx, args...))
 	if err != nil {
 		return 0, err
 	}
 	return cmd.Int64()
 }
 
-// runAll runs cmds, calls of s, in one pipeline, and those that find the
-// script missing (NOSCRIPT) in a second one as EVAL. The outcome is in
-// cmds, which it updates.
-func runAll(ctx context.Context, rdb redis.UniversalClient, s script, cmds []*redis.Cmd) {
+// evalInts runs s on rdb with args (see cmd) and returns its reply, an
+// array of integers.
+func (s script) evalInts(ctx context.Context, rdb redis.UniversalClient, args ...any) ([]int64, error) {
+	cmd, err := process(ctx, rdb, s.cmd(ctx, args...))
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Int64Slice()
+}
+
+// runAll runs cmds, EVALSHAs of the package's scripts, in one pipeline,
+// and those that find their script missing (NOSCRIPT) in a second one as
+// EVAL. The outcome is in cmds, which it updates.
+func runAll(ctx context.Context, rdb redis.UniversalClient, cmds []*redis.Cmd) {
 	pipe := func(cmds []*redis.Cmd) {
 		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, cmd := range cmds {
@@ -90,7 +111,7 @@ func runAll(ctx context.Context, rdb redis.UniversalClient, s script, cmds []*re
 	var again []*redis.Cmd
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			cmds[i] = s.withBody(ctx, cmd)
+			cmds[i] = withBody(ctx, cmd)
 			again = append(again, cmds[i])
 		}
 	}
@@ -133,42 +154,41 @@ var (
 	noEntry       = newMillis(0)
 )
 
-// acquireCall is a call of lua/lock.lua's acquire: take the lock for
+// acquireCall is a call of its target's acquire: take the target for
 // token, confirm that token holds it, or, with a queue entry's lifetime,
-// queue token (or refresh its entry) while another token holds it. Its
+// queue token (or refresh its entry) while the target is not free. Its
 // reply decodes with obtained.
 type acquireCall struct {
-	k       *keys
+	t       target
 	token   token
 	probe   any     // probeOn or probeOff: the transport's
 	ttl     millis  // the lease TTL
+	weight  any     // int64: a semaphore's weight; nil for the other targets
 	entry   millis  // the queue entry's lifetime; zero for a caller that does not wait
 	channel *string // the Client's channel for the grant, or noChannel
 	stamp   any     // string: the waiter's stamp of this request (see hub), or noStamp
 }
 
 func (c acquireCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	k := c.k
-	return lockScript.eval(ctx, rdb, 4, &k.lock, &k.fence, &k.queue, &k.entries,
-		opAcquire, c.token, c.probe, c.ttl.arg, c.entry.arg, c.channel, c.stamp)
+	return c.t.acquire(ctx, rdb, c)
 }
 
-// releaseCall is a call of lua/lock.lua's release: release the lock that
-// token holds, handing it to the next live waiter, or take token off the
-// lock's queue. Its reply decodes with acted.
+// releaseCall is a call of its target's release: release what token
+// holds, handing it on to the waiters that now get it, or take token off
+// the queue. Its reply decodes with acted.
 type releaseCall struct {
-	k     *keys
+	t     target
 	token token
 	probe any
 }
 
 func (c releaseCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	k := c.k
-	return lockScript.eval(ctx, rdb, 4, &k.lock, &k.fence, &k.queue, &k.entries, opRelease, c.token, c.probe)
+	return c.t.release(ctx, rdb, c)
 }
 
 // obtained decodes the acquire's reply: the fence when the token holds the
-// lock, the key's PTTL otherwise.
+// target, and otherwise -2 minus the time (ms) until a holder's lease
+// ends, when the target may come free without a release (-1 for unknown).
 func obtained(r int64) (bool, int64) {
 	if r >= 0 {
 		return true, r
@@ -176,22 +196,28 @@ func obtained(r int64) (bool, int64) {
 	return false, -2 - r
 }
 
-// extendCall is a call of lua/extend.lua: reset the TTL of the lock that
-// token holds. Its reply decodes with acted.
+// extendCall is a call of its target's renewal, or with op opDowngrade of
+// an RW lock's downgrade: reset the TTL of the lease that token holds
+// (and, for a downgrade, make it a reader's). Its reply decodes with
+// acted.
 type extendCall struct {
-	k     *keys
+	t     target
+	op    any // nil for a renewal, or opDowngrade
 	token token
+	probe any
 	ttl   millis // the new TTL
 }
 
 func (c extendCall) run(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	return extendScript.eval(ctx, rdb, 1, &c.k.lock, c.token, c.ttl.arg)
+	cmd, err := process(ctx, rdb, c.cmd(ctx))
+	if err != nil {
+		return 0, err
+	}
+	return cmd.Int64()
 }
 
 // cmd returns c's command, for a pipeline (see runAll).
-func (c extendCall) cmd(ctx context.Context) *redis.Cmd {
-	return extendScript.cmd(ctx, 1, &c.k.lock, c.token, c.ttl.arg)
-}
+func (c extendCall) cmd(ctx context.Context) *redis.Cmd { return c.t.renew(ctx, c) }
 
 // acted decodes the reply of the release and extend scripts: 1 when the
 // token acted.

@@ -2,16 +2,29 @@ package redislock
 
 import _ "embed"
 
-// The server side of the weighted semaphore and of the reader/writer lock
-// (issue 16): one script each, every operation an ARGV[1] of it (see the
-// head of each file for its keys, arguments and replies). The Go types
-// that call them come with the Client's handoff protocol.
+// The server side of the weighted semaphore and of the reader/writer lock:
+// one script each, every operation an ARGV[1] of it (see the head of each
+// file for its keys, arguments and replies).
 var (
 	//go:embed lua/sem.lua
-	semSrc string
+	semSrc    string
+	semScript = newScript(semSrc)
 
 	//go:embed lua/rw.lua
-	rwSrc string
+	rwSrc    string
+	rwScript = newScript(rwSrc)
+)
+
+// The operations of lua/sem.lua and lua/rw.lua (ARGV[1]) that the mutex's
+// script does not have.
+var (
+	opRenew     any = "renew"
+	opResize    any = "resize"
+	opStat      any = "stat"
+	opRead      any = "read"
+	opWrite     any = "write"
+	opDowngrade any = "downgrade"
+	noToken         = new(string) // resize's and stat's
 )
 
 // semaphoreQuorum returns the number of servers, out of servers

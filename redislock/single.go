@@ -72,7 +72,7 @@ func (s *single) obtainInterruptible(ctx context.Context, call acquireCall) (int
 	err := s.c.interruptible(ctx, func(ctx context.Context) (err error) {
 		r, err = call.run(ctx, s.rdb)
 		return err
-	}, func() { s.c.releaseLater(context.Background(), releaseCall{k: call.k, token: call.token}) })
+	}, func() { s.c.releaseLater(context.Background(), releaseCall{t: call.t, token: call.token}) })
 	if err != nil {
 		return 0, err // r belongs to the abandoned call
 	}
@@ -80,6 +80,7 @@ func (s *single) obtainInterruptible(ctx context.Context, call acquireCall) (int
 }
 
 func (s *single) extend(ctx context.Context, call extendCall) (bool, error) {
+	call.probe = s.probe
 	r, err := call.run(ctx, s.rdb)
 	return err == nil && r == 1, err
 }
@@ -89,9 +90,10 @@ func (s *single) extend(ctx context.Context, call extendCall) (bool, error) {
 func (s *single) extendAll(ctx context.Context, calls []extendCall, results []renewal) {
 	cmds := make([]*redis.Cmd, len(calls))
 	for i, c := range calls {
+		c.probe = s.probe
 		cmds[i] = c.cmd(ctx)
 	}
-	runAll(ctx, s.rdb, extendScript, cmds)
+	runAll(ctx, s.rdb, cmds)
 	for i, cmd := range cmds {
 		r, err := cmd.Int64()
 		results[i] = renewal{ok: err == nil && r == 1, err: err}
@@ -114,6 +116,21 @@ func (s *single) lateGrant(context.Context, releaseCall, attempt) {}
 // queues returns true: waiters queue, and a release hands the lock to the
 // first of them.
 func (s *single) queues() bool { return true }
+
+func (s *single) query(ctx context.Context, call queryCall) ([][]int64, error) {
+	call.probe = s.probe
+	var r []int64
+	err := s.c.interruptible(ctx, func(ctx context.Context) (err error) {
+		r, err = call.run(ctx, s.rdb)
+		return err
+	}, nil)
+	if err != nil {
+		return nil, err // r belongs to the abandoned call
+	}
+	return [][]int64{r}, nil
+}
+
+func (s *single) nodes() int { return 1 }
 
 // isDialError reports whether err is the failure to connect to a server:
 // go-redis returns its dialer's error once its own dial retries have

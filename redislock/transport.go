@@ -47,6 +47,15 @@ type transport interface {
 	// queues reports whether waiters queue in Redis, where a release hands
 	// the lock to the first of them (see hub), or poll.
 	queues() bool
+
+	// query runs call on every server, under interruptible, and returns
+	// the replies of those that answered and the first error of those
+	// that did not (nil if all answered).
+	query(ctx context.Context, call queryCall) ([][]int64, error)
+
+	// nodes returns the number of independent servers: 1 for one
+	// deployment.
+	nodes() int
 }
 
 // An attempt is the outcome of one run of the obtain script by a

@@ -611,8 +611,9 @@ func TestReusedWaitersUnderCancellation(t *testing.T) {
 
 func TestBound(t *testing.T) {
 	var b Bound
-	if !b.Join(2) || !b.Join(2) || b.Join(2) || b.Count() != 2 {
-		t.Fatalf("a bound of 2 admitted the wrong callers: count %d", b.Count())
+	first, second, third := b.Join(2), b.Join(2), b.Join(2)
+	if !first || !second || third || b.Count() != 2 {
+		t.Fatalf("a bound of 2 admitted %v, %v, %v: count %d", first, second, third, b.Count())
 	}
 	b.Leave()
 	if !b.Join(2) || !b.Join(0) || b.Count() != 3 {

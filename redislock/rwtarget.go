@@ -1,0 +1,66 @@
+package redislock
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// rwKeys are the Redis names of one reader/writer lock, in the order of
+// KEYS in lua/rw.lua: prefix:{name}:rw (the fencing counter, no TTL) and
+// the keys that begin with it.
+type rwKeys struct {
+	rw, readers, fences, writer, blocked, queue, deadlines, entries string
+}
+
+func newRWKeys(base string) rwKeys {
+	return rwKeys{rw: base, readers: base + ":readers", fences: base + ":fences", writer: base + ":writer",
+		blocked: base + ":blocked", queue: base + ":queue", deadlines: base + ":deadlines", entries: base + ":entries"}
+}
+
+// An rwSide is one side of a reader/writer lock as lua/rw.lua sees it:
+// its keys and the operation that acquires it (opRead or opWrite); it is
+// the target of that side's leases.
+type rwSide struct {
+	name string
+	k    *rwKeys
+	op   any
+}
+
+func (s *rwSide) acquire(ctx context.Context, rdb redis.UniversalClient, c acquireCall) (int64, error) {
+	k := s.k
+	r, err := rwScript.evalInts(ctx, rdb, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+		s.op, c.token, c.probe, c.ttl.arg, c.entry.arg, c.channel, c.stamp)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case len(r) == 2 && r[0] == 1:
+		return r[1], nil
+	case len(r) == 2 && r[0] == 0:
+		return -2 - r[1], nil
+	}
+	return 0, fmt.Errorf("redislock: RW lock %q: %s replied %v", s.name, s.op, r)
+}
+
+func (s *rwSide) release(ctx context.Context, rdb redis.UniversalClient, c releaseCall) (int64, error) {
+	k := s.k
+	return rwScript.eval(ctx, rdb, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+		opRelease, c.token, c.probe)
+}
+
+// renew returns c's renewal, or its downgrade if c.op is opDowngrade.
+func (s *rwSide) renew(ctx context.Context, c extendCall) *redis.Cmd {
+	k, op := s.k, c.op
+	if op == nil {
+		op = opRenew
+	}
+	return rwScript.cmd(ctx, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+		op, c.token, c.probe, c.ttl.arg)
+}
+
+// quorum returns a majority: every conflict involves a writer, and two
+// majorities share a server, whose script does not let a writer hold with
+// anyone else.
+func (s *rwSide) quorum(servers int) int { return majority(servers) }
