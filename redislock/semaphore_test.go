@@ -373,3 +373,94 @@ func TestSemaphoreLocker(t *testing.T) {
 		}
 	})
 }
+
+// A cancelled wait fails with the context's error and leaves nothing in
+// Redis: no weight held and no entry queued, so that the waiter behind it
+// is granted as soon as its weight fits, and a write waiter that gives up
+// while it waits for readers lets the readers it stopped in.
+func TestSemaphoreRWMutexCancelledWait(t *testing.T) {
+	backends(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := testCtx(t, 20*time.Second)
+		c := newClient(t, rdb)
+		s := c.NewSemaphore("cw", 2)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := s.Acquire(done, 1); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Acquire with a cancelled context = %v", err)
+		}
+		held, err := s.Acquire(ctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancelWait := context.WithCancelCause(ctx)
+		cause := errors.New("caller gave up")
+		big := acquireLater(wctx, newClient(t, rdb).NewSemaphore("cw", 2), 2)
+		semQueued(t, ctx, s, 1)
+		small := acquireLater(ctx, newClient(t, rdb).NewSemaphore("cw", 2), 1)
+		semQueued(t, ctx, s, 2)
+		cancelWait(cause)
+		if _, err := outcome(t, big); !errors.Is(err, context.Canceled) || !errors.Is(err, cause) {
+			t.Fatalf("a cancelled Acquire = %v, want context.Canceled and its cause", err)
+		}
+		semQueued(t, ctx, s, 1)
+		if err := held.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l, err := outcome(t, small)
+		if err != nil {
+			t.Fatalf("the waiter behind a cancelled one: %v", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := s.Stat(ctx); err != nil || st != (redislock.SemaphoreStat{Size: 2}) {
+			t.Fatalf("Stat at the end = %+v, %v", st, err)
+		}
+
+		m := c.NewRWMutex("cw")
+		r, err := m.ObtainRead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancelWait = context.WithCancelCause(ctx)
+		writer := make(chan leaseResult, 1)
+		go func() {
+			l, err := newClient(t, rdb).NewRWMutex("cw").ObtainWrite(wctx)
+			writer <- leaseResult{l, err}
+		}()
+		// The writer's turn has come once a new reader is stopped.
+		if !eventually(5*time.Second, func() bool {
+			l, err := m.TryObtainRead(ctx)
+			if err == nil {
+				_ = l.Release(ctx)
+			}
+			return errors.Is(err, lock.ErrNotAcquired)
+		}) {
+			t.Fatal("the writer's turn did not come")
+		}
+		reader := make(chan leaseResult, 1)
+		go func() {
+			l, err := m.ObtainRead(ctx)
+			reader <- leaseResult{l, err}
+		}()
+		pending(t, reader, 100*time.Millisecond)
+		cancelWait(cause)
+		if _, err := outcome(t, writer); !errors.Is(err, context.Canceled) || !errors.Is(err, cause) {
+			t.Fatalf("a cancelled ObtainWrite = %v", err)
+		}
+		r2, err := outcome(t, reader)
+		if err != nil {
+			t.Fatalf("the reader the cancelled writer stopped: %v", err)
+		}
+		for _, l := range []*redislock.Lease{r, r2} {
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := m.TryObtainWrite(ctx)
+		if err != nil {
+			t.Fatalf("TryObtainWrite after the readers left: %v", err)
+		}
+		_ = w.Release(ctx)
+	})
+}
