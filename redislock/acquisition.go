@@ -288,7 +288,7 @@ func (a *acquisition) next(ctx context.Context, o attempt, sent time.Time) (gran
 		if o.err != nil {
 			return grant{}, fmt.Errorf("redislock: obtain %q: %w", name, o.err)
 		}
-		return grant{}, fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
+		return grant{}, a.l.t.busy(name, a.s.weight)
 	}
 	return a.pause(a.contended(ctx), o)
 }

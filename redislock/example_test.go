@@ -97,3 +97,71 @@ func ExampleFencedSet() {
 	// redislock: fenced write to "doc:body" with token 1: redislock: stale fencing token
 	// B
 }
+
+// A Semaphore bounds the weight held at once across processes: here, at
+// most 4 exports run together, a full export counting for 3.
+func ExampleSemaphore() {
+	srv, _ := miniredis.Run()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	locks, _ := redislock.New(rdb)
+	defer locks.Close()
+
+	exports := locks.NewSemaphore("exports", 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	full, err := exports.Acquire(ctx, 3)
+	if err != nil {
+		fmt.Println("not acquired:", err)
+		return
+	}
+	small, err := exports.Acquire(ctx, 1)
+	if err != nil {
+		fmt.Println("not acquired:", err)
+		return
+	}
+	if _, err := exports.TryAcquire(ctx, 1); err != nil {
+		fmt.Println("a fifth unit:", err)
+	}
+	st, _ := exports.Stat(ctx)
+	fmt.Printf("held %d of %d by %d leases\n", st.Held, st.Size, st.Holders)
+	_ = small.Release(ctx)
+	_ = full.Release(ctx)
+	// Output:
+	// a fifth unit: redislock: weight 1 of semaphore "exports" is not free, or others wait: lock: not acquired
+	// held 4 of 4 by 2 leases
+}
+
+// An RWMutex lets readers share and a writer hold alone; a writer can
+// downgrade its lease to a read lease without letting another writer in.
+func ExampleRWMutex() {
+	srv, _ := miniredis.Run()
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	locks, _ := redislock.New(rdb)
+	defer locks.Close()
+
+	catalog := locks.NewRWMutex("catalog")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w, err := catalog.ObtainWrite(ctx)
+	if err != nil {
+		fmt.Println("not obtained:", err)
+		return
+	}
+	// ... rebuild the catalog, then keep reading it while others read.
+	if err := w.Downgrade(ctx); err != nil {
+		fmt.Println("not downgraded:", err)
+	}
+	r, err := catalog.ObtainRead(ctx)
+	if err != nil {
+		fmt.Println("not obtained:", err)
+		return
+	}
+	fmt.Println("two readers")
+	_ = r.Release(ctx)
+	_ = w.Release(ctx)
+	// Output: two readers
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
 )
 
 // rwKeys are the Redis names of one reader/writer lock, in the order of
@@ -64,3 +66,10 @@ func (s *rwSide) renew(ctx context.Context, c extendCall) *redis.Cmd {
 // majorities share a server, whose script does not let a writer hold with
 // anyone else.
 func (s *rwSide) quorum(servers int) int { return majority(servers) }
+
+func (s *rwSide) busy(name string, _ int64) error {
+	if s.op == opRead {
+		return fmt.Errorf("redislock: RW lock %q is held or awaited by a writer: %w", name, lock.ErrNotAcquired)
+	}
+	return fmt.Errorf("redislock: RW lock %q is held, or a writer waits: %w", name, lock.ErrNotAcquired)
+}

@@ -76,6 +76,10 @@ func (t *semTarget) renew(ctx context.Context, c extendCall) *redis.Cmd {
 // quorum returns semaphoreQuorum for the size the semaphore's calls pass.
 func (t *semTarget) quorum(servers int) int { return semaphoreQuorum(t.sizeOf(), servers) }
 
+func (t *semTarget) busy(name string, weight int64) error {
+	return fmt.Errorf("redislock: weight %d of semaphore %q is not free, or others wait: %w", weight, name, lock.ErrNotAcquired)
+}
+
 // weightError is the error of a weight above a semaphore's size.
 func weightError(name string, weight, size int64) error {
 	return fmt.Errorf("redislock: weight %d exceeds the size %d of semaphore %q: %w", weight, size, name, lock.ErrInvalidArgument)

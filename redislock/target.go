@@ -2,8 +2,11 @@ package redislock
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/codomyrmex/concurrency/lock"
 )
 
 // A target is what an acquisition takes and a lease holds, and the calls
@@ -22,6 +25,9 @@ type target interface {
 	// quorum returns on how many of servers independent servers (a
 	// Redlock) a lease must hold.
 	quorum(servers int) int
+	// busy returns the error of an attempt without waiting, to take weight
+	// of the target called name, that found it taken.
+	busy(name string, weight int64) error
 }
 
 // The mutex's target is its keys, which a lease keeps (see Lease.k).
@@ -42,6 +48,10 @@ func (k *keys) renew(ctx context.Context, c extendCall) *redis.Cmd {
 // quorum returns a majority: two majorities share a server, which grants
 // the lock to one token at a time.
 func (k *keys) quorum(servers int) int { return majority(servers) }
+
+func (k *keys) busy(name string, _ int64) error {
+	return fmt.Errorf("redislock: %q is held by another token: %w", name, lock.ErrNotAcquired)
+}
 
 // majority returns the least number of servers, of servers, that any two
 // such sets share one of.
