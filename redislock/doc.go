@@ -5,8 +5,12 @@
 //
 // A [Client] wraps a go-redis client (standalone, Sentinel failover or
 // Cluster), or with [NewRedlock] several independent servers of which a
-// majority must agree. [Client.Obtain] returns a [Lease];
+// quorum must agree. [Client.Obtain] returns a [Lease];
 // [Client.NewMutex] returns a [Mutex] that satisfies lock.Locker.
+// [Client.NewSemaphore] returns a weighted [Semaphore] and
+// [Client.NewRWMutex] a reader/writer lock, [RWMutex], whose holders have
+// leases of their own, with the same watchdog, lost-lease signal, fencing
+// token and direct handoff.
 //
 //	c, err := redislock.New(rdb) // rdb with ContextTimeoutEnabled: true
 //	...
@@ -72,13 +76,71 @@
 // on one of its shards, which receives only that shard's messages: waiters
 // of locks on the other shards learn of their grants at their refresh.
 //
+// # Semaphores
+//
+// A semaphore called name keeps its state in keys that begin with
+// prefix:{name}:sem, all in one Cluster slot: a hash of its size and
+// fencing counter (no TTL, as a mutex's counter: see below), the holders'
+// tokens, each scored by the deadline of its own lease, their weights,
+// and the queue of waiters with their entries' deadlines, weights,
+// stamps and channels. One script does every operation, and each call
+// first reclaims, on the server's clock, the weight of the holders whose
+// lease ended without a release (a process that died) and the entries
+// of waiters that died, then grants waiters from the head of the queue as
+// long as the head's weight fits: head-of-line blocking, as in package
+// sem, so a large request is never starved by small ones behind it. A
+// grant is a handoff, as a mutex's: the script makes the waiter a holder
+// until its entry's deadline, bumps the fence and publishes "token fence
+// stamp" to its Client. A try ([Semaphore.TryAcquire]) never overtakes a
+// waiter. Each waiting call queues on its own, even among goroutines of
+// one Client, so a semaphore costs the server one entry refresh a second
+// per waiting call. Weights and sizes go up to [MaxSemaphoreSize].
+//
+// The size is stored with the semaphore by the first call that reaches
+// Redis, and only [Semaphore.Resize] changes it; a resize grants the
+// waiters that now fit and refuses, with an error, those that can never
+// fit. It revokes nothing.
+//
+// On a Redlock of N servers a semaphore of size n needs a lease on
+// q = ⌊n·N/(n+1)⌋+1 servers, not a majority. Each server admits at most n
+// holders, so n+1 holders, each on q servers, would need (n+1)·q > n·N
+// places; a majority is not enough for n > 1 (with N = 3 and n = 2, three
+// holders could each hold on two servers). The price is availability: q
+// grows with n towards N, so a Redlock of 5 servers keeps a semaphore of
+// size 2 or 3 (q = 4) through the loss of one server, and one of size 4
+// or more (q = 5) through none; a lease that cannot reach q servers fails
+// rather than over-admit. Every Client must use the size stored (each
+// computes its quorum from its own), and a Resize that fails on some
+// servers leaves them different: call it again until it succeeds. Redlock
+// waiters poll, as a mutex's do.
+//
+// # Reader/writer locks
+//
+// An RW lock called name keeps its state in keys that begin with
+// prefix:{name}:rw: its fencing counter (no TTL), the readers, each with
+// the deadline of its own lease and its fence, the writer whose turn it
+// is, the readers blocked by it, and the queue of writers with their
+// entries. It is phase-fair, as package rw's RWMutex is: writers take
+// turns in arrival order; the writer whose turn it is stops readers that
+// arrive after it and waits only for the readers inside; when its phase
+// ends (it releases, downgrades or gives up, or its lease or entry ends),
+// every reader it stopped enters at once, by one grant message each, and
+// the next writer's turn comes. A reader waits for at most one write
+// phase; neither side starves. Every grant bumps the fence, so a reader's
+// and a writer's fences are ordered as their grants were. A write lease
+// can be turned into a read lease in place ([Lease.Downgrade]). On a
+// Redlock a lease needs a majority, as a mutex's: every conflict involves
+// a writer, and two majorities share a server.
+//
 // # Cancellation contract
 //
 // The rules of package lock hold, with what a remote lock adds:
 //
-//   - If ctx is done before Obtain, TryObtain or Mutex.Lock returns, the
-//     call fails with an error that satisfies errors.Is(err, ctx.Err()) and
-//     errors.Is(err, context.Cause(ctx)), and the caller holds nothing. An
+//   - If ctx is done before a call that acquires (Obtain, TryObtain,
+//     Mutex.Lock, Semaphore.Acquire, RWMutex.ObtainRead, and the others)
+//     returns, the call fails with an error that satisfies
+//     errors.Is(err, ctx.Err()) and errors.Is(err, context.Cause(ctx)),
+//     and the caller holds nothing. An
 //     acquire whose outcome is unknown (the reply was lost, came too late,
 //     or ctx ended meanwhile) is undone by its token in the background
 //     (one try of up to a second; failing that, the key expires with its
@@ -92,7 +154,9 @@
 //     has returned (Close waits for it). Keep ReadTimeout and WriteTimeout
 //     short, a second or so.
 //   - Obtain's ctx also bounds the hold: when it ends, the lease ends and is
-//     released. Mutex.Lock's ctx bounds only the wait.
+//     released; so do the contexts of Semaphore.Acquire and of the
+//     RWMutex's Obtain calls. The contexts of Lock, RLock and
+//     SemaphoreLocker.Lock bound only the wait.
 //   - Leases have no goroutine of their own: one goroutine of the Client
 //     renews them all (those due together in one pipelined round trip) and
 //     ends them on time, and [Client.Close] ends every lease and waits for
@@ -190,6 +254,9 @@
 // sync.Mutex:
 //
 //	Mutex.Unlock of a Mutex that is not locked (never, or no more)   "redislock: Unlock of unlocked Mutex"
+//	SemaphoreLocker.Unlock of one that is not locked                 "redislock: Unlock of unlocked SemaphoreLocker"
+//	RWMutex.Unlock without a Lock; RUnlock without an RLock          "redislock: Unlock of unlocked RWMutex",
+//	                                                                 "redislock: RUnlock of unlocked RWMutex"
 //
 // A remote lock cannot always tell a second release from a lost lease, so
 // every other mistake is an error, or a wait:
@@ -206,13 +273,20 @@
 //	one server twice in NewRedlock (same client, or same address)     error wrapping lock.ErrInvalidArgument
 //	Do with a nil function                                            error wrapping lock.ErrInvalidArgument
 //	FencedSet with a nil client, an empty key or a fence below 1      error wrapping lock.ErrInvalidArgument
+//	semaphore size or weight below 1 or above MaxSemaphoreSize;       error wrapping lock.ErrInvalidArgument
+//	a weight above the size stored (also after a Resize while it
+//	waits)
+//	Downgrade of a lease that is not an RWMutex's write lease, or     error wrapping lock.ErrInvalidArgument
+//	a second time
+//	RLock while this goroutine holds a read lock and a writer waits   waits until ctx is done, as sync.RWMutex
 //	a panic in Do's function                                          the lock is released; the panic goes on
 //	any call after Client.Close                                       error wrapping lock.ErrClosed
 //	Obtain or Mutex.Lock of a lock that this Client holds             waits until ctx is done: not reentrant
 //
 // Options are checked where they are used: by New and NewRedlock for the
 // Client's, by Obtain, TryObtain, Do, and the Mutex's Lock and TryLock
-// for a call's.
+// for a call's; those of NewSemaphore and NewRWMutex (and their name and
+// size) by every method of what they return.
 //
 // # Telemetry
 //
@@ -229,7 +303,11 @@
 // counts in lock.contentions. Holders and hold times, lease renewals by
 // outcome and leases lost are recorded too; a lost lease and a failed
 // renewal are events on the span in the context given to Obtain (see
-// [WithTracerProvider]). With both providers no-ops it records nothing. A
+// [WithTracerProvider]). Semaphores record under lock.kind
+// "redissemaphore", with their weights (an acquisition of weight 3 counts
+// as 3 waiters, then 3 held), and RW locks under "redisrwmutex", with
+// lock.mode read or write (a downgraded lease counts as a write holder
+// until it ends). With both providers no-ops it records nothing. A
 // [Mutex] has Release and Done, so package manager reports its failed
 // releases and lost leases.
 package redislock

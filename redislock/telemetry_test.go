@@ -154,3 +154,70 @@ func TestTelemetryReleasedOnce(t *testing.T) {
 		t.Fatalf("lock.holders = %d after the lease ended and was released, want 0", n)
 	}
 }
+
+// A semaphore records under its own kind with its weights: a lease of
+// weight 3 is 3 holders while held and none after; an RW lock records
+// under its kind with the mode of each lease.
+func TestTelemetrySemaphoreRWMutex(t *testing.T) {
+	_, rdb := mini(t)
+	s, opts := newOtelSDK(t)
+	ctx := testCtx(t, 10*time.Second)
+	c := newClient(t, rdb, opts...)
+	holders := func() map[string]int64 {
+		return s.Metrics(t, redislock.ScopeName, "").Sums(t, "lock.holders", lockotel.AttrKind, lockotel.AttrMode)
+	}
+
+	sem := c.NewSemaphore("tel", 4)
+	l, err := sem.Acquire(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := holders()["redissemaphore/"]; got != 3 {
+		t.Fatalf("lock.holders of a semaphore with weight 3 held = %d, want 3 (%v)", got, holders())
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := holders()["redissemaphore/"]; got != 0 {
+		t.Fatalf("lock.holders after the release = %d", got)
+	}
+	if k := sem.Locker(1).LockKind(); k != "redissemaphore" {
+		t.Fatalf("LockKind = %q", k)
+	}
+
+	m := c.NewRWMutex("tel")
+	r1, err := m.ObtainRead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := m.ObtainRead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := holders(); h["redisrwmutex/read"] != 2 || h["redisrwmutex/write"] != 0 {
+		t.Fatalf("lock.holders with two readers: %v", h)
+	}
+	_ = r1.Release(ctx)
+	_ = r2.Release(ctx)
+	w, err := m.ObtainWrite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := holders(); h["redisrwmutex/read"] != 0 || h["redisrwmutex/write"] != 1 {
+		t.Fatalf("lock.holders with a writer: %v", h)
+	}
+	_ = w.Release(ctx)
+	var names []string
+	for _, sp := range s.Spans.Ended() {
+		names = append(names, sp.Name())
+	}
+	want := []string{"acquire redissemaphore", "acquire redisrwmutex", "acquire redisrwmutex", "acquire redisrwmutex"}
+	if len(names) != len(want) {
+		t.Fatalf("spans %v, want %v", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("spans %v, want %v", names, want)
+		}
+	}
+}
