@@ -417,3 +417,76 @@ func base32Bits(token string) ([]bool, error) {
 	}
 	return bits, nil
 }
+
+// semRWRules are the ACL rules of a user that may also use semaphores and
+// RW locks under prefix: lockerRules and the commands their scripts add
+// (sorted sets for holders, queues and deadlines; HINCRBY and HMGET).
+func semRWRules(prefix string) []string {
+	return append(lockerRules(prefix),
+		"+hincrby", "+hmget", "+zadd", "+zcard", "+zrange", "+zrangebyscore", "+zrem", "+zremrangebyscore", "+zscore")
+}
+
+// A user limited by ACL to semRWRules can use semaphores and RW locks,
+// waiting included (the grant comes by message on its Client's channel),
+// and the server denies it nothing; with only the mutex's commands, a
+// semaphore's Acquire fails at once with the server's refusal.
+func TestLeastPrivilegeSemRW(t *testing.T) {
+	s, admin := real(t)
+	ctx := testCtx(t, 20*time.Second)
+	s.SetUser("locker", "pw", semRWRules("app")...)
+	user := func() *redis.Client {
+		return dialWith(t, redis.Options{Addr: s.Addr(), Username: "locker", Password: "pw"})
+	}
+	if err := admin.Do(ctx, "ACL", "LOG", "RESET").Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := newClient(t, user(), redislock.WithPrefix("app"))
+	b := newClient(t, user(), redislock.WithPrefix("app"))
+	sa, sb := a.NewSemaphore("s", 2), b.NewSemaphore("s", 2)
+	l, err := sa.Acquire(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := acquireLater(ctx, sb, 1)
+	semQueued(t, ctx, sa, 1)
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := outcome(t, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Resize(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	_ = lb.Release(ctx)
+	w, err := a.NewRWMutex("rw").ObtainWrite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Extend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Downgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.NewRWMutex("rw").ObtainRead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Release(ctx)
+	_ = w.Release(ctx)
+	if log := admin.Do(ctx, "ACL", "LOG").Val(); log == nil || len(log.([]any)) != 0 {
+		t.Fatalf("the server denied the user something: %v", log)
+	}
+
+	s.SetUser("nozadd", "pw", lockerRules("app")...)
+	c := newClient(t, dialWith(t, redis.Options{Addr: s.Addr(), Username: "nozadd", Password: "pw"}), redislock.WithPrefix("app"))
+	start := time.Now()
+	if _, err := c.NewSemaphore("s2", 1).Acquire(ctx, 1); err == nil || !strings.Contains(err.Error(), "can't run this command") {
+		t.Fatalf("Acquire without the sorted-set commands = %v, want the server's refusal", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the refused Acquire retried for %v", d)
+	}
+}
