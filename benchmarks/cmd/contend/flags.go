@@ -22,6 +22,9 @@ type options struct {
 	// workersGiven is set when -workers was given: it then overrides the
 	// worker counts of every scenario.
 	workersGiven bool
+	// weightsGiven is set when -weights was given: it then overrides the
+	// weights of every scenario.
+	weightsGiven bool
 	section      time.Duration // < 0: each scenario's default
 	writes       float64
 	weights      []int64
@@ -79,9 +82,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(listOf(&o.baseline, parseName), "baseline", "comma-separated implementations to compare with; each scenario uses the first of its own (default: the standard peer)")
 	fs.Var(listOf(&o.workers, parsePositive[int]), "workers", "comma-separated worker counts, one run each: the scaling curve (default 1,4,16; the etcd scenario 1,4)")
 	fs.Var(durationOrAuto{&o.section}, "section", `critical section held per acquisition (busy), or "auto" for each scenario's own`)
-	fs.Float64Var(&o.writes, "writes", 0.1, "rw scenario: fraction of acquisitions that write (0..1)")
-	fs.Var(listOf(&o.weights, parsePositive[int64]), "weights", "sem scenario: comma-separated weights, worker i takes weights[i % len]")
-	fs.Int64Var(&o.semSize, "sem-size", 4, "sem scenario: semaphore capacity")
+	fs.Float64Var(&o.writes, "writes", 0.1, "rw and redis-rw scenarios: fraction of acquisitions that write (0..1)")
+	fs.Var(listOf(&o.weights, parsePositive[int64]), "weights", "sem and redis-sem scenarios: comma-separated weights, worker i takes weights[i % len]; redis-sem's own is 1, which -weights overrides")
+	fs.Int64Var(&o.semSize, "sem-size", 4, "sem and redis-sem scenarios: semaphore capacity")
 	fs.DurationVar(&o.duration, "duration", 400*time.Millisecond, "measured window of each run")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every run")
 	fs.IntVar(&o.procs, "procs", 2, "file, Redis and etcd scenarios: OS processes the workers are spread over")
@@ -95,7 +98,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err // the flag package has printed it and the usage
 	}
-	fs.Visit(func(f *flag.Flag) { o.workersGiven = o.workersGiven || f.Name == "workers" })
+	fs.Visit(func(f *flag.Flag) {
+		o.workersGiven = o.workersGiven || f.Name == "workers"
+		o.weightsGiven = o.weightsGiven || f.Name == "weights"
+	})
 	if err := o.check(fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "contend: %v\n\n", err)
 		fs.Usage()
@@ -186,6 +192,9 @@ func listing() string {
 		fmt.Fprintf(&b, "  %-8s %s (critical section %v", s.Name, s.About, s.Section)
 		if s.Workers != nil {
 			fmt.Fprintf(&b, "; workers %s unless -workers is given", (&list[int]{dst: &s.Workers}).String())
+		}
+		if s.Weights != nil {
+			fmt.Fprintf(&b, "; weights %s unless -weights is given", (&list[int64]{dst: &s.Weights}).String())
 		}
 		b.WriteString(")\n")
 		for _, im := range s.Impls {

@@ -19,7 +19,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	if !slices.Equal(o.workers, []int{1, 4, 16}) || !slices.Equal(o.weights, []int64{1, 1, 2, 4}) ||
 		o.section != -1 || o.duration != 400*time.Millisecond || o.reps != 3 || o.procs != 2 || o.semSize != 4 ||
-		o.workersGiven || o.etcd != "" || o.redis != "" {
+		o.workersGiven || o.weightsGiven || o.etcd != "" || o.redis != "" {
 		t.Fatalf("defaults %+v", o)
 	}
 }
@@ -35,7 +35,7 @@ func TestParseFlagsGood(t *testing.T) {
 	}
 	want := options{
 		scenarios: []string{"mutex", "rw"}, impls: []string{"lock.Mutex", "sync.Mutex", "rw.RWMutex"}, baseline: []string{"lock.Mutex"},
-		workers: []int{2, 8}, workersGiven: true, section: time.Microsecond, writes: 0.5, weights: []int64{2, 3}, semSize: 3, duration: time.Second,
+		workers: []int{2, 8}, workersGiven: true, weightsGiven: true, section: time.Microsecond, writes: 0.5, weights: []int64{2, 3}, semSize: 3, duration: time.Second,
 		reps: 3, procs: 4, gomaxprocs: 1, redis: "127.0.0.1:6379", etcd: "localhost:2379", json: true, html: "out.html", benchfmt: "-", list: true,
 	}
 	if !reflect.DeepEqual(*o, want) {

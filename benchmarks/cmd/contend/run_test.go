@@ -189,6 +189,33 @@ func TestRunRedisMiniredis(t *testing.T) {
 	checkRedisRows(t, s)
 }
 
+// TestRunRedisSemRWMiniredis runs the Redis semaphore and reader/writer
+// scenarios on miniredis in two worker processes, the semaphore with its
+// own weights (all 1) and then with -weights.
+func TestRunRedisSemRWMiniredis(t *testing.T) {
+	for _, weights := range [][]string{nil, {"-weights", "1,2"}} {
+		args := append([]string{"-scenarios", "redis-sem,redis-rw", "-redis", "miniredis", "-workers", "1,3", "-procs", "2",
+			"-duration", "50ms", "-reps", "1", "-json"}, weights...)
+		code, stdout, stderr := runContend(t, context.Background(), args...)
+		if code != exitOK {
+			t.Fatalf("%q: exit %d: %s", weights, code, stderr)
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Scenarios) != 2 {
+			t.Fatalf("%d scenarios", len(r.Scenarios))
+		}
+		for _, s := range r.Scenarios {
+			if len(s.Runs) != 6 {
+				t.Fatalf("%s: %d runs, want 6", s.Name, len(s.Runs))
+			}
+			checkRedisRows(t, s)
+		}
+	}
+}
+
 // TestRunRedisServer runs the Redis scenario on a redis-server of its own
 // when one is installed, and checks that it is stopped afterwards.
 func TestRunRedisServer(t *testing.T) {

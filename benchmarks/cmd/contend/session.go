@@ -48,6 +48,7 @@ type planned struct {
 	section time.Duration
 	procs   int
 	workers []int
+	weights []int64
 	env     harness.Env
 	// counters count the requests each server has served (Redis commands,
 	// etcd gRPC messages), by what an implementation needs; an
@@ -105,7 +106,7 @@ func (s *session) prepare(ctx context.Context) error {
 				break
 			}
 		}
-		p := planned{Scenario: sc, section: sc.Section, procs: 1, workers: s.o.workers, counters: map[suite.Need]func() (int64, error){}}
+		p := planned{Scenario: sc, section: sc.Section, procs: 1, workers: s.o.workers, weights: s.o.weights, counters: map[suite.Need]func() (int64, error){}}
 		if s.o.section >= 0 {
 			p.section = s.o.section
 		}
@@ -114,6 +115,9 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 		if sc.Workers != nil && !s.o.workersGiven {
 			p.workers = sc.Workers
+		}
+		if sc.Weights != nil && !s.o.weightsGiven {
+			p.weights = sc.Weights
 		}
 		p.Need = suite.NeedNothing // what the implementations left need
 		for _, im := range sc.Impls {
@@ -226,7 +230,7 @@ func (s *session) runOne(ctx context.Context, p *planned, im harness.Impl, w, re
 	env := p.env
 	env.Key = fmt.Sprintf("contend-%d-%d", os.Getpid(), s.runs)
 	params := harness.Params{Workers: w, Local: w, Section: p.section, Duration: s.o.duration,
-		Writes: s.o.writes, Weights: s.o.weights, SemSize: s.o.semSize}
+		Writes: s.o.writes, Weights: p.weights, SemSize: s.o.semSize}
 	run := report.Run{Workers: w, Impl: im.Name, Rep: rep, Commands: -1}
 	count := p.counters[p.Needs(im.Name)]
 	var before int64

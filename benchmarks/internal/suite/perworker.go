@@ -17,6 +17,12 @@ type closingLocker interface {
 // for every worker with newLocker (as separate processes would have), and
 // closes them all on Close.
 func perWorker(newLocker func(harness.Env, harness.Params) (closingLocker, error)) func(harness.Env, harness.Params) (harness.Instance, error) {
+	return perWorkerIndexed(func(env harness.Env, p harness.Params, _ int) (closingLocker, error) { return newLocker(env, p) })
+}
+
+// perWorkerIndexed is perWorker for Lockers that depend on the worker's
+// index i in the run (a weight, a seed).
+func perWorkerIndexed(newLocker func(env harness.Env, p harness.Params, i int) (closingLocker, error)) func(harness.Env, harness.Params) (harness.Instance, error) {
 	return func(env harness.Env, p harness.Params) (harness.Instance, error) {
 		return &workers{env: env, p: p, newLocker: newLocker}, nil
 	}
@@ -26,14 +32,14 @@ func perWorker(newLocker func(harness.Env, harness.Params) (closingLocker, error
 type workers struct {
 	env       harness.Env
 	p         harness.Params
-	newLocker func(harness.Env, harness.Params) (closingLocker, error)
+	newLocker func(harness.Env, harness.Params, int) (closingLocker, error)
 
 	mu   sync.Mutex
 	made []closingLocker
 }
 
-func (w *workers) Worker(int) (harness.Locker, error) {
-	l, err := w.newLocker(w.env, w.p)
+func (w *workers) Worker(i int) (harness.Locker, error) {
+	l, err := w.newLocker(w.env, w.p, i)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,90 @@ func TestRedisExclusion(t *testing.T) {
 	}
 }
 
+// TestRedisSemRWExclusion runs the implementations of the redis-sem and
+// redis-rw scenarios on miniredis with four workers each and checks that
+// the semaphore's holders never exceed its size (weights 1 and 2 of 3)
+// and that a writer holds alone.
+func TestRedisSemRWExclusion(t *testing.T) {
+	for _, s := range []Scenario{redisSemScenario(), redisRWScenario()} {
+		for _, im := range s.Impls {
+			t.Run(s.Name+"/"+im.Name, func(t *testing.T) {
+				m := miniredis.RunT(t)
+				p := harness.Params{Workers: 4, Local: 4, Duration: 100 * time.Millisecond, Section: 100 * time.Microsecond,
+					Writes: 0.3, Weights: []int64{1, 2}, SemSize: 3}
+				inst, err := im.New(harness.Env{RedisAddr: m.Addr(), Key: "k"}, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer inst.Close()
+				var inUse atomic.Int64
+				var over atomic.Bool
+				lockers := make([]harness.Locker, p.Workers)
+				for i := range lockers {
+					l, err := inst.Worker(i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					lockers[i] = rwWeighing{l, p, i, &inUse, &over}
+				}
+				sm := harness.Drive(context.Background(), lockers, p)
+				if sm.Ops == 0 || sm.Errors != 0 || over.Load() {
+					t.Fatalf("ops %d errors %d (%s) exceeded %v", sm.Ops, sm.Errors, sm.FirstError, over.Load())
+				}
+			})
+		}
+	}
+}
+
+// rwWeighing tracks what the holders of a redis-sem or redis-rw Locker
+// take: a semaphore's weight of its size; a writer all of a
+// reader/writer lock and a reader 1 (the mutex, which takes it whole,
+// counts as a writer).
+type rwWeighing struct {
+	harness.Locker
+	p     harness.Params
+	i     int
+	inUse *atomic.Int64
+	over  *atomic.Bool
+}
+
+// weight returns what the held Locker takes, and of how much.
+func (c rwWeighing) weight() (int64, int64) {
+	const all = 1 << 20
+	switch l := c.Locker.(type) {
+	case *redisSemWorker, *semSpinWorker:
+		return c.p.Weight(c.i), c.p.SemSize
+	case *redisRWWorker:
+		return weightOf(l.writing, all), all
+	case *rwSpinWorker:
+		return weightOf(l.writing, all), all
+	}
+	return all, all
+}
+
+func weightOf(writing bool, all int64) int64 {
+	if writing {
+		return all
+	}
+	return 1
+}
+
+func (c rwWeighing) Lock(ctx context.Context) error {
+	if err := c.Locker.Lock(ctx); err != nil {
+		return err
+	}
+	if w, size := c.weight(); c.inUse.Add(w) > size {
+		c.over.Store(true)
+	}
+	return nil
+}
+
+func (c rwWeighing) Unlock() {
+	w, _ := c.weight()
+	c.inUse.Add(-w)
+	c.Locker.Unlock()
+}
+
 // TestRedisBrokenServer gives the go-redis based implementations a server
 // that hangs up at once: building a worker fails. (A refused dial would
 // leave go-redis retrying in the background for a while; rueidis, left

@@ -33,6 +33,9 @@ type Scenario struct {
 	// Workers are the worker counts run when -workers is not given; nil
 	// for the session's default.
 	Workers []int
+	// Weights are the semaphore weights (worker i takes Weights[i % len])
+	// used when -weights is not given; nil for the session's default.
+	Weights []int64
 	// Processes is true when workers may run in separate OS processes.
 	Processes bool
 	Impls     []harness.Impl
@@ -49,7 +52,7 @@ func (s Scenario) Needs(impl string) Need {
 
 // All returns every scenario, in the order reports show them.
 func All() []Scenario {
-	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario(), redisScenario(), etcdScenario()}
+	return []Scenario{mutexScenario(), semScenario(), rwScenario(), fileScenario(), redisScenario(), redisSemScenario(), redisRWScenario(), etcdScenario()}
 }
 
 // Lookup finds an implementation by scenario and name.
