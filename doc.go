@@ -18,7 +18,8 @@
 //     exclude goroutines of the same process.
 //   - [github.com/codomyrmex/concurrency/redislock]: leases on Redis,
 //     renewed by a watchdog, with a lost-lease signal, fencing tokens and
-//     notified waiting; single server, Sentinel, Cluster and Redlock.
+//     notified waiting; single server, Sentinel, Cluster and Redlock; a
+//     mutex, a weighted semaphore and a reader/writer lock.
 //   - [github.com/codomyrmex/concurrency/telemetry]: OpenTelemetry spans
 //     and metrics for the in-process locks.
 //
