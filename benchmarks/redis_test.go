@@ -15,6 +15,7 @@ import (
 	"github.com/codomyrmex/concurrency/benchmarks/internal/redisproc"
 	"github.com/codomyrmex/concurrency/benchmarks/internal/stats"
 	"github.com/codomyrmex/concurrency/benchmarks/internal/suite"
+	"github.com/codomyrmex/concurrency/redislock"
 )
 
 // hotKeyWorkers and hotKeySection are the hot-key load of issue 14: 16
@@ -46,18 +47,134 @@ func BenchmarkRedisHotKey(b *testing.B) {
 			if !ok {
 				b.Fatalf("no implementation %s", impl)
 			}
-			hotKey(b, im, srv.Addr, admin)
+			hotKey(b, im, srv.Addr, admin, harness.Params{})
+		})
+	}
+}
+
+// BenchmarkRedisSemHotKey is BenchmarkRedisHotKey on contend's redis-sem
+// scenario: the hot-key load on a semaphore of size 4, each worker taking
+// 1 of it, through this module's Semaphore and through the eval-spin
+// floor; this module's Mutex on the hot key comes first, so that
+// benchstat -col /impl gives each one's ratio to it.
+func BenchmarkRedisSemHotKey(b *testing.B) {
+	hotKeys(b, "redis-sem", []string{suite.ImplRedisMutex, suite.ImplRedisSemaphore, suite.ImplEvalSpin},
+		harness.Params{SemSize: 4, Weights: []int64{1}})
+}
+
+// BenchmarkRedisRWHotKey is BenchmarkRedisHotKey on contend's redis-rw
+// scenario: the hot-key load on a reader/writer lock, each acquisition a
+// write with probability 0.1, through this module's RWMutex and through
+// the eval-spin floor, after this module's Mutex (every acquisition
+// exclusive) for the ratios.
+func BenchmarkRedisRWHotKey(b *testing.B) {
+	hotKeys(b, "redis-rw", []string{suite.ImplRedisMutex, suite.ImplRedisRWMutex, suite.ImplEvalSpin},
+		harness.Params{Writes: 0.1})
+}
+
+// hotKeys runs hotKey for each of impls of the contend scenario, with the
+// knobs of p, on one redis-server that it starts (skipped without one).
+func hotKeys(b *testing.B, scenario string, impls []string, p harness.Params) {
+	srv, err := redisproc.Start(context.Background())
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(srv.Stop)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { admin.Close() })
+	for _, impl := range impls {
+		b.Run("impl="+impl, func(b *testing.B) {
+			im, ok := suite.Lookup(scenario, impl)
+			if !ok {
+				b.Fatalf("no implementation %s in %s", impl, scenario)
+			}
+			hotKey(b, im, srv.Addr, admin, p)
+		})
+	}
+}
+
+// BenchmarkRedisUncontended is one Client's acquisition and release, with
+// nobody else about, on a redis-server that it starts (skipped without
+// one): this module's Mutex (Obtain and Release, the baseline for
+// benchstat -col /impl), Semaphore (Acquire of 1 and Release) and RWMutex
+// (ObtainRead or ObtainWrite and Release). Each is two round trips; it
+// reports the Redis commands per acquisition (INFO commandstats, which
+// counts the commands a script calls too).
+func BenchmarkRedisUncontended(b *testing.B) {
+	srv, err := redisproc.Start(context.Background())
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(srv.Stop)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { admin.Close() })
+	obtainers := []struct {
+		impl   string
+		obtain func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error)
+	}{
+		{"redislock.Mutex", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+			return func(ctx context.Context) (*redislock.Lease, error) { return c.Obtain(ctx, key) }
+		}},
+		{"redislock.Semaphore", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+			s := c.NewSemaphore(key, 4)
+			return func(ctx context.Context) (*redislock.Lease, error) { return s.Acquire(ctx, 1) }
+		}},
+		{"redislock.RWMutex-read", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+			return c.NewRWMutex(key).ObtainRead
+		}},
+		{"redislock.RWMutex-write", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+			return c.NewRWMutex(key).ObtainWrite
+		}},
+	}
+	for _, o := range obtainers {
+		b.Run("impl="+o.impl, func(b *testing.B) {
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 2, ContextTimeoutEnabled: true,
+				ReadTimeout: time.Second, WriteTimeout: time.Second})
+			defer rdb.Close()
+			c, err := redislock.New(rdb)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			obtain := o.obtain(c, "bench-once-"+strconv.FormatInt(hotKeyRun.Add(1), 10))
+			once := func() {
+				l, err := obtain(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Release(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			once() // loads the script and connects
+			cmds0, err := redisproc.CountCommands(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				once()
+				n++
+			}
+			cmds1, err := redisproc.CountCommands(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(cmds1-cmds0)/float64(n), "cmds/acq")
 		})
 	}
 }
 
 var hotKeyRun atomic.Int64 // numbers each run's key
 
-// hotKey runs b.N acquisitions of im by hotKeyWorkers workers.
-func hotKey(b *testing.B, im harness.Impl, addr string, admin *redis.Client) {
+// hotKey runs b.N acquisitions of im by hotKeyWorkers workers; p gives
+// the knobs of a semaphore or reader/writer lock, if any.
+func hotKey(b *testing.B, im harness.Impl, addr string, admin *redis.Client, p harness.Params) {
 	ctx := context.Background()
 	env := harness.Env{RedisAddr: addr, Key: "bench-hot-" + strconv.FormatInt(hotKeyRun.Add(1), 10), Dir: os.TempDir()}
-	p := harness.Params{Workers: hotKeyWorkers, Local: hotKeyWorkers, Section: hotKeySection}
+	p.Workers, p.Local, p.Section = hotKeyWorkers, hotKeyWorkers, hotKeySection
 	inst, err := im.New(env, p)
 	if err != nil {
 		b.Fatal(err)
