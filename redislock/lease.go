@@ -16,7 +16,12 @@ import (
 var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 
 // A Lease is one holding of a lock, from a successful Obtain until Release
-// or until it is lost. Its methods are safe for concurrent use.
+// or until it is lost: of a mutex, of weight of a Semaphore, or of an
+// RWMutex for reading or writing (each holder has its own lease, with its
+// own token, key deadline in Redis, validity and fence). What this
+// documentation says of the lock's key holds for a semaphore's or RW
+// lock's hold of the lease's token: its deadline in Redis, renewed,
+// released or lost. Its methods are safe for concurrent use.
 //
 // The lease is valid, by the local clock, until its validity runs out:
 // Validity counts down from the key's TTL as last set, minus a drift
@@ -149,8 +154,9 @@ func (l *Lease) extendCall() extendCall {
 }
 
 // Release deletes the lock if the lease still holds it, or hands it to the
-// next waiter queued for it, and ends the lease. The Redis call is bounded
-// by ctx.
+// next waiter queued for it, and ends the lease; a semaphore's or RW
+// lock's lease gives its weight or its hold back, granting the waiters
+// that then get in. The Redis call is bounded by ctx.
 //
 // It returns nil if the lease was held until released. If the lease had
 // already ended (lost, its context done, the Client closed) or the key
