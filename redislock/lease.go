@@ -43,8 +43,8 @@ var errKeyGone = errors.New("the key expired, was deleted or was taken over")
 // closed, the lease's Context is cancelled, and Err says why: an error
 // wrapping lock.ErrLockLost when it was lost.
 //
-// Always call Release, even after the lease was lost: until then, the
-// lease keeps its place at the head of its Client's local FIFO, so other
+// Always call Release, even after the lease was lost: until then, a
+// mutex's lease keeps its place at the head of its Client's local FIFO, so other
 // goroutines of the Client waiting for the same lock go on waiting (other
 // Clients and processes do not). A lease that the package ended itself
 // (holder's context, WithMaxHold, Close) gives the place back at once.
