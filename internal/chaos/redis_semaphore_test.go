@@ -38,9 +38,9 @@ const (
 	leaseClients    = 4
 	leaseProxied    = 2
 	leaseGoroutines = 3
-	leaseAttempts   = 30                      // per goroutine and round
-	leaseRoundTime  = 6 * time.Second         // a goroutine starts no attempt after this
-	leaseLongHold   = shortTTL + shortTTL/2   // a hold that spans a stall
+	leaseAttempts   = 30                    // per goroutine and round
+	leaseRoundTime  = 6 * time.Second       // a goroutine starts no attempt after this
+	leaseLongHold   = shortTTL + shortTTL/2 // a hold that spans a stall
 	leaseStall      = shortTTL + 300*time.Millisecond
 	leaseSettle     = shortTTL + handoffRefresh + slack // for the weight of a round to come back
 	semSize         = 4
