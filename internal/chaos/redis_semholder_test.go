@@ -237,7 +237,7 @@ func rwAfterKill(t *testing.T, rdb *redis.Client, a, b *redislock.Client, name, 
 		rwQueued(t, rdb, name, 2, 1) // waiting for its turn
 	} else {
 		first = append(first, obtainLater(1, rwWriter, write(mb)))
-		rwWriterWaits(t, rdb, name)                 // its turn came: it waits for the helper
+		rwWriterWaits(t, rdb, name) // its turn came: it waits for the helper
 		last = obtainLater(2, 1, read(ma))
 		rwQueued(t, rdb, name, 1, 0) // in that writer's phase
 	}
@@ -269,7 +269,9 @@ func rwAfterKill(t *testing.T, rdb *redis.Client, a, b *redislock.Client, name, 
 
 // rwKey is the key of the RW lock called name with the given suffix, with
 // the default prefix.
-func rwKey(name, suffix string) string { return redislock.DefaultPrefix + ":{" + name + "}:rw" + suffix }
+func rwKey(name, suffix string) string {
+	return redislock.DefaultPrefix + ":{" + name + "}:rw" + suffix
+}
 
 // rwQueued waits until blocked readers wait in the current write phase of
 // the RW lock called name and queued writers wait for their turn.
