@@ -426,7 +426,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 				return l, 1, stop, err
 			}}
 		sum.Faults += r.run(t, round, func(c *redislock.Client, owner int, rng *rand.Rand, until time.Time) {
-			semWorker(t, r, c.NewSemaphore(name, semSize), owner, rng, until)
+			semWorker(t, r, c.NewSemaphore(name, semSize), semSize, owner, rng, until)
 		})
 		proxy.Close()
 		gs := r.grants.All()
@@ -463,13 +463,14 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	t.Log(sum)
 }
 
-// semWorker is one goroutine of TestRedisSemaphoreFaults.
-func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, owner int, rng *rand.Rand, until time.Time) {
+// semWorker is one goroutine of TestRedisSemaphoreFaults: it takes
+// weights from 1 to size of s.
+func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, owner int, rng *rand.Rand, until time.Time) {
 	for range leaseAttempts {
 		if time.Now().After(until) {
 			return
 		}
-		w := 1 + rng.Int64N(semSize)
+		w := 1 + rng.Int64N(size)
 		c := newChurnCtx(rng, &r.st)
 		viaAcquire := rng.IntN(3) == 0 // the context bounds the hold
 		var lk *redislock.SemaphoreLocker
