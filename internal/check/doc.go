@@ -10,6 +10,14 @@
 //     collects them in one process; an [IntervalLog] lets each process write
 //     its own file, which [ReadIntervalLog] reads back, holds of killed
 //     processes included.
+//   - Lease grants ([Grant], [OverAdmitted], [FenceDisorders]): a lease of
+//     a Redis semaphore or reader/writer lock as its holder saw it, whose
+//     hold ends at its release or at the end of its validity
+//     ([ValidUntil]), whichever comes first, so that a lease lost to a
+//     stall counts only while it was valid; the weight such holds carry
+//     at once may not exceed the size, and fencing tokens must be one per
+//     grant and increase in real time, for grants held side by side too.
+//     [Grants] collects them in one process.
 //   - A counter oracle ([Store], [Increment], [CheckCount]): a deliberately
 //     non-atomic read-modify-write of a value outside the lock under test
 //     ([MemStore], [FileStore], or any other Store), once per critical
