@@ -356,9 +356,9 @@ type leaseRound struct {
 // number of its stallHolder.
 const leaseOwners = leaseClients * leaseGoroutines
 
-// runLeaseRound starts the Clients of a round and, in each of their
-// goroutines, work(c, g, rng, until); it injects the lease faults in turn
-// until every goroutine is done, and returns the number of faults.
+// run starts the Clients of a round and, in each of their goroutines,
+// work(c, owner, rng, until); it injects the lease faults in turn until
+// every goroutine is done, and returns the number of faults.
 func (r *leaseRound) run(t *testing.T, round int, work func(c *redislock.Client, owner int, rng *rand.Rand, until time.Time)) int64 {
 	rng := rand.New(rand.NewPCG(uint64(round), 16))
 	until := time.Now().Add(leaseRoundTime)
@@ -378,8 +378,11 @@ func (r *leaseRound) run(t *testing.T, round int, work func(c *redislock.Client,
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	faults := r.leaseFaults(rng)
+	// Every wait ends by stallTimeout: goroutines still busy well after
+	// that are stuck.
+	stuck := until.Add(stallTimeout + 5*time.Second)
 	var n int64
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 1000 && time.Now().Before(stuck); i++ {
 		select {
 		case <-done:
 			return n
@@ -390,7 +393,12 @@ func (r *leaseRound) run(t *testing.T, round int, work func(c *redislock.Client,
 		r.faults[f.name]++
 		n++
 	}
-	<-done
+	select {
+	case <-done:
+	case <-time.After(time.Until(stuck)):
+		t.Errorf("round %d: goroutines still busy %v after the last attempt could start", round, stallTimeout+5*time.Second)
+		<-done // go test's -timeout prints where they are
+	}
 	return n
 }
 
