@@ -191,7 +191,8 @@ func endOfHold(end int64, c *churnCtx, bounds bool) int64 {
 // leaseTally counts what the goroutines of a lease round saw.
 type leaseTally struct {
 	grants, cancelled, lost, ctxEnded, contract, stalls, unexpected atomic.Int64
-	byKind                                                          sync.Map // kind → *atomic.Int64
+	refused, tryErrors                                              atomic.Int64 // tries
+	byKind                                                          sync.Map     // kind → *atomic.Int64
 }
 
 func (t *leaseTally) kind(k string) {
@@ -207,8 +208,18 @@ func (t *leaseTally) kinds() map[string]int64 {
 
 // failed records an acquisition that returned err under c: a context's
 // end must be reported with an error wrapping ctx.Err() and its cause,
-// and nothing else may fail it.
-func (t *leaseTally) failed(tb testing.TB, c *churnCtx, err error) {
+// and nothing else may fail a wait. A try (TryAcquire, TryObtainRead,
+// TryObtainWrite) may also be refused (lock.ErrNotAcquired) or fail on a
+// Redis error, which it does not retry; neither holds anything.
+func (t *leaseTally) failed(tb testing.TB, c *churnCtx, err error, try bool) {
+	switch {
+	case try && c.Err() == nil && errors.Is(err, lock.ErrNotAcquired):
+		t.refused.Add(1)
+		return
+	case try && c.Err() == nil:
+		t.tryErrors.Add(1)
+		return
+	}
 	if c.Err() == nil {
 		if t.unexpected.Add(1) <= maxReported {
 			tb.Errorf("acquisition failed with its context live: %v", err)
@@ -418,7 +429,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Processes = 1
 	byWeight := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors int64
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -453,6 +464,8 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 		lost += r.tally.lost.Load()
 		ctxEnded += r.tally.ctxEnded.Load()
 		cancelled += r.tally.cancelled.Load()
+		refused += r.tally.refused.Load()
+		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
 			break
 		}
@@ -464,6 +477,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	}
 	sum.Note(fmt.Sprintf("grants by weight %v", byWeight))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
 	sum.Note(chaos.Count(ops, "operation") + " linearizable for a semaphore of size 4; fences in order; weight and queue empty after each round")
@@ -480,15 +494,20 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		}
 		w := 1 + rng.Int64N(size)
 		c := newChurnCtx(rng, &r.st)
-		viaAcquire := rng.IntN(3) == 0 // the context bounds the hold
+		mode := rng.IntN(10)
+		try := mode == 0
+		viaAcquire := mode < 4 // the context bounds the hold
 		var lk *redislock.SemaphoreLocker
 		called := check.Now()
 		call := r.hist.Call(owner, check.Acquire, w)
 		var l *redislock.Lease
 		var err error
-		if viaAcquire {
+		switch {
+		case try:
+			l, err = s.TryAcquire(c, w)
+		case viaAcquire:
 			l, err = s.Acquire(c, w)
-		} else {
+		default:
 			lk = s.Locker(w)
 			if err = lk.Lock(c); err == nil {
 				l = lk.Lease()
@@ -496,7 +515,7 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		}
 		if err != nil {
 			call.Return(check.Failed)
-			r.tally.failed(t, c, err)
+			r.tally.failed(t, c, err, try)
 			c.stop()
 			continue
 		}
@@ -573,7 +592,7 @@ func TestRedisRWMutexFaults(t *testing.T) {
 	sum.Processes = 1
 	byKind := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors int64
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -614,12 +633,15 @@ func TestRedisRWMutexFaults(t *testing.T) {
 		lost += r.tally.lost.Load()
 		ctxEnded += r.tally.ctxEnded.Load()
 		cancelled += r.tally.cancelled.Load()
+		refused += r.tally.refused.Load()
+		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
 			break
 		}
 	}
 	sum.Note(fmt.Sprintf("grants by kind %v", byKind))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
 	sum.Note(chaos.Count(ops, "operation") + " linearizable; no writer with anyone else; fences in order")
@@ -641,18 +663,24 @@ func rwWorker(t *testing.T, r *leaseRound, m *redislock.RWMutex, owner int, rng 
 			w = rwWriter
 		}
 		c := newChurnCtx(rng, &r.st)
+		try := rng.IntN(10) == 0
 		called := check.Now()
 		call := r.hist.Call(owner, check.Acquire, w)
 		var l *redislock.Lease
 		var err error
-		if write {
+		switch {
+		case write && try:
+			l, err = m.TryObtainWrite(c)
+		case write:
 			l, err = m.ObtainWrite(c)
-		} else {
+		case try:
+			l, err = m.TryObtainRead(c)
+		default:
 			l, err = m.ObtainRead(c)
 		}
 		if err != nil {
 			call.Return(check.Failed)
-			r.tally.failed(t, c, err)
+			r.tally.failed(t, c, err, try)
 			c.stop()
 			continue
 		}

@@ -38,8 +38,9 @@ const (
 func init() { helpers["redis-lease-holder"] = redisLeaseHolder }
 
 // TestRedisLeaseHolderKilled is scenario 3 of issue 16: a helper process
-// holds semaphore weight, a write lease or a read lease, and is killed
-// (SIGKILL) with waiters of this process queued behind it. Nobody
+// holds semaphore weight, a write lease or a read lease, renews it a few
+// times, and is killed (SIGKILL) with waiters of this process queued
+// behind it. Nobody
 // releases its lease; it expires in Redis within its TTL, and the
 // waiters that then fit are granted within reclaimDue of the kill, with
 // fences above the helper's; the weight and lock held at once never
@@ -55,8 +56,12 @@ func TestRedisLeaseHolderKilled(t *testing.T) {
 	sum.Processes = 2
 	reclaimed := map[string][]time.Duration{}
 	for round := range plan.Rounds(1) {
-		for _, kind := range []string{"sem", "write", "read"} {
+		for i, kind := range []string{"sem", "write", "read"} {
 			name := fmt.Sprintf("chaos-holder-%s-%d", kind, round)
+			// The helper dies after 0, 1, 2 or 3 renewals of its lease
+			// (every shortRenew), at various points between them.
+			k := round*3 + i
+			alive := time.Duration(k%4)*shortRenew + time.Duration(k*71%190)*time.Millisecond
 			victim := proctest.StartHelper(t, "redis-lease-holder", setenv(envRedis, srv.Addr()), setenv(envLease, kind), setenv(envDir, name))
 			line, err := victim.Expect("held ", 30*time.Second)
 			if err != nil {
@@ -67,6 +72,7 @@ func TestRedisLeaseHolderKilled(t *testing.T) {
 				t.Fatalf("%q: %v", line, err)
 			}
 			held.Owner = uint64(victim.PID())
+			time.Sleep(alive)
 			var d time.Duration
 			var gs []check.Grant
 			switch kind {
