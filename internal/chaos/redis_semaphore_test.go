@@ -150,9 +150,12 @@ func holdFor(rng *rand.Rand) time.Duration {
 	return time.Duration(rng.Int64N(int64(3 * time.Millisecond)))
 }
 
-// holdLease holds l for d or until it ends, sampling its validity, and
-// returns the last end of validity it reported (check.ValidUntil), or
-// from if none was left at the first sample.
+// holdLease holds l for d, sampling its validity, and returns the last
+// end of validity it reported (check.ValidUntil), or from if none was
+// left at the first sample. It does not stop when the lease ends, as a
+// holder past its last check would not: its hold then counts until the
+// end of validity that the lease last reported, which is what
+// check.OverAdmitted holds the lease to.
 func holdLease(l *redislock.Lease, d time.Duration, from int64) int64 {
 	valid := check.ValidUntil(l.Validity)
 	if valid == 0 {
@@ -160,12 +163,10 @@ func holdLease(l *redislock.Lease, d time.Duration, from int64) int64 {
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case <-l.Done():
-			return valid
 		case <-timer.C:
 			if v := check.ValidUntil(l.Validity); v != 0 {
 				valid = v
