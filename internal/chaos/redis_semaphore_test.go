@@ -263,7 +263,9 @@ func released(h *check.History, client int, w int64, granted, end int64, err err
 // leaseFaults are the faults of the lease scenarios, injected in turn:
 // a stall of the proxy longer than the TTL while a proxied Client holds
 // a lease (see stallHolder), every connection killed, the proxied
-// connections reset, grant messages dropped, and cancellation storms.
+// connections reset, grant messages dropped, replies dropped (requests
+// take effect, their answers never come), SCRIPT FLUSH, short delays,
+// and cancellation storms.
 func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 	storm := func(*testing.T, *faultproxy.Proxy, *redis.Client) { r.st.fire(rng) }
 	return []fault{
@@ -284,6 +286,21 @@ func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 		}},
 		{"drop messages", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
 			proxyFor(t, p, faultproxy.DropMessages, 200*time.Millisecond)
+		}},
+		{"cancellation storm", storm},
+		{"drop replies", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+			proxyFor(t, p, faultproxy.DropReplies, 100*time.Millisecond)
+		}},
+		{"script flush", func(t *testing.T, _ *faultproxy.Proxy, admin *redis.Client) {
+			ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+			defer cancel()
+			if err := admin.ScriptFlush(ctx).Err(); err != nil {
+				t.Errorf("SCRIPT FLUSH: %v", err)
+			}
+		}},
+		{"delay", func(t *testing.T, p *faultproxy.Proxy, _ *redis.Client) {
+			p.SetDelay(20*time.Millisecond, 20*time.Millisecond)
+			proxyFor(t, p, faultproxy.Delay, 200*time.Millisecond)
 		}},
 	}
 }
