@@ -86,29 +86,59 @@ end
 -- missing only if something other than this script removed KEYS[3] (an
 -- eviction policy other than noeviction, a DEL): the semaphore then
 -- counts as full until those holders are gone.
+--
+-- holding and queued say whether KEYS[2] and KEYS[4] existed when the call
+-- began: when one did not, there is nothing in it to reclaim, look up or
+-- grant, and the call saves those commands (the uncontended acquire and
+-- release run about half the commands they would otherwise).
 local held = 0
-if redis.call('exists', KEYS[2]) == 1 then
+local holding = redis.call('exists', KEYS[2]) == 1
+if holding then
 	held = tonumber(redis.call('hget', KEYS[3], '')) or math.huge
 else
 	-- The holders' key expired with the last lease: their weights go too.
 	redis.call('del', KEYS[3])
 end
+local queued = redis.call('exists', KEYS[4]) == 1
 local holders_changed, queue_changed = false, false
+
+-- The writes to KEYS[3] wait for commit, which makes them in one HDEL and
+-- one HSET (or a DEL when no holder is left): dropped are the fields of
+-- holders gone, added those of new holders, field and value in turn.
+-- Nothing reads a field of either between its change and commit: a
+-- token is unheld (reclaimed or released) before any grant of the call,
+-- and a token is granted once.
+local dropped, added = {}, {}
+-- latest is the latest deadline given to a holder by this call, if
+-- KEYS[2] did not exist when it began (then its last holder's).
+local latest
 
 local function hold(h, w, fence, deadline)
 	redis.call('zadd', KEYS[2], deadline, h)
-	redis.call('hset', KEYS[3], h, string.format('%d %d', w, fence))
+	added[#added + 1] = h
+	added[#added + 1] = string.format('%d %d', w, fence)
 	held = held + w
 	holders_changed = true
+	if not holding then
+		latest = math.max(latest or deadline, deadline)
+	end
 end
 
 local function unhold(h)
 	local rec = redis.call('hget', KEYS[3], h)
 	if rec then
 		held = held - tonumber(string.match(rec, '^%d+'))
-		redis.call('hdel', KEYS[3], h)
+		dropped[#dropped + 1] = h
 	end
 	holders_changed = true
+end
+
+-- chunked calls cmd on key with the values of list, at most 1000 at a
+-- time (unpack has a limit).
+local function chunked(cmd, key, list)
+	for i = 1, #list, 1000 do
+		redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+	end
 end
 
 local function unqueue(w)
@@ -123,16 +153,20 @@ end
 -- entry has died, except self: a waiter that calls is alive, and keeps
 -- its place.
 local function reclaim(self)
-	local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
-	if #dead > 0 then
-		for _, h in ipairs(dead) do
-			unhold(h)
+	if holding then
+		local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
+		if #dead > 0 then
+			for _, h in ipairs(dead) do
+				unhold(h)
+			end
+			redis.call('zremrangebyscore', KEYS[2], '-inf', now)
 		end
-		redis.call('zremrangebyscore', KEYS[2], '-inf', now)
 	end
-	for _, w in ipairs(redis.call('zrangebyscore', KEYS[5], '-inf', now)) do
-		if w ~= self then
-			unqueue(w)
+	if queued then
+		for _, w in ipairs(redis.call('zrangebyscore', KEYS[5], '-inf', now)) do
+			if w ~= self then
+				unqueue(w)
+			end
 		end
 	end
 end
@@ -150,7 +184,7 @@ end
 -- pump returns its fence.
 local function pump(self)
 	local mine
-	while true do
+	while queued do
 		local head = redis.call('zrange', KEYS[4], 0, 0)[1]
 		if not head then
 			return mine
@@ -189,12 +223,18 @@ end
 -- last entry dies.
 local function commit()
 	if holders_changed then
-		local last = redis.call('zrange', KEYS[2], -1, -1, 'withscores')[2]
+		local last = latest
+		if holding then
+			last = redis.call('zrange', KEYS[2], -1, -1, 'withscores')[2]
+		end
 		if last then
 			local ms = math.max(tonumber(last) - now, 1)
+			chunked('hdel', KEYS[3], dropped)
 			if held ~= math.huge then
-				redis.call('hset', KEYS[3], '', string.format('%d', held))
+				added[#added + 1] = ''
+				added[#added + 1] = string.format('%d', held)
 			end
+			chunked('hset', KEYS[3], added)
 			redis.call('pexpire', KEYS[2], ms)
 			redis.call('pexpire', KEYS[3], ms + 1000)
 		else
@@ -245,14 +285,14 @@ if op == 'acquire' then
 		commit()
 		return {1, mine}
 	end
-	local rec = redis.call('hget', KEYS[3], tok)
+	local rec = holding and redis.call('hget', KEYS[3], tok)
 	if rec and redis.call('zscore', KEYS[2], tok) then
 		redis.call('zadd', KEYS[2], now + ttl, tok)
 		holders_changed = true
 		commit()
 		return {1, tonumber(string.match(rec, ' (%d+)$'))}
 	end
-	if redis.call('zscore', KEYS[4], tok) then
+	if queued and redis.call('zscore', KEYS[4], tok) then
 		if lifetime > 0 then
 			redis.call('zadd', KEYS[5], now + lifetime, tok)
 			redis.call('hset', KEYS[7], tok, stamp .. ' ' .. channel)
@@ -265,7 +305,7 @@ if op == 'acquire' then
 		commit()
 		return {-1, size}
 	end
-	if redis.call('exists', KEYS[4]) == 0 and held + want <= size then
+	if (not queued or redis.call('exists', KEYS[4]) == 0) and held + want <= size then
 		local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
 		hold(tok, want, fence, now + ttl)
 		commit()
@@ -293,7 +333,7 @@ if op == 'release' then
 	if redis.call('zrem', KEYS[2], tok) == 1 then
 		unhold(tok)
 		r = 1
-	elseif redis.call('zscore', KEYS[4], tok) then
+	elseif queued and redis.call('zscore', KEYS[4], tok) then
 		unqueue(tok)
 	end
 	pump(nil)
