@@ -39,7 +39,7 @@ const (
 	leaseProxied    = 2
 	leaseGoroutines = 3
 	leaseAttempts   = 30                    // per goroutine and round
-	leaseRoundTime  = 6 * time.Second       // a goroutine starts no attempt after this
+	leaseRoundTime  = 5 * time.Second       // a goroutine starts no attempt after this
 	leaseLongHold   = shortTTL + shortTTL/2 // a hold that spans a stall
 	leaseStall      = shortTTL + 300*time.Millisecond
 	leaseSettle     = shortTTL + handoffRefresh + slack // for the weight of a round to come back
@@ -326,8 +326,9 @@ func (r *leaseRound) stallHolder(t *testing.T, p *faultproxy.Proxy, _ *redis.Cli
 		t.Errorf("proxy blackhole: %v", err)
 	}
 	stalled := time.Now()
+	var lostAfter atomic.Int64
+	context.AfterFunc(l.Context(), func() { lostAfter.Store(int64(time.Since(stalled))) })
 	valid := holdLease(l, leaseStall, granted)
-	lostAfter := time.Since(stalled)
 	end := check.Now()
 	if err := p.Set(faultproxy.Pass); err != nil {
 		t.Errorf("proxy back to pass: %v", err)
@@ -335,7 +336,7 @@ func (r *leaseRound) stallHolder(t *testing.T, p *faultproxy.Proxy, _ *redis.Cli
 	r.grants.Add(check.Grant{Owner: owner, Weight: w, Token: l.Fence(), Called: called, Granted: granted, End: end, ValidUntil: valid})
 	select {
 	case <-l.Done():
-		r.lostAfter = append(r.lostAfter, lostAfter)
+		r.lostAfter = append(r.lostAfter, time.Duration(lostAfter.Load()))
 		if !errors.Is(l.Err(), lock.ErrLockLost) {
 			t.Errorf("a lease stalled beyond its TTL ended with %v, want ErrLockLost", l.Err())
 		}

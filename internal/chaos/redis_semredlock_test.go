@@ -27,29 +27,48 @@ const (
 	semRedlockNodes      = 3
 	semRedlockClients    = 3
 	semRedlockGoroutines = 2
-	semRedlockRound      = 2500 * time.Millisecond // workers start no attempt after this
-	semRedlockKillAfter  = 400 * time.Millisecond  // into the round
+	semRedlockRound      = 2 * time.Second        // workers start no attempt after this
+	semRedlockKillAfter  = 300 * time.Millisecond // into the round
 )
 
 // TestRedlockSemaphoreMinorityLoss is scenario 5 of issue 16: semaphores
 // of sizes 1 and 2 over three servers (NewRedlock), weights 1 to the
-// size, under cancellation churn, while one server is killed (SIGKILL)
-// and restarted empty after the TTL (the safe restart rule). The weight
-// held at once by valid leases never exceeds the size
-// (check.OverAdmitted; Redlock leases have no fence), and the merged
-// history is linearizable for the semaphore. Availability follows the
-// quorum: with one server down, a semaphore of size 1 (quorum 2) grants
-// acquisitions called and returned while it is down; one of size 2
-// (quorum 3) grants none.
+// size, and an RW lock over the same three (readers, writers,
+// downgrades), under cancellation churn, while one server is killed
+// (SIGKILL) and restarted empty after the TTL (the safe restart rule).
+// The weight held at once by valid leases never exceeds the size, and no
+// writer holds with anyone else (check.OverAdmitted; Redlock leases have
+// no fence); the merged history is linearizable. Availability follows
+// the quorum: with one server down, a semaphore of size 1 and the RW lock
+// (quorum 2, a majority) grant acquisitions called and returned while it
+// is down; a semaphore of size 2 (quorum 3) grants none.
 func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 	nodes := startRedlockNodes(t, semRedlockNodes)
 	var sum chaos.Summary
 	sum.Processes = 1
-	during := map[int64]int64{}
+	type lockKind struct {
+		name     string
+		capacity int64 // for the oracles
+		quorum   int   // of semRedlockNodes
+		work     func(r *leaseRound, c *redislock.Client, name string, owner int, rng *rand.Rand, until time.Time)
+	}
+	sem := func(size int64) func(*leaseRound, *redislock.Client, string, int, *rand.Rand, time.Time) {
+		return func(r *leaseRound, c *redislock.Client, name string, owner int, rng *rand.Rand, until time.Time) {
+			semWorker(t, r, c.NewSemaphore(name, size), size, owner, rng, until)
+		}
+	}
+	kinds := []lockKind{
+		{"semaphore of size 1", 1, 2, sem(1)},
+		{"semaphore of size 2", 2, 3, sem(2)},
+		{"RW lock", rwWriter, 2, func(r *leaseRound, c *redislock.Client, name string, owner int, rng *rand.Rand, until time.Time) {
+			rwWorker(t, r, c.NewRWMutex(name), owner, rng, until)
+		}},
+	}
+	during := map[string]int64{}
 	var ops int64
 	for round := range plan.Rounds(1) {
-		for _, size := range []int64{1, 2} {
-			name := fmt.Sprintf("chaos-redlock-sem-%d-%d", size, round)
+		for k, kind := range kinds {
+			name := fmt.Sprintf("chaos-redlock-%d-%d", k, round)
 			r := &leaseRound{faults: map[string]int{}}
 			until := time.Now().Add(semRedlockRound)
 			var wg sync.WaitGroup
@@ -58,16 +77,15 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 				for g := range semRedlockGoroutines {
 					owner := i*semRedlockGoroutines + g
 					wg.Go(func() {
-						rng := rand.New(rand.NewPCG(uint64(round)<<8|uint64(size), uint64(owner)))
-						semWorker(t, r, c.NewSemaphore(name, size), size, owner, rng, until)
+						kind.work(r, c, name, owner, rand.New(rand.NewPCG(uint64(round)<<8|uint64(k), uint64(owner))), until)
 					})
 				}
 			}
 			time.Sleep(semRedlockKillAfter)
-			victim := nodes[round%semRedlockNodes]
+			victim := nodes[(round+k)%semRedlockNodes]
 			killed := check.Now()
 			victim.srv.Kill()
-			r.st.fire(rand.New(rand.NewPCG(uint64(round), uint64(size))))
+			r.st.fire(rand.New(rand.NewPCG(uint64(round), uint64(k))))
 			time.Sleep(redlockRestartAfter)
 			restarted := check.Now()
 			victim.srv.Restart()
@@ -76,12 +94,12 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 
 			gs := r.grants.All()
 			o := r.hist.Operations()
-			if ex := check.OverAdmitted(gs, size); ex != nil {
+			if ex := check.OverAdmitted(gs, kind.capacity); ex != nil {
 				sum.Overlaps += len(ex)
-				t.Errorf("size %d: %d over-admissions among %d grants, first: %v", size, len(ex), len(gs), ex[0])
+				t.Errorf("%s: %d over-admissions among %d grants, first: %v", kind.name, len(ex), len(gs), ex[0])
 			}
-			if err := check.CheckSemaphore(size, o, historyTimeout); err != nil {
-				t.Errorf("size %d: %v", size, err)
+			if err := check.CheckSemaphore(kind.capacity, o, historyTimeout); err != nil {
+				t.Errorf("%s: %v", kind.name, err)
 			}
 			var down int64
 			for _, g := range gs {
@@ -89,15 +107,15 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 					down++
 				}
 			}
-			during[size] += down
+			during[kind.name] += down
 			switch {
-			case size == 1 && down == 0:
-				t.Errorf("size 1 (quorum 2 of 3): no acquisition granted while one server was down, of %d grants", len(gs))
-			case size > 1 && down > 0:
-				t.Errorf("size %d (quorum 3 of 3): %d acquisitions granted while one server was down", size, down)
+			case kind.quorum < semRedlockNodes && down == 0:
+				t.Errorf("%s (quorum %d of %d): no acquisition granted while one server was down, of %d grants", kind.name, kind.quorum, semRedlockNodes, len(gs))
+			case kind.quorum == semRedlockNodes && down > 0:
+				t.Errorf("%s (quorum %d of %d): %d acquisitions granted while one server was down", kind.name, kind.quorum, semRedlockNodes, down)
 			}
 			if len(gs) == 0 {
-				t.Errorf("size %d: no grant in the round", size)
+				t.Errorf("%s: no grant in the round", kind.name)
 			}
 			sum.Acquisitions += int64(len(gs))
 			ops += int64(len(o))
@@ -106,8 +124,10 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 			}
 		}
 	}
-	sum.Note(fmt.Sprintf("acquisitions called and granted while one of 3 servers was down: %d for size 1 (quorum 2), %d for size 2 (quorum 3)", during[1], during[2]))
-	sum.Note(chaos.Count(ops, "operation") + " linearizable; weight held at once never above the size")
+	for _, kind := range kinds {
+		sum.Note(fmt.Sprintf("%s (quorum %d of %d): %s called and granted while a server was down", kind.name, kind.quorum, semRedlockNodes, chaos.Count(during[kind.name], "acquisition")))
+	}
+	sum.Note(chaos.Count(ops, "operation") + " linearizable; never more held at once than the size, never a writer with anyone else")
 	t.Log(sum)
 }
 
