@@ -210,11 +210,14 @@ func (t *leaseTally) kinds() map[string]int64 {
 // failed records an acquisition that returned err under c: a context's
 // end must be reported with an error wrapping ctx.Err() and its cause,
 // and nothing else may fail a wait. A try (TryAcquire, TryObtainRead,
-// TryObtainWrite) may also be refused (lock.ErrNotAcquired) or fail on a
-// Redis error, which it does not retry; neither holds anything.
-func (t *leaseTally) failed(tb testing.TB, c *churnCtx, err error, try bool) {
+// TryObtainWrite) called before its context ended may also be refused
+// (lock.ErrNotAcquired; the context may end meanwhile: the refusal is
+// still the answer) or fail on a Redis error, which it does not retry;
+// neither holds anything.
+func (t *leaseTally) failed(tb testing.TB, c *churnCtx, err error, try bool, called int64) {
+	live := c.endedAt() == 0 || c.endedAt() > called
 	switch {
-	case try && c.Err() == nil && errors.Is(err, lock.ErrNotAcquired):
+	case try && live && errors.Is(err, lock.ErrNotAcquired):
 		t.refused.Add(1)
 		return
 	case try && c.Err() == nil:
@@ -534,7 +537,7 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		}
 		if err != nil {
 			call.Return(check.Failed)
-			r.tally.failed(t, c, err, try)
+			r.tally.failed(t, c, err, try, called)
 			c.stop()
 			continue
 		}
@@ -699,7 +702,7 @@ func rwWorker(t *testing.T, r *leaseRound, m *redislock.RWMutex, owner int, rng 
 		}
 		if err != nil {
 			call.Return(check.Failed)
-			r.tally.failed(t, c, err, try)
+			r.tally.failed(t, c, err, try, called)
 			c.stop()
 			continue
 		}

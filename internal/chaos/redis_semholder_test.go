@@ -35,7 +35,10 @@ const (
 	reclaimDue = shortTTL + handoffRefresh + slack
 )
 
-func init() { helpers["redis-lease-holder"] = redisLeaseHolder }
+func init() {
+	helpers["redis-lease-holder"] = redisLeaseHolder
+	helpers["redis-lease-waiter"] = redisLeaseWaiter
+}
 
 // TestRedisLeaseHolderKilled is scenario 3 of issue 16: a helper process
 // holds semaphore weight, a write lease or a read lease, renews it a few
@@ -356,4 +359,122 @@ func redisLeaseHolder() error {
 		return err
 	}
 	return nil
+}
+
+// TestRedisLeaseWaiterKilled: a helper process waits, queued in Redis,
+// for semaphore weight, a write lease or a read lease, and is killed
+// (SIGKILL) with a waiter of this process queued behind it (or, for the
+// reader, a writer waiting for its phase to end). When this process
+// releases what the helper waited for, the script grants the helper
+// first: its grant message reaches no subscriber (its Client is gone
+// with its connections), so the grant is undone at once and the waiter
+// of this process served within handoffPrompt, not at the dead entry's
+// deadline.
+func TestRedisLeaseWaiterKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := dialRedis(t, srv.Addr())
+	a := newLocks(t, rdb, redislock.WithWatchdog(shortTTL, shortRenew))
+	b := newLocks(t, dialRedis(t, srv.Addr()), redislock.WithWatchdog(shortTTL, shortRenew))
+	var sum chaos.Summary
+	sum.Processes = 2
+	served := map[string][]time.Duration{}
+	kinds := []string{"sem", "write", "read"}
+	for round := range plan.Rounds(1) {
+		for _, kind := range kinds {
+			name := fmt.Sprintf("chaos-waiter-%s-%d", kind, round)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var holder *redislock.Lease
+			var err error
+			var next <-chan acquired
+			var capacity int64 = rwWriter
+			start := func() *proctest.Proc {
+				return proctest.StartHelper(t, "redis-lease-waiter", setenv(envRedis, srv.Addr()), setenv(envLease, kind), setenv(envDir, name))
+			}
+			var victim *proctest.Proc
+			switch kind {
+			case "sem":
+				capacity = holderSize
+				s := a.NewSemaphore(name, holderSize)
+				if holder, err = s.Acquire(ctx, holderSize); err != nil {
+					t.Fatal(err)
+				}
+				victim = start()
+				semWaiting(t, ctx, s, 1)
+				next = obtainLater(2, holderWeight, func(ctx context.Context) (*redislock.Lease, error) {
+					return b.NewSemaphore(name, holderSize).Acquire(ctx, holderWeight)
+				})
+				semWaiting(t, ctx, s, 2)
+			case "write": // the helper's turn has come; a reader waits in its phase
+				if holder, err = a.NewRWMutex(name).ObtainRead(ctx); err != nil {
+					t.Fatal(err)
+				}
+				victim = start()
+				rwWriterWaits(t, rdb, name)
+				next = obtainLater(2, 1, b.NewRWMutex(name).ObtainRead)
+				rwQueued(t, rdb, name, 1, 0)
+			case "read": // the helper waits in a write phase; a writer waits for its turn
+				if holder, err = a.NewRWMutex(name).ObtainWrite(ctx); err != nil {
+					t.Fatal(err)
+				}
+				victim = start()
+				rwQueued(t, rdb, name, 1, 0)
+				next = obtainLater(2, rwWriter, b.NewRWMutex(name).ObtainWrite)
+				rwQueued(t, rdb, name, 1, 1)
+			}
+			victim.Kill()
+			sum.Faults++
+			g := check.Grant{Owner: 1, Weight: capacity, Token: holder.Fence(), Granted: check.Now()}
+			if kind == "write" {
+				g.Weight = 1
+			}
+			released := time.Now()
+			g.End = check.Now()
+			if err := holder.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r, d := got(t, "the waiter behind the killed one, after the release", next, released, handoffPrompt)
+			served[kind] = append(served[kind], d)
+			gs := []check.Grant{g, release(t, r)}
+			checkGrants(t, round, gs, capacity, &sum)
+			sum.Acquisitions += 2
+			cancel()
+			if t.Failed() {
+				return
+			}
+		}
+	}
+	for _, kind := range kinds {
+		sum.Note(fmt.Sprintf("behind a killed %s waiter, served %s after the release", kind, durations(served[kind])))
+	}
+	sum.Note(fmt.Sprintf("bound %v; a dead entry lives %v", handoffPrompt, shortTTL))
+	t.Log(sum)
+}
+
+// redisLeaseWaiter is the "redis-lease-waiter" helper: it waits for what
+// envLease says (weight holderWeight of the semaphore, or a lease of the
+// RW lock, called envDir) until it is killed.
+func redisLeaseWaiter() error {
+	c, closeRedis, err := helperClient()
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	defer c.Close()
+	name := os.Getenv(envDir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	switch kind := os.Getenv(envLease); kind {
+	case "sem":
+		_, err = c.NewSemaphore(name, holderSize).Acquire(ctx, holderWeight)
+	case "write":
+		_, err = c.NewRWMutex(name).ObtainWrite(ctx)
+	case "read":
+		_, err = c.NewRWMutex(name).ObtainRead(ctx)
+	default:
+		return fmt.Errorf("%s=%q", envLease, kind)
+	}
+	if err == nil {
+		return errors.New("granted while it should have been killed")
+	}
+	return err
 }
