@@ -38,6 +38,7 @@ const (
 func init() {
 	helpers["redis-lease-holder"] = redisLeaseHolder
 	helpers["redis-lease-waiter"] = redisLeaseWaiter
+	helpers["redis-lease-sleeper"] = redisLeaseSleeper
 }
 
 // TestRedisLeaseHolderKilled is scenario 3 of issue 16: a helper process
@@ -477,4 +478,155 @@ func redisLeaseWaiter() error {
 		return errors.New("granted while it should have been killed")
 	}
 	return err
+}
+
+// TestRedisLeaseWaiterStopped: a helper process waits, queued in Redis,
+// for semaphore weight or a write lease, with a waiter of this process
+// behind it, and is stopped (SIGSTOP). The release that follows grants
+// the helper first; its Client's connection is open, so the message is
+// counted as delivered, but nobody takes the grant up. Once the grant's
+// entry dies in Redis (its lifetime, shortTTL here) the waiter behind is
+// served, within reclaimDue of the release. Then the helper resumes and
+// finds its grant too old to trust: it must ask Redis again, and hold
+// only once the waiter of this process has released (check.OverAdmitted
+// over both holds, the helper's ending at its lease's validity).
+func TestRedisLeaseWaiterStopped(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := dialRedis(t, srv.Addr())
+	a := newLocks(t, rdb, redislock.WithWatchdog(shortTTL, shortRenew))
+	b := newLocks(t, dialRedis(t, srv.Addr()), redislock.WithWatchdog(shortTTL, shortRenew))
+	var sum chaos.Summary
+	sum.Processes = 2
+	served := map[string][]time.Duration{}
+	kinds := []string{"sem", "write"}
+	for round := range plan.Rounds(1) {
+		for _, kind := range kinds {
+			name := fmt.Sprintf("chaos-stopped-%s-%d", kind, round)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			var holder *redislock.Lease
+			var err error
+			var next <-chan acquired
+			var capacity int64 = rwWriter
+			start := func() *proctest.Proc {
+				return proctest.StartHelper(t, "redis-lease-sleeper", setenv(envRedis, srv.Addr()), setenv(envLease, kind), setenv(envDir, name))
+			}
+			var victim *proctest.Proc
+			switch kind {
+			case "sem":
+				capacity = holderSize
+				s := a.NewSemaphore(name, holderSize)
+				if holder, err = s.Acquire(ctx, holderSize); err != nil {
+					t.Fatal(err)
+				}
+				victim = start()
+				semWaiting(t, ctx, s, 1)
+				next = obtainLater(2, holderWeight, func(ctx context.Context) (*redislock.Lease, error) {
+					return b.NewSemaphore(name, holderSize).Acquire(ctx, holderWeight)
+				})
+				semWaiting(t, ctx, s, 2)
+			case "write":
+				if holder, err = a.NewRWMutex(name).ObtainRead(ctx); err != nil {
+					t.Fatal(err)
+				}
+				victim = start()
+				rwWriterWaits(t, rdb, name)
+				next = obtainLater(2, 1, b.NewRWMutex(name).ObtainRead)
+				rwQueued(t, rdb, name, 1, 0)
+			}
+			if err := victim.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			sum.Faults++
+			g := check.Grant{Owner: 1, Weight: capacity, Token: holder.Fence(), Granted: check.Now()}
+			if kind == "write" {
+				g.Weight = 1
+			}
+			released := time.Now()
+			g.End = check.Now()
+			if err := holder.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r, d := got(t, "the waiter behind the stopped one, after the release", next, released, reclaimDue)
+			served[kind] = append(served[kind], d)
+			if err := victim.Cont(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * handoffRefresh) // the helper must not hold meanwhile
+			if lines := victim.Lines("held "); len(lines) > 0 {
+				t.Errorf("%s: the resumed helper holds beside the waiter behind it: %v", name, lines)
+			}
+			mine := release(t, r)
+			line, err := victim.Expect("held ", 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h check.Grant
+			if _, err := fmt.Sscanf(line, "held fence=%d weight=%d called=%d granted=%d", &h.Token, &h.Weight, &h.Called, &h.Granted); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			line, err = victim.Expect("end ", 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fmt.Sscanf(line, "end end=%d valid=%d", &h.End, &h.ValidUntil); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			h.Owner = uint64(victim.PID())
+			if err := victim.Wait(10 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			checkGrants(t, round, []check.Grant{g, mine, h}, capacity, &sum)
+			if h.Granted < mine.End {
+				t.Errorf("%s: the resumed helper got its lease at %d, before the waiter behind it released at %d", name, h.Granted, mine.End)
+			}
+			sum.Acquisitions += 3
+			cancel()
+			if t.Failed() {
+				return
+			}
+		}
+	}
+	for _, kind := range kinds {
+		sum.Note(fmt.Sprintf("behind a stopped %s waiter granted at the release, served %s after it", kind, durations(served[kind])))
+	}
+	sum.Note(fmt.Sprintf("bound %v; each resumed waiter held only after the other had released", reclaimDue))
+	t.Log(sum)
+}
+
+// redisLeaseSleeper is the "redis-lease-sleeper" helper: it waits for
+// what envLease says (weight holderWeight of the semaphore, or a write
+// lease of the RW lock, called envDir), prints "held fence=F weight=W
+// called=C granted=G", holds it for a moment, then prints "end end=E
+// valid=V" (check.Now readings: the end of the hold and the end of
+// validity the lease last reported) and releases it.
+func redisLeaseSleeper() error {
+	c, closeRedis, err := helperClient()
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	defer c.Close()
+	name := os.Getenv(envDir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	called := check.Now()
+	var l *redislock.Lease
+	w := int64(holderWeight)
+	switch kind := os.Getenv(envLease); kind {
+	case "sem":
+		l, err = c.NewSemaphore(name, holderSize).Acquire(ctx, w)
+	case "write":
+		w = rwWriter
+		l, err = c.NewRWMutex(name).ObtainWrite(ctx)
+	default:
+		return fmt.Errorf("%s=%q", envLease, kind)
+	}
+	if err != nil {
+		return err
+	}
+	granted := check.Now()
+	fmt.Printf("held fence=%d weight=%d called=%d granted=%d\n", l.Fence(), w, called, granted)
+	valid := holdLease(l, 50*time.Millisecond, granted)
+	fmt.Printf("end end=%d valid=%d\n", check.Now(), valid)
+	return l.Release(context.Background())
 }
