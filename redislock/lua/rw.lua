@@ -76,12 +76,23 @@ elseif op ~= 'release' and op ~= 'stat' then
 	error('rw.lua: unknown operation')
 end
 
+-- readers and waiting say whether KEYS[2] existed, and whether KEYS[5] or
+-- KEYS[6] did, when the call began: when they did not, there is nothing
+-- in them to reclaim, look up or grant, and the call saves those commands
+-- (the uncontended read or write and its release run about half the
+-- commands they would otherwise). KEYS[7] and KEYS[8] go with KEYS[6]
+-- and KEYS[5]: their members are added and removed together, and their
+-- TTLs are set together.
+local f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
+local readers = redis.call('exists', KEYS[2]) == 1
+local waiting = redis.call('exists', KEYS[5], KEYS[6]) > 0
+
 -- A token is a reader's or a writer's for good: a read with a writer's
 -- token, or a write with a reader's, is refused before anything changes.
-if op == 'read' and (redis.call('hget', KEYS[4], 'tok') == tok or redis.call('zscore', KEYS[6], tok)) then
+if op == 'read' and (f[1] == tok or waiting and redis.call('zscore', KEYS[6], tok)) then
 	error('rw.lua: read with a writer\'s token')
 end
-if op == 'write' and (redis.call('zscore', KEYS[2], tok) or redis.call('zscore', KEYS[5], tok)) then
+if op == 'write' and (readers and redis.call('zscore', KEYS[2], tok) or waiting and redis.call('zscore', KEYS[5], tok)) then
 	error('rw.lua: write with a reader\'s token')
 end
 -- The caller as a waiter: a reader that may be waiting, or a writer.
@@ -97,23 +108,42 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
 -- W is the writer whose turn it is, or nil.
 local W
-do
-	local f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
-	if f[1] and tonumber(f[3]) then
-		W = {tok = f[1], held = f[2] == '1', dl = tonumber(f[3]), fence = tonumber(f[4]), stamp = f[5] or '0', chan = f[6] or ''}
-	end
+if f[1] and tonumber(f[3]) then
+	W = {tok = f[1], held = f[2] == '1', dl = tonumber(f[3]), fence = tonumber(f[4]), stamp = f[5] or '0', chan = f[6] or ''}
 end
 local readers_changed, writer_changed, waiters_changed = false, false, false
-if redis.call('exists', KEYS[2]) == 0 then
+if not readers then
 	-- The readers' key expired with the last reader's lease: their fences
 	-- (which live a second longer) go too.
 	redis.call('del', KEYS[3])
 end
 
+-- The writes to KEYS[3] wait for commit, which makes them in one HDEL and
+-- one HSET (or a DEL when no reader is left): dropped are the fields of
+-- readers gone, added those of new readers, field and value in turn.
+-- A reader's field is read only while it reads, never between its
+-- change and commit.
+local dropped, added = {}, {}
+-- latest is the latest deadline given to a reader by this call, if
+-- KEYS[2] did not exist when it began (then its last reader's).
+local latest
+
 local function add_reader(r, deadline, fence)
 	redis.call('zadd', KEYS[2], deadline, r)
-	redis.call('hset', KEYS[3], r, string.format('%d', fence))
+	added[#added + 1] = r
+	added[#added + 1] = string.format('%d', fence)
 	readers_changed = true
+	if not readers then
+		latest = math.max(latest or deadline, deadline)
+	end
+end
+
+-- chunked calls cmd on key with the values of list, at most 1000 at a
+-- time (unpack has a limit).
+local function chunked(cmd, key, list)
+	for i = 1, #list, 1000 do
+		redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+	end
 end
 
 local function unqueue_writer(w)
@@ -134,17 +164,22 @@ end
 -- waiters whose entry has died, except the caller as a waiter (self_r,
 -- self_w): a waiter that calls is alive, and keeps its place.
 local function reclaim()
-	local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
-	if #dead > 0 then
-		for _, r in ipairs(dead) do
-			redis.call('hdel', KEYS[3], r)
+	if readers then
+		local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
+		if #dead > 0 then
+			for _, r in ipairs(dead) do
+				dropped[#dropped + 1] = r
+			end
+			redis.call('zremrangebyscore', KEYS[2], '-inf', now)
+			readers_changed = true
 		end
-		redis.call('zremrangebyscore', KEYS[2], '-inf', now)
-		readers_changed = true
 	end
 	if W and W.dl <= now and (W.held or W.tok ~= self_w) then
 		W = nil
 		writer_changed = true
+	end
+	if not waiting then
+		return
 	end
 	for _, r in ipairs(redis.call('zrangebyscore', KEYS[5], '-inf', now)) do
 		if r ~= self_r then
@@ -167,6 +202,9 @@ end
 local function advance()
 	local mine
 	while true do
+		if not W and not waiting then
+			return mine
+		end
 		if not W then
 			local blocked = redis.call('zrange', KEYS[5], 0, -1, 'withscores')
 			for i = 1, #blocked, 2 do
@@ -227,9 +265,14 @@ end
 -- writer whose entry has just died keeps its turn if it calls in time).
 local function commit()
 	if readers_changed then
-		local last = redis.call('zrange', KEYS[2], -1, -1, 'withscores')[2]
+		local last = latest
+		if readers then
+			last = redis.call('zrange', KEYS[2], -1, -1, 'withscores')[2]
+		end
 		if last then
 			local ms = math.max(tonumber(last) - now, 1)
+			chunked('hdel', KEYS[3], dropped)
+			chunked('hset', KEYS[3], added)
 			redis.call('pexpire', KEYS[2], ms)
 			redis.call('pexpire', KEYS[3], ms + 1000)
 		else
@@ -237,13 +280,20 @@ local function commit()
 		end
 	end
 	if writer_changed then
-		redis.call('del', KEYS[4])
-		if W then
+		-- A writer that holds has every field, so the HSET leaves nothing
+		-- stale; one that does not has no fence, and one may be left.
+		if W and W.fence then
 			redis.call('hset', KEYS[4], 'tok', W.tok, 'held', W.held and '1' or '0',
-				'dl', string.format('%d', W.dl), 'stamp', W.stamp, 'chan', W.chan)
-			if W.fence then
-				redis.call('hset', KEYS[4], 'fence', string.format('%d', W.fence))
+				'dl', string.format('%d', W.dl), 'stamp', W.stamp, 'chan', W.chan,
+				'fence', string.format('%d', W.fence))
+		else
+			redis.call('del', KEYS[4])
+			if W then
+				redis.call('hset', KEYS[4], 'tok', W.tok, 'held', W.held and '1' or '0',
+					'dl', string.format('%d', W.dl), 'stamp', W.stamp, 'chan', W.chan)
 			end
+		end
+		if W then
 			redis.call('pexpire', KEYS[4], math.max(W.dl - now, 1) + 1000)
 		end
 	end
@@ -306,13 +356,13 @@ if op == 'read' then
 		commit()
 		return {1, mine}
 	end
-	if redis.call('zscore', KEYS[2], tok) then
+	if readers and redis.call('zscore', KEYS[2], tok) then
 		redis.call('zadd', KEYS[2], now + ttl, tok)
 		readers_changed = true
 		commit()
 		return {1, tonumber(redis.call('hget', KEYS[3], tok)) or 0}
 	end
-	if redis.call('zscore', KEYS[5], tok) then
+	if waiting and redis.call('zscore', KEYS[5], tok) then
 		if lifetime > 0 then
 			redis.call('zadd', KEYS[5], now + lifetime, tok)
 			redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
@@ -357,7 +407,7 @@ if op == 'write' then
 		commit()
 		return {0, first_reader()}
 	end
-	if redis.call('zscore', KEYS[6], tok) then
+	if waiting and redis.call('zscore', KEYS[6], tok) then
 		if lifetime > 0 then
 			redis.call('zadd', KEYS[7], now + lifetime, tok)
 			redis.call('hset', KEYS[8], tok, stamp .. ' ' .. channel)
@@ -367,8 +417,10 @@ if op == 'write' then
 		return {0, writer_left()}
 	end
 	if not W then
-		-- No writer's turn, so none is queued either (advance).
-		if redis.call('zcard', KEYS[2]) == 0 then
+		-- No writer's turn, so none is queued either (advance). Readers
+		-- enter only from KEYS[5] (advance), so without KEYS[2] and
+		-- KEYS[5] there are none.
+		if not (readers or waiting) or redis.call('zcard', KEYS[2]) == 0 then
 			local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
 			W = {tok = tok, held = true, dl = now + ttl, fence = fence, stamp = stamp, chan = channel}
 			writer_changed = true
@@ -400,8 +452,8 @@ end
 if op == 'release' then
 	reclaim()
 	local r = 0
-	if redis.call('zrem', KEYS[2], tok) == 1 then
-		redis.call('hdel', KEYS[3], tok)
+	if readers and redis.call('zrem', KEYS[2], tok) == 1 then
+		dropped[#dropped + 1] = tok
 		readers_changed = true
 		r = 1
 	elseif W and W.tok == tok then
@@ -410,10 +462,10 @@ if op == 'release' then
 		end
 		W = nil
 		writer_changed = true
-	elseif redis.call('zrem', KEYS[5], tok) == 1 then
+	elseif waiting and redis.call('zrem', KEYS[5], tok) == 1 then
 		redis.call('hdel', KEYS[8], tok)
 		waiters_changed = true
-	elseif redis.call('zscore', KEYS[6], tok) then
+	elseif waiting and redis.call('zscore', KEYS[6], tok) then
 		unqueue_writer(tok)
 	end
 	advance()
@@ -427,7 +479,7 @@ end
 if op == 'renew' then
 	reclaim()
 	local r = 0
-	if redis.call('zscore', KEYS[2], tok) then
+	if readers and redis.call('zscore', KEYS[2], tok) then
 		redis.call('zadd', KEYS[2], 'XX', now + ttl, tok)
 		readers_changed = true
 		r = 1
