@@ -270,7 +270,10 @@ func released(h *check.History, client int, w int64, granted, end int64, err err
 // take effect, their answers never come), SCRIPT FLUSH, short delays,
 // and cancellation storms.
 func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
-	storm := func(*testing.T, *faultproxy.Proxy, *redis.Client) { r.st.fire(rng) }
+	storm := func(t *testing.T, _ *faultproxy.Proxy, _ *redis.Client) {
+		r.st.fire(rng)
+		r.stormWaiters(t, rng)
+	}
 	return []fault{
 		{"stall beyond the TTL", r.stallHolder},
 		{"cancellation storm", storm},
@@ -352,6 +355,62 @@ func (r *leaseRound) stallHolder(t *testing.T, p *faultproxy.Proxy, _ *redis.Cli
 	released(&r.hist, owner, w, granted, end, err, &r.tally)
 }
 
+// stormWaiters is a cancellation storm on waiters of its own: it starts
+// stormSize waits (r.wait) on random Clients of the round, and cancels
+// each at a random moment within stormSpan. Each must return promptly
+// (within stormPrompt of its cancellation), with the context's error if
+// not granted; one granted meanwhile is released at once, its hold ending
+// at its context's end. Their operations and grants count with the
+// others'.
+func (r *leaseRound) stormWaiters(t *testing.T, rng *rand.Rand) {
+	if r.wait == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range stormSize {
+		cl := r.clients[rng.IntN(len(r.clients))]
+		after := time.Duration(rng.Int64N(int64(stormSpan)))
+		seed := rng.Uint64()
+		owner := stormOwners + i
+		wg.Go(func() {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			c := &churnCtx{Context: ctx, cancel: cancel}
+			c.timer = time.AfterFunc(after, func() { c.end(errChurn) })
+			defer c.stop()
+			called := check.Now()
+			// The weight is known only once the wait returns: record the
+			// call then, with its call time.
+			l, w, err := r.wait(c, cl, rand.New(rand.NewPCG(seed, 1)))
+			ret := check.Now()
+			in := check.Input{Client: owner, Kind: check.Acquire, Weight: w}
+			if at := c.endedAt(); at != 0 && ret-at > r.lateMax.Load() {
+				r.lateMax.Store(ret - at) // racy max: good enough for a report
+			}
+			if at := c.endedAt(); at != 0 && time.Duration(ret-at) > stormPrompt {
+				t.Errorf("a storm waiter returned %v after its cancellation (%v)", time.Duration(ret-at), err)
+			}
+			if err != nil {
+				// A failed acquire is a no-op anywhere in its window: left
+				// out of the history, where sixteen at once would only
+				// slow porcupine down.
+				r.tally.failed(t, c, err, false, called)
+				r.stormed.Add(1)
+				return
+			}
+			r.hist.Add(check.Operation{ClientId: owner, Input: in, Call: called, Output: check.OK, Return: ret})
+			r.tally.grants.Add(1)
+			end := endOfHold(check.Now(), c, true)
+			r.grants.Add(check.Grant{Owner: uint64(owner), Weight: w, Token: l.Fence(), Called: called, Granted: ret, End: end,
+				ValidUntil: check.ValidUntil(l.Validity)})
+			rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err = l.Release(rctx)
+			rcancel()
+			released(&r.hist, owner, w, ret, end, err, &r.tally)
+		})
+	}
+	wg.Wait()
+}
+
 // takeWithin takes a lease with obtain, whose context bounds the hold,
 // giving up after d; stop ends that context.
 func takeWithin(d time.Duration, obtain func(ctx context.Context) (*redislock.Lease, error)) (l *redislock.Lease, stop func(), err error) {
@@ -383,11 +442,26 @@ type leaseRound struct {
 	take      func(c *redislock.Client) (l *redislock.Lease, w int64, stop func(), err error)
 	victim    *redislock.Client
 	lostAfter []time.Duration // stallHolder's leases: when each was found lost
+	// wait starts a wait through c, bounded by ctx (which bounds the
+	// hold too), for a storm's waiter, and returns its weight.
+	wait    func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error)
+	clients []*redislock.Client
+	stormed atomic.Int64 // storm waiters cancelled
+	lateMax atomic.Int64 // the longest a storm waiter took to return after its cancellation
 }
 
 // leaseOwners is the number of goroutines of a lease round, and the owner
 // number of its stallHolder.
 const leaseOwners = leaseClients * leaseGoroutines
+
+// Storm waiters: how many each storm starts, the span within which it
+// cancels them, how promptly each must return, and their owner numbers.
+const (
+	stormSize   = 16
+	stormSpan   = 30 * time.Millisecond
+	stormPrompt = time.Second
+	stormOwners = 1000
+)
 
 // run starts the Clients of a round and, in each of their goroutines,
 // work(c, owner, rng, until); it injects the lease faults in turn until
@@ -402,6 +476,7 @@ func (r *leaseRound) run(t *testing.T, round int, work func(c *redislock.Client,
 			addr = r.proxy.Addr()
 		}
 		c := newLocks(t, dialRedis(t, addr), redislock.WithWatchdog(shortTTL, shortRenew))
+		r.clients = append(r.clients, c)
 		for g := range leaseGoroutines {
 			owner := i*leaseGoroutines + g
 			wg.Go(func() { work(c, owner, rand.New(rand.NewPCG(uint64(round), uint64(owner))), until) })
@@ -451,7 +526,8 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Processes = 1
 	byWeight := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled, refused, tryErrors int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed int64
+	var lateMax time.Duration
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -465,6 +541,11 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 					return c.NewSemaphore(name, semSize).Acquire(ctx, 1)
 				})
 				return l, 1, stop, err
+			},
+			wait: func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error) {
+				w := 1 + rng.Int64N(semSize)
+				l, err := c.NewSemaphore(name, semSize).Acquire(ctx, w)
+				return l, w, err
 			}}
 		sum.Faults += r.run(t, round, func(c *redislock.Client, owner int, rng *rand.Rand, until time.Time) {
 			semWorker(t, r, c.NewSemaphore(name, semSize), semSize, owner, rng, until)
@@ -487,6 +568,8 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 		ctxEnded += r.tally.ctxEnded.Load()
 		cancelled += r.tally.cancelled.Load()
 		refused += r.tally.refused.Load()
+		stormed += r.stormed.Load()
+		lateMax = max(lateMax, time.Duration(r.lateMax.Load()))
 		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
 			break
@@ -499,6 +582,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	}
 	sum.Note(fmt.Sprintf("grants by weight %v", byWeight))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
@@ -614,7 +698,8 @@ func TestRedisRWMutexFaults(t *testing.T) {
 	sum.Processes = 1
 	byKind := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled, refused, tryErrors int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed int64
+	var lateMax time.Duration
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -631,6 +716,14 @@ func TestRedisRWMutexFaults(t *testing.T) {
 				}
 				l, stop, err := takeWithin(2*time.Second, c.NewRWMutex(name).ObtainWrite)
 				return l, rwWriter, stop, err
+			},
+			wait: func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error) {
+				if rng.IntN(2) == 0 {
+					l, err := c.NewRWMutex(name).ObtainRead(ctx)
+					return l, 1, err
+				}
+				l, err := c.NewRWMutex(name).ObtainWrite(ctx)
+				return l, rwWriter, err
 			}}
 		sum.Faults += r.run(t, round, func(c *redislock.Client, owner int, rng *rand.Rand, until time.Time) {
 			rwWorker(t, r, c.NewRWMutex(name), owner, rng, until)
@@ -656,6 +749,8 @@ func TestRedisRWMutexFaults(t *testing.T) {
 		ctxEnded += r.tally.ctxEnded.Load()
 		cancelled += r.tally.cancelled.Load()
 		refused += r.tally.refused.Load()
+		stormed += r.stormed.Load()
+		lateMax = max(lateMax, time.Duration(r.lateMax.Load()))
 		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
 			break
@@ -663,6 +758,7 @@ func TestRedisRWMutexFaults(t *testing.T) {
 	}
 	sum.Note(fmt.Sprintf("grants by kind %v", byKind))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
+	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
