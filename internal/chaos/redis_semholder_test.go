@@ -4,10 +4,12 @@ package chaos_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -536,6 +538,7 @@ func TestRedisLeaseWaiterStopped(t *testing.T) {
 			if err := victim.Stop(); err != nil {
 				t.Fatal(err)
 			}
+			waitStopped(t, victim.PID())
 			sum.Faults++
 			g := check.Grant{Owner: 1, Weight: capacity, Token: holder.Fence(), Granted: check.Now()}
 			if kind == "write" {
@@ -591,6 +594,34 @@ func TestRedisLeaseWaiterStopped(t *testing.T) {
 	}
 	sum.Note(fmt.Sprintf("bound %v; each resumed waiter held only after the other had released", reclaimDue))
 	t.Log(sum)
+}
+
+// waitStopped waits until every thread of process pid is stopped: SIGSTOP
+// takes effect when each thread next enters the kernel, and until then
+// the process may still take a grant.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := err == nil && len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			// The state follows the command, which is in parentheses.
+			i := bytes.LastIndexByte(b, ')')
+			if err != nil || i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped 5s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // redisLeaseSleeper is the "redis-lease-sleeper" helper: it waits for
