@@ -21,7 +21,7 @@ test:
 	cd etcdlock && $(GO) vet ./... && $(GO) test -race -count=1 -timeout=10m -bench=. -benchtime=1x ./...
 
 # The main job: contention scenarios for every primitive against its peers
-# (about a minute on 2 cores). Flags: cd benchmarks && go run ./cmd/contend -h
+# (about a minute and a half on 2 cores). Flags: cd benchmarks && go run ./cmd/contend -h
 bench:
 	cd benchmarks && $(GO) run ./cmd/contend
 

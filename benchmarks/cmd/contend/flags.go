@@ -54,7 +54,8 @@ const usageHead = `usage: contend [flags]
 Runs contention scenarios for each primitive of this module side by side
 with its peers, interleaving the implementations in every repetition, and
 prints a table (or JSON). With no flags it runs every scenario in about a
-minute. Redis scenarios use, in order: -redis ADDR, a redis-server on PATH
+minute and a half. Redis scenarios (the mutex, semaphore and
+reader/writer lock) use, in order: -redis ADDR, a redis-server on PATH
 started on a free 127.0.0.1 port (and stopped afterwards), or an
 in-process miniredis (figures then not representative of a network). The
 etcd scenario uses -etcd ADDR or an etcd on PATH started on free 127.0.0.1

@@ -5,7 +5,7 @@
 // can write JSON, benchstat-compatible lines and a self-contained HTML
 // report with charts.
 //
-//	cd benchmarks && go run ./cmd/contend              # everything, about a minute
+//	cd benchmarks && go run ./cmd/contend              # everything, about a minute and a half
 //	go run ./cmd/contend -scenarios mutex -workers 1,2,4,8,16 -html mutex.html
 //	go run ./cmd/contend -benchfmt new.txt && benchstat -col /impl new.txt
 //
