@@ -193,6 +193,7 @@ func endOfHold(end int64, c *churnCtx, bounds bool) int64 {
 type leaseTally struct {
 	grants, cancelled, lost, ctxEnded, contract, stalls, unexpected atomic.Int64
 	refused, tryErrors                                              atomic.Int64 // tries
+	shrunk                                                          atomic.Int64 // refused while the semaphore was smaller
 	byKind                                                          sync.Map     // kind → *atomic.Int64
 }
 
@@ -308,6 +309,26 @@ func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 			p.SetDelay(20*time.Millisecond, 20*time.Millisecond)
 			proxyFor(t, p, faultproxy.Delay, 200*time.Millisecond)
 		}},
+		{"shrink and grow", r.shrink},
+	}
+}
+
+// shrink resizes the semaphore to semSize−1 for 150ms, then back to
+// semSize (nothing for an RW lock). Holders keep their weight; waiters
+// for semSize are refused with lock.ErrInvalidArgument meanwhile.
+func (r *leaseRound) shrink(t *testing.T, _ *faultproxy.Proxy, _ *redis.Client) {
+	if r.resize == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
+	defer cancel()
+	r.resized.Store(true)
+	if err := r.resize(ctx, semSize-1); err != nil {
+		t.Errorf("shrink: %v", err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if err := r.resize(ctx, semSize); err != nil {
+		t.Errorf("grow: %v", err)
 	}
 }
 
@@ -446,6 +467,10 @@ type leaseRound struct {
 	// hold too), for a storm's waiter, and returns its weight.
 	wait    func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error)
 	clients []*redislock.Client
+	// resize, if set, resizes the semaphore: the resize fault shrinks it
+	// by one for a moment, then restores it.
+	resize  func(ctx context.Context, size int64) error
+	resized atomic.Bool  // the semaphore has been shrunk in the round
 	stormed atomic.Int64 // storm waiters cancelled
 	lateMax atomic.Int64 // the longest a storm waiter took to return after its cancellation
 }
@@ -513,7 +538,9 @@ func (r *leaseRound) run(t *testing.T, round int, work func(c *redislock.Client,
 // TestRedisSemaphoreFaults is scenario 1 of issue 16: a Semaphore of size
 // semSize, weights 1 to semSize taken through SemaphoreLocker (whose
 // context bounds only the wait) and Acquire (whose context bounds the
-// hold too) under churn and the lease faults. At no instant may the
+// hold too) under churn and the lease faults, the semaphore shrunk by
+// one for a moment now and then (waits for all of it are refused
+// meanwhile, with lock.ErrInvalidArgument). At no instant may the
 // leases still valid hold more than semSize; fences are one per grant and
 // increase in real time; the merged history is linearizable for a
 // semaphore; no wait stalls; every weight is granted now and then (a
@@ -526,7 +553,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Processes = 1
 	byWeight := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed, shrunk int64
 	var lateMax time.Duration
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
@@ -542,6 +569,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 				})
 				return l, 1, stop, err
 			},
+			resize: newLocks(t, admin).NewSemaphore(name, semSize).Resize,
 			wait: func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error) {
 				w := 1 + rng.Int64N(semSize)
 				l, err := c.NewSemaphore(name, semSize).Acquire(ctx, w)
@@ -569,6 +597,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 		cancelled += r.tally.cancelled.Load()
 		refused += r.tally.refused.Load()
 		stormed += r.stormed.Load()
+		shrunk += r.tally.shrunk.Load()
 		lateMax = max(lateMax, time.Duration(r.lateMax.Load()))
 		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
@@ -584,6 +613,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
 	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
+	sum.Note(chaos.Count(shrunk, "wait") + " for the whole semaphore refused while it was shrunk")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
 	sum.Note(chaos.Count(ops, "operation") + " linearizable for a semaphore of size 4; fences in order; weight and queue empty after each round")
@@ -621,7 +651,11 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		}
 		if err != nil {
 			call.Return(check.Failed)
-			r.tally.failed(t, c, err, try, called)
+			if w == semSize && r.resized.Load() && errors.Is(err, lock.ErrInvalidArgument) {
+				r.tally.shrunk.Add(1) // refused while the semaphore was smaller
+			} else {
+				r.tally.failed(t, c, err, try, called)
+			}
 			c.stop()
 			continue
 		}
