@@ -237,8 +237,8 @@ func (t *leaseTally) failed(tb testing.TB, c *churnCtx, err error, try bool, cal
 			tb.Errorf("contract: error %q for a context ended by %q", err, context.Cause(c))
 		}
 	}
-	if errors.Is(context.Cause(c), errStall) {
-		t.stalls.Add(1)
+	if errors.Is(context.Cause(c), errStall) && t.stalls.Add(1) <= maxReported {
+		tb.Errorf("a wait stalled: nothing granted or refused it for %v", stallTimeout)
 	}
 }
 
