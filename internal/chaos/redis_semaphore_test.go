@@ -194,6 +194,7 @@ type leaseTally struct {
 	grants, cancelled, lost, ctxEnded, contract, stalls, unexpected atomic.Int64
 	refused, tryErrors                                              atomic.Int64 // tries
 	shrunk                                                          atomic.Int64 // refused while the semaphore was smaller
+	goneAtRelease                                                   atomic.Int64 // live leases whose key was gone when their release ran
 	byKind                                                          sync.Map     // kind → *atomic.Int64
 }
 
@@ -269,6 +270,7 @@ func released(h *check.History, client int, w int64, granted, end int64, err err
 // a lease (see stallHolder), every connection killed, the proxied
 // connections reset, grant messages dropped, replies dropped (requests
 // take effect, their answers never come), SCRIPT FLUSH, short delays,
+// a shrink of the semaphore, the server stopped (SIGSTOP) beyond the TTL,
 // and cancellation storms.
 func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 	storm := func(t *testing.T, _ *faultproxy.Proxy, _ *redis.Client) {
@@ -278,6 +280,15 @@ func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 	return []fault{
 		{"stall beyond the TTL", r.stallHolder},
 		{"cancellation storm", storm},
+		{"server paused beyond the TTL", func(*testing.T, *faultproxy.Proxy, *redis.Client) {
+			// Every Client's leases run out of validity; the commands
+			// sent meanwhile (renewals, acquisitions, releases) run when
+			// the server resumes, after the leases they were for ended.
+			r.srv.Pause()
+			time.Sleep(leaseStall)
+			r.srv.Resume()
+		}},
+		{"shrink and grow", r.shrink},
 		{"kill connections", func(t *testing.T, _ *faultproxy.Proxy, admin *redis.Client) {
 			ctx, cancel := context.WithTimeout(context.Background(), oracleTimeout)
 			defer cancel()
@@ -309,7 +320,6 @@ func (r *leaseRound) leaseFaults(rng *rand.Rand) []fault {
 			p.SetDelay(20*time.Millisecond, 20*time.Millisecond)
 			proxyFor(t, p, faultproxy.Delay, 200*time.Millisecond)
 		}},
-		{"shrink and grow", r.shrink},
 	}
 }
 
@@ -553,7 +563,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Processes = 1
 	byWeight := map[string]int64{}
 	faults := map[string]int{}
-	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed, shrunk int64
+	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed, shrunk, gone int64
 	var lateMax time.Duration
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
@@ -598,6 +608,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 		refused += r.tally.refused.Load()
 		stormed += r.stormed.Load()
 		shrunk += r.tally.shrunk.Load()
+		gone += r.tally.goneAtRelease.Load()
 		lateMax = max(lateMax, time.Duration(r.lateMax.Load()))
 		tryErrors += r.tally.tryErrors.Load()
 		if t.Failed() {
@@ -614,6 +625,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
 	sum.Note(chaos.Count(shrunk, "wait") + " for the whole semaphore refused while it was shrunk")
+	sum.Note(chaos.Count(gone, "live lease") + " whose key had expired when its release ran")
 	sum.Note(chaos.Count(lost, "lease") + " lost (stalls beyond the TTL), " + chaos.Count(ctxEnded, "lease") + " ended by their context while held")
 	sum.Note(fmt.Sprintf("%s held through a stall found lost %s into it (TTL %v)", chaos.Count(int64(len(stalledLost)), "lease"), durations(stalledLost), shortTTL))
 	sum.Note(chaos.Count(ops, "operation") + " linearizable for a semaphore of size 4; fences in order; weight and queue empty after each round")
@@ -674,7 +686,11 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		cancel()
 		released(&r.hist, owner, w, granted, end, err, &r.tally)
 		if errors.Is(err, lock.ErrLockLost) && !errors.Is(l.Err(), lock.ErrLockLost) {
-			t.Errorf("owner %d: Release says lost (%v), the lease says %v", owner, err, l.Err())
+			// The lease was live when Release ended it, and its key was
+			// gone when the release ran: it expired in between (the
+			// server stopped, or the release came as the validity ran
+			// out). Its hold ended at the call, or at its validity.
+			r.tally.goneAtRelease.Add(1)
 		}
 		c.stop()
 	}
