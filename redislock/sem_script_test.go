@@ -270,8 +270,10 @@ func (st semState) check(t testing.TB, shrunk bool) {
 	if total != sum {
 		t.Fatalf("sum %d, weights of the holders %d: %+v", total, sum, st)
 	}
+	// The weights outlive the holders' key by a second, on purpose (see
+	// lua/sem.lua): once it has expired, the next call deletes them.
 	for k := range st.weights {
-		if _, ok := st.holders[k]; !ok && k != "" {
+		if _, ok := st.holders[k]; !ok && k != "" && len(st.holders) > 0 {
 			t.Fatalf("weight of %q, not a holder", k)
 		}
 	}
