@@ -410,8 +410,9 @@ func TestRenewalsBatched(t *testing.T) {
 		}
 	}
 	// 5 intervals of 200ms: 100 renewals, in about 5 round trips (the
-	// leases were obtained a little apart, so one more may split off).
-	if renewals < 4*leases || renewals > 6*leases || pipes > 7 {
+	// leases were obtained a little apart, so one more may split off, and
+	// on a loaded machine a few); without batching, 100.
+	if renewals < 4*leases || renewals > 6*leases || pipes > 12 {
 		t.Fatalf("%d renewals in %d pipelines in 1s, want 20 leases × 5 in about 5", renewals, pipes)
 	}
 	t.Logf("%d renewals in %d pipelines", renewals, pipes)
