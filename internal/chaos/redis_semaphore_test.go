@@ -27,13 +27,15 @@ import (
 // process, leaseProxied of them through a fault proxy, each with
 // leaseGoroutines goroutines that take leases of random weight (or
 // readers, writers and downgrades) under cancellation churn, while the
-// test stalls the proxy beyond the TTL, kills every connection, resets
-// the proxied ones, drops grant messages and cancels many waiters at
-// once. Each hold is a check.Grant that ends at its release, at the end
-// of its lease's validity or when its context (which bounds the hold of
-// a lease from Acquire, ObtainRead or ObtainWrite) was cancelled,
-// whichever comes first; the oracles are check.OverAdmitted, check.
-// FenceDisorders and porcupine.
+// test injects the faults of leaseFaults in turn: stalls of the proxy
+// and of the server beyond the TTL, killed and reset connections, lost
+// grant messages and replies, SCRIPT FLUSH, delays, a shrink of the
+// semaphore, and storms that cancel many waiters at once. Each hold is a
+// check.Grant that ends at its release, at the end of its lease's
+// validity or when its context (which bounds the hold of a lease from
+// Acquire, ObtainRead or ObtainWrite) was cancelled, whichever comes
+// first; the oracles are check.OverAdmitted, check.FenceDisorders,
+// porcupine, the cancellation contract and progress.
 const (
 	leaseClients    = 4
 	leaseProxied    = 2
