@@ -479,12 +479,24 @@ type leaseRound struct {
 	// hold too), for a storm's waiter, and returns its weight.
 	wait    func(ctx context.Context, c *redislock.Client, rng *rand.Rand) (*redislock.Lease, int64, error)
 	clients []*redislock.Client
+	// attempts is how many acquisitions each goroutine makes at most
+	// (leaseAttempts if 0), until its time is up.
+	attempts int
 	// resize, if set, resizes the semaphore: the resize fault shrinks it
 	// by one for a moment, then restores it.
 	resize  func(ctx context.Context, size int64) error
 	resized atomic.Bool  // the semaphore has been shrunk in the round
 	stormed atomic.Int64 // storm waiters cancelled
 	lateMax atomic.Int64 // the longest a storm waiter took to return after its cancellation
+}
+
+// attemptsEach returns how many acquisitions each goroutine makes at
+// most.
+func (r *leaseRound) attemptsEach() int {
+	if r.attempts > 0 {
+		return r.attempts
+	}
+	return leaseAttempts
 }
 
 // leaseOwners is the number of goroutines of a lease round, and the owner
@@ -638,7 +650,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 // semWorker is one goroutine of TestRedisSemaphoreFaults: it takes
 // weights from 1 to size of s.
 func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, owner int, rng *rand.Rand, until time.Time) {
-	for range leaseAttempts {
+	for range r.attemptsEach() {
 		if time.Now().After(until) {
 			return
 		}
@@ -822,7 +834,7 @@ func TestRedisRWMutexFaults(t *testing.T) {
 // rwWorker is one goroutine of TestRedisRWMutexFaults: 40 % writers, a
 // third of which downgrade midway, 60 % readers.
 func rwWorker(t *testing.T, r *leaseRound, m *redislock.RWMutex, owner int, rng *rand.Rand, until time.Time) {
-	for range leaseAttempts {
+	for range r.attemptsEach() {
 		if time.Now().After(until) {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -68,11 +69,14 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 		}},
 	}
 	during, afterFaults := map[string]int64{}, map[string]int64{}
+	recovered := map[string][]time.Duration{} // from the end of the faults to the next grant
 	var ops int64
 	for round := range plan.Rounds(1) {
 		for k, kind := range kinds {
 			name := fmt.Sprintf("chaos-redlock-%d-%d", k, round)
-			r := &leaseRound{faults: map[string]int{}}
+			// The workers go on until their time is up (at most 1,000
+			// attempts each), so that some ask after the faults.
+			r := &leaseRound{faults: map[string]int{}, attempts: 1000}
 			until := time.Now().Add(semRedlockRound)
 			var progressFrom int64 // when the last fault ended
 			var wg sync.WaitGroup
@@ -128,10 +132,17 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 				t.Errorf("%s (quorum %d of %d): %d acquisitions granted while one server was down", kind.name, kind.quorum, semRedlockNodes, down)
 			}
 			var after int64
+			first := int64(math.MaxInt64)
 			for _, g := range gs {
 				if g.Called >= progressFrom {
 					after++
 				}
+				if g.Granted >= progressFrom {
+					first = min(first, g.Granted-progressFrom)
+				}
+			}
+			if first != math.MaxInt64 {
+				recovered[kind.name] = append(recovered[kind.name], time.Duration(first))
 			}
 			afterFaults[kind.name] += after
 			if after == 0 {
@@ -145,7 +156,7 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 		}
 	}
 	for _, kind := range kinds {
-		sum.Note(fmt.Sprintf("%s (quorum %d of %d): %s called and granted while a server was down, %d called after the blackhole and lost replies", kind.name, kind.quorum, semRedlockNodes, chaos.Count(during[kind.name], "acquisition"), afterFaults[kind.name]))
+		sum.Note(fmt.Sprintf("%s (quorum %d of %d): %s called and granted while a server was down, %d called after the blackhole and lost replies, the first granted %s after them", kind.name, kind.quorum, semRedlockNodes, chaos.Count(during[kind.name], "acquisition"), afterFaults[kind.name], durations(recovered[kind.name])))
 	}
 	sum.Note(chaos.Count(ops, "operation") + " linearizable; never more held at once than the size, never a writer with anyone else")
 	t.Log(sum)
