@@ -46,13 +46,12 @@ func init() {
 // TestRedisLeaseHolderKilled is scenario 3 of issue 16: a helper process
 // holds semaphore weight, a write lease or a read lease, renews it a few
 // times, and is killed (SIGKILL) with waiters of this process queued
-// behind it. Nobody
-// releases its lease; it expires in Redis within its TTL, and the
-// waiters that then fit are granted within reclaimDue of the kill, with
-// fences above the helper's; the weight and lock held at once never
-// exceed what they may (check.OverAdmitted, the helper's hold ending at
-// its death); the waiters that do not fit yet (a reader's phase, a
-// writer behind readers) are granted once those ahead release.
+// behind it. Nobody releases its lease; it expires in Redis within its
+// TTL, and the waiters that then fit are granted within reclaimDue of the
+// kill, with fences above the helper's; the weight and lock held at once
+// never exceed what they may (check.OverAdmitted, the helper's hold
+// ending at its death); the waiters that do not fit yet (a reader's
+// phase, a writer behind readers) are granted once those ahead release.
 func TestRedisLeaseHolderKilled(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := dialRedis(t, srv.Addr())
