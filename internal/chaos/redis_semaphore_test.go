@@ -198,11 +198,30 @@ type leaseTally struct {
 	shrunk                                                          atomic.Int64 // refused while the semaphore was smaller
 	goneAtRelease                                                   atomic.Int64 // live leases whose key was gone when their release ran
 	byKind                                                          sync.Map     // kind → *atomic.Int64
+	maxWait                                                         sync.Map     // kind → *atomic.Int64, the longest wait of a grant
 }
 
 func (t *leaseTally) kind(k string) {
 	v, _ := t.byKind.LoadOrStore(k, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+}
+
+// waited records that a grant of kind waited d.
+func (t *leaseTally) waited(kind string, d time.Duration) {
+	v, _ := t.maxWait.LoadOrStore(kind, new(atomic.Int64))
+	m := v.(*atomic.Int64)
+	for old := m.Load(); int64(d) > old && !m.CompareAndSwap(old, int64(d)); old = m.Load() {
+	}
+}
+
+// waits returns the longest wait of a grant of each kind.
+func (t *leaseTally) waits() map[string]time.Duration {
+	m := map[string]time.Duration{}
+	t.maxWait.Range(func(k, v any) bool {
+		m[k.(string)] = time.Duration(v.(*atomic.Int64).Load()).Round(time.Millisecond)
+		return true
+	})
+	return m
 }
 
 func (t *leaseTally) kinds() map[string]int64 {
@@ -579,6 +598,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 	faults := map[string]int{}
 	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed, shrunk, gone int64
 	var lateMax time.Duration
+	longest := map[string]time.Duration{}
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -610,6 +630,9 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 			t.Errorf("round %d: %v", round, err)
 		}
 		settled(t, round, newLocks(t, admin).NewSemaphore(name, semSize))
+		for k, d := range r.tally.waits() {
+			longest[k] = max(longest[k], d)
+		}
 		for k, v := range r.tally.kinds() {
 			byWeight[k] += v
 		}
@@ -634,7 +657,7 @@ func TestRedisSemaphoreFaults(t *testing.T) {
 			t.Errorf("no acquisition of weight %d: starved (%v)", w, byWeight)
 		}
 	}
-	sum.Note(fmt.Sprintf("grants by weight %v", byWeight))
+	sum.Note(fmt.Sprintf("grants by weight %v, longest waits %v", byWeight, longest))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
 	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
@@ -688,6 +711,7 @@ func semWorker(t *testing.T, r *leaseRound, s *redislock.Semaphore, size int64, 
 		call.Return(check.OK)
 		granted := check.Now()
 		r.tally.kind(fmt.Sprint("weight ", w))
+		r.tally.waited(fmt.Sprint("weight ", w), time.Duration(granted-called))
 		valid := holdLease(l, holdFor(rng), granted)
 		end := endOfHold(check.Now(), c, viaAcquire)
 		r.grants.Add(check.Grant{Owner: uint64(owner), Weight: w, Token: l.Fence(), Called: called, Granted: granted, End: end, ValidUntil: valid})
@@ -764,6 +788,7 @@ func TestRedisRWMutexFaults(t *testing.T) {
 	faults := map[string]int{}
 	var ops, lost, ctxEnded, cancelled, refused, tryErrors, stormed int64
 	var lateMax time.Duration
+	longest := map[string]time.Duration{}
 	var stalledLost []time.Duration
 	for round := range plan.Rounds(1) {
 		proxy, err := faultproxy.New(srv.Addr())
@@ -799,6 +824,9 @@ func TestRedisRWMutexFaults(t *testing.T) {
 		if err := check.CheckSemaphore(rwWriter, o, historyTimeout); err != nil {
 			t.Errorf("round %d: %v", round, err)
 		}
+		for k, d := range r.tally.waits() {
+			longest[k] = max(longest[k], d)
+		}
 		kinds := r.tally.kinds()
 		for _, k := range []string{"read", "write", "downgrade"} {
 			if kinds[k] == 0 {
@@ -820,7 +848,7 @@ func TestRedisRWMutexFaults(t *testing.T) {
 			break
 		}
 	}
-	sum.Note(fmt.Sprintf("grants by kind %v", byKind))
+	sum.Note(fmt.Sprintf("grants by kind %v, longest waits %v", byKind, longest))
 	sum.Note(chaos.Count(cancelled, "cancelled wait"))
 	sum.Note(fmt.Sprintf("%s cancelled in storms of %d, each returned within %v of its cancellation", chaos.Count(stormed, "waiter"), stormSize, lateMax.Round(time.Microsecond)))
 	sum.Note(chaos.Count(refused, "try") + " refused, " + chaos.Count(tryErrors, "try") + " failed on a Redis error")
@@ -874,6 +902,7 @@ func rwWorker(t *testing.T, r *leaseRound, m *redislock.RWMutex, owner int, rng 
 			kind = "write"
 		}
 		r.tally.kind(kind)
+		r.tally.waited(kind, time.Duration(granted-called))
 		g := check.Grant{Owner: uint64(owner), Weight: w, Token: l.Fence(), Called: called, Granted: granted}
 		g.ValidUntil = holdLease(l, holdFor(rng), granted)
 		g.End = endOfHold(check.Now(), c, true)
