@@ -130,10 +130,12 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 			// included, takes all of the lock again within
 			// redlockRecovery of the faults' end.
 			for i, c := range clients {
+				// The context bounds the lease too: it ends after the
+				// release.
 				ctx, cancel := context.WithDeadline(context.Background(), faultsEnded.Add(redlockRecovery))
 				l, err := kind.all(ctx, c, name)
-				cancel()
 				if err != nil {
+					cancel()
 					t.Errorf("%s: Client %d could not take all of it within %v of the faults' end: %v", kind.name, i, redlockRecovery, err)
 					continue
 				}
@@ -141,6 +143,7 @@ func TestRedlockSemaphoreMinorityLoss(t *testing.T) {
 				if err := l.Release(context.Background()); err != nil {
 					t.Errorf("%s: release after the faults: %v", kind.name, err)
 				}
+				cancel()
 				recoveredAll[kind.name] = max(recoveredAll[kind.name], took)
 			}
 
