@@ -32,7 +32,7 @@ microbench:
 	cd benchmarks && $(GO) run $(BENCHSTAT) -col /impl bench.txt
 
 # The long chaos suite: every scenario ten times the rounds of the short one
-# that runs in `make test` (about 9 minutes on 2 cores).
+# that runs in `make test` (about 14 minutes on 2 cores).
 chaos:
 	CHAOS=long $(GO) test -race -count=1 -v -timeout=30m ./internal/chaos
 
