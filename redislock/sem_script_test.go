@@ -842,3 +842,95 @@ func TestSemScriptConcurrent(t *testing.T) {
 		t.Fatal("the test exercised little")
 	}
 }
+
+// TestSemScriptFastPaths: the shortcuts of an uncontended acquire (no
+// holder, weights or queue) and release (the only holder, no queue) end
+// in the state and reply of the full path, and the full path is taken
+// when stale weights, an ended lease, another holder or a queue call for
+// it.
+func TestSemScriptFastPaths(t *testing.T) {
+	rdb := luaServer(t)
+	ctx := context.Background()
+	s := newLuaSem(t, rdb, "fast", 3)
+	k := s.keys
+	only := func(what string) {
+		t.Helper()
+		if keys := rdb.Keys(ctx, "*").Val(); !slices.Equal(keys, []string{k[0]}) {
+			t.Fatalf("%s: keys left: %q", what, keys)
+		}
+	}
+
+	// A weight above the size is refused, and nothing but the size stored.
+	luaWant(t, "too big", s.acquire("X", 4, 60000, 0, ""), []int64{-1, 3})
+	only("too big")
+	// Uncontended: a grant with the full TTL, the weights a second longer.
+	luaWant(t, "A", s.acquire("A", 2, 60000, 0, ""), []int64{1, 1})
+	st := s.snapshot()
+	st.check(t, false)
+	if w, f := st.weight("A"); w != 2 || f != 1 || st.weights[""] != "2" || st.size != 3 || len(st.weights) != 2 {
+		t.Fatalf("after A: %+v", st)
+	}
+	ph, pw := rdb.PTTL(ctx, k[1]).Val(), rdb.PTTL(ctx, k[2]).Val()
+	if ph < 59*time.Second || pw-ph < 900*time.Millisecond || pw-ph > 1100*time.Millisecond {
+		t.Fatalf("TTLs: holders %v, weights %v", ph, pw)
+	}
+	if r := s.release("B"); r != 0 {
+		t.Fatalf("release of a non-holder = %d", r)
+	}
+	if r := s.release("A"); r != 1 {
+		t.Fatalf("release(A) = %d", r)
+	}
+	only("after A's release")
+	if r := s.release("A"); r != 0 {
+		t.Fatalf("second release(A) = %d", r)
+	}
+
+	// The only holder, whose lease has ended while its key lives on: 0,
+	// and nothing left.
+	now := s.snapshot().now
+	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "old"})
+	rdb.HSet(ctx, k[2], "old", "1 9", "", "1")
+	if r := s.release("old"); r != 0 {
+		t.Fatalf("release of an ended lease = %d", r)
+	}
+	only("after the ended lease's release")
+
+	// Stale weights (the holders' key expired): the full path deletes them.
+	rdb.HSet(ctx, k[2], "stale", "1 9", "", "1")
+	luaWant(t, "C", s.acquire("C", 1, 60000, 0, ""), []int64{1, 2})
+	st = s.snapshot()
+	st.check(t, false)
+	if _, ok := st.weights["stale"]; ok || st.weights[""] != "1" {
+		t.Fatalf("stale weights kept: %+v", st)
+	}
+
+	// Another holder whose lease has ended comes first: the release
+	// reclaims it too.
+	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(s.snapshot().now - 10), Member: "dead"})
+	rdb.HSet(ctx, k[2], "dead", "1 9", "", "2")
+	if r := s.release("C"); r != 1 {
+		t.Fatalf("release(C) = %d", r)
+	}
+	only("after C's release")
+
+	// Two holders: the release of one keeps the other's weight.
+	s.acquire("D", 1, 60000, 0, "")
+	s.acquire("E", 2, 60000, 0, "")
+	s.release("D")
+	st = s.snapshot()
+	st.check(t, false)
+	if len(st.holders) != 1 || st.weights[""] != "2" {
+		t.Fatalf("after D's release: %+v", st)
+	}
+
+	// The only holder, with a waiter: the release grants it.
+	luaWant(t, "F queued", s.acquire("F", 3, 60000, 60000, "")[:1], []int64{0})
+	s.release("E")
+	st = s.snapshot()
+	st.check(t, false)
+	if w, f := st.weight("F"); w != 3 || f != 5 || len(st.queue) != 0 {
+		t.Fatalf("F not granted at E's release: %+v", st)
+	}
+	s.release("F")
+	only("at the end")
+}

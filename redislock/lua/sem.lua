@@ -75,10 +75,54 @@ end
 local t = redis.call('time')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
+-- present holds one bit for each of KEYS[2] (1), KEYS[3] (2) and KEYS[4]
+-- (4), from one EXISTS, which counts a key named twice twice. holding and
+-- queued say whether KEYS[2] and KEYS[4] existed when the call began: when
+-- one did not, there is nothing in it to reclaim, look up or grant, and
+-- the call saves those commands.
+local present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4])
+local holding, weighing, queued = present % 2 == 1, present % 4 >= 2, present >= 4
+
+-- lowest is the earliest deadline in KEYS[2], when a fast path read it: if
+-- it is later than now, no lease has ended, and reclaim looks for none.
+local lowest
+
+-- Fast path of release: the token is the only holder and nobody waits.
+-- What the full path does then comes down to deleting KEYS[2] and KEYS[3]
+-- (reclaim drops the token if its lease has ended, and release then
+-- returns 0; commit deletes the weights of a semaphore with no holder
+-- left); KEYS[1] is left as it is (release reads the size only to grant
+-- waiters).
+if op == 'release' and holding and not queued then
+	local first = redis.call('zrange', KEYS[2], 0, 1, 'withscores')
+	lowest = tonumber(first[2])
+	if #first == 2 and first[1] == tok then
+		redis.call('del', KEYS[2], KEYS[3])
+		if lowest > now then
+			return 1
+		end
+		return 0
+	end
+end
+
 local size = tonumber(redis.call('hget', KEYS[1], 'size'))
 if op == 'resize' or not size then
 	size = arg_size
 	redis.call('hset', KEYS[1], 'size', string.format('%d', size))
+end
+
+-- Fast path of acquire: no holder, no stale weights and no queue, so
+-- nothing to reclaim, pump or clean; what the full path does then.
+if op == 'acquire' and present == 0 then
+	if want > size then
+		return {-1, size}
+	end
+	local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+	redis.call('zadd', KEYS[2], now + ttl, tok)
+	redis.call('hset', KEYS[3], tok, string.format('%d %d', want, fence), '', string.format('%d', want))
+	redis.call('pexpire', KEYS[2], ttl)
+	redis.call('pexpire', KEYS[3], ttl + 1000)
+	return {1, fence}
 end
 
 -- held is the sum of the weights of the tokens in KEYS[2]. The weights
@@ -86,20 +130,13 @@ end
 -- missing only if something other than this script removed KEYS[3] (an
 -- eviction policy other than noeviction, a DEL): the semaphore then
 -- counts as full until those holders are gone.
---
--- holding and queued say whether KEYS[2] and KEYS[4] existed when the call
--- began: when one did not, there is nothing in it to reclaim, look up or
--- grant, and the call saves those commands (the uncontended acquire and
--- release run about half the commands they would otherwise).
 local held = 0
-local holding = redis.call('exists', KEYS[2]) == 1
 if holding then
 	held = tonumber(redis.call('hget', KEYS[3], '')) or math.huge
-else
+elseif weighing then
 	-- The holders' key expired with the last lease: their weights go too.
 	redis.call('del', KEYS[3])
 end
-local queued = redis.call('exists', KEYS[4]) == 1
 local holders_changed, queue_changed = false, false
 
 -- The writes to KEYS[3] wait for commit, which makes them in one HDEL and
@@ -153,7 +190,7 @@ end
 -- entry has died, except self: a waiter that calls is alive, and keeps
 -- its place.
 local function reclaim(self)
-	if holding then
+	if holding and not (lowest and lowest > now) then
 		local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
 		if #dead > 0 then
 			for _, h in ipairs(dead) do
