@@ -815,3 +815,237 @@ func TestRWScriptConcurrent(t *testing.T) {
 		t.Fatal("the test exercised little")
 	}
 }
+
+// TestRWScriptFastPaths: the shortcuts of an uncontended read or write
+// (no readers, writer or waiters), of the release of the only reader (no
+// writer, no waiters) and of the writer's release (no readers, no
+// waiters) end in the state and reply of the full path, with the stale
+// keys that ended leases leave behind (a reader's fences, a writer's
+// hash, a reader whose key outlives its lease), and the full path is
+// taken when another reader, a writer or a waiter calls for it.
+func TestRWScriptFastPaths(t *testing.T) {
+	rdb := luaServer(t)
+	ctx := context.Background()
+	ps := luaSubscribe(t, rdb, "c")
+	l := newLuaRW(t, rdb, "fast")
+	k := l.keys
+	// only fails the test unless exactly the keys k[i] for idx exist.
+	only := func(what string, idx ...int) {
+		t.Helper()
+		var want []string
+		for _, i := range idx {
+			want = append(want, k[i])
+		}
+		got := rdb.Keys(ctx, "*").Val()
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: keys %q, want %q", what, got, want)
+		}
+	}
+	// reader checks that tok is the only reader, with fence and a lease of
+	// about ttl ms, and the keys' TTLs: the readers' the lease's, the
+	// fences' a second longer; and that no writer or waiter is left.
+	reader := func(what, tok string, fence, ttl int64) {
+		t.Helper()
+		st := l.snapshot()
+		st.check(t, true)
+		left := st.readers[tok] - st.now
+		if len(st.readers) != 1 || left <= ttl-1000 || left > ttl || len(st.fences) != 1 ||
+			st.fences[tok] != strconv.FormatInt(fence, 10) {
+			t.Fatalf("%s: %+v", what, st)
+		}
+		only(what, 0, 1, 2)
+		pr, pf := rdb.PTTL(ctx, k[1]).Val(), rdb.PTTL(ctx, k[2]).Val()
+		if pr <= time.Duration(ttl-1000)*time.Millisecond || pr > time.Duration(ttl)*time.Millisecond ||
+			pf-pr < 900*time.Millisecond || pf-pr > 1100*time.Millisecond {
+			t.Fatalf("%s: TTLs: readers %v, fences %v", what, pr, pf)
+		}
+	}
+	// writer checks that tok holds for writing with fence and a lease of
+	// about ttl ms, its hash living a second longer, and nobody else.
+	writer := func(what, tok string, fence, ttl int64) {
+		t.Helper()
+		st := l.snapshot()
+		st.check(t, true)
+		w := st.writer
+		left := luaInt(w["dl"]) - st.now
+		if len(w) != 6 || w["tok"] != tok || w["held"] != "1" || w["fence"] != strconv.FormatInt(fence, 10) ||
+			w["stamp"] != "7" || w["chan"] != "c" || left <= ttl-1000 || left > ttl {
+			t.Fatalf("%s: %+v", what, st)
+		}
+		only(what, 0, 3)
+		if p := rdb.PTTL(ctx, k[3]).Val(); p <= time.Duration(ttl)*time.Millisecond || p > time.Duration(ttl+1000)*time.Millisecond {
+			t.Fatalf("%s: the writer's TTL %v", what, p)
+		}
+	}
+	release := func(tok string, want int64) {
+		t.Helper()
+		if r := l.release(tok); r != want {
+			t.Fatalf("release(%s) = %d, want %d", tok, r, want)
+		}
+	}
+	// refused checks that a call fails and changes nothing.
+	refused := func(what string, args ...any) {
+		t.Helper()
+		before := l.snapshot()
+		if err := l.run(args...).Err(); err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		after := l.snapshot()
+		before.now, after.now = 0, 0
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Fatalf("%s changed %+v into %+v", what, before, after)
+		}
+	}
+
+	// Uncontended read and its release.
+	luaWant(t, "read A", l.read("A", 60000, 3000, "c"), []int64{1, 1})
+	reader("after A's read", "A", 1, 60000)
+	refused("write with A's token", "write", "A", l.probe, 60000, 3000, "c", "7")
+	release("B", 0)
+	reader("after B's release", "A", 1, 60000)
+	if l.renew("A", 60000) != 1 {
+		t.Fatal("renew(A)")
+	}
+	release("A", 1)
+	only("after A's release", 0)
+	release("A", 0)
+	only("after A's second release", 0)
+
+	// Uncontended write and its release.
+	luaWant(t, "write W", l.write("W", 60000, 3000, "c"), []int64{1, 2})
+	writer("after W's write", "W", 2, 60000)
+	refused("read with W's token", "read", "W", l.probe, 60000, 3000, "c", "7")
+	release("B", 0)
+	writer("after B's release", "W", 2, 60000)
+	release("W", 1)
+	only("after W's release", 0)
+	release("W", 0)
+
+	// A write downgraded, then released as a read.
+	luaWant(t, "write D", l.write("D", 60000, 3000, "c"), []int64{1, 3})
+	if l.downgrade("D", 30000) != 1 {
+		t.Fatal("downgrade(D)")
+	}
+	reader("after D's downgrade", "D", 3, 30000)
+	release("D", 1)
+	only("after D's release", 0)
+
+	// A reader's lease ended and its key expired, its fences not: a read
+	// or a write drops them.
+	luaWant(t, "read old", l.read("old", 50, 3000, "c"), []int64{1, 4})
+	time.Sleep(100 * time.Millisecond)
+	only("after old's lease", 0, 2)
+	luaWant(t, "read X", l.read("X", 60000, 3000, "c"), []int64{1, 5})
+	reader("after X's read", "X", 5, 60000)
+	release("X", 1)
+	only("after X's release", 0)
+	luaWant(t, "read old2", l.read("old2", 50, 3000, "c"), []int64{1, 6})
+	time.Sleep(100 * time.Millisecond)
+	luaWant(t, "write Y", l.write("Y", 60000, 3000, "c"), []int64{1, 7})
+	writer("after Y's write", "Y", 7, 60000)
+	release("old2", 0)
+	release("Y", 1)
+	only("after Y's release", 0)
+
+	// A writer's lease ended, its hash not (it lives a second longer): its
+	// release returns 0 and leaves nothing; its token still cannot read;
+	// another reader or writer gets the lock.
+	luaWant(t, "write W2", l.write("W2", 50, 3000, "c"), []int64{1, 8})
+	time.Sleep(100 * time.Millisecond)
+	only("after W2's lease", 0, 3)
+	release("W2", 0)
+	only("after W2's release", 0)
+	luaWant(t, "write W3", l.write("W3", 50, 3000, "c"), []int64{1, 9})
+	time.Sleep(100 * time.Millisecond)
+	refused("read with W3's token", "read", "W3", l.probe, 60000, 3000, "c", "7")
+	luaWant(t, "read R", l.read("R", 60000, 3000, "c"), []int64{1, 10})
+	reader("after R's read", "R", 10, 60000)
+	release("R", 1)
+	luaWant(t, "write W4", l.write("W4", 50, 3000, "c"), []int64{1, 11})
+	time.Sleep(100 * time.Millisecond)
+	luaWant(t, "write W5", l.write("W5", 60000, 3000, "c"), []int64{1, 12})
+	writer("after W5's write", "W5", 12, 60000)
+	release("W4", 0)
+	writer("after W4's release", "W5", 12, 60000)
+	release("W5", 1)
+	only("after W5's release", 0)
+
+	// An announced writer whose readers' leases ended: its release
+	// returns 0 and leaves nothing (the fences go too).
+	luaWant(t, "read r", l.read("r", 50, 3000, "c"), []int64{1, 13})
+	if r := l.write("w", 60000, 3000, "c"); r[0] != 0 || r[1] > 50 {
+		t.Fatalf("w = %v, want announced", r)
+	}
+	time.Sleep(100 * time.Millisecond)
+	only("after r's lease", 0, 2, 3)
+	release("w", 0)
+	only("after w gave up", 0)
+
+	// The only reader, whose lease has ended while its key lives on: 0,
+	// and nothing left; a reader whose lease has ended ahead of a live
+	// one is dropped by the other's read and release.
+	now := l.snapshot().now
+	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "dead"})
+	rdb.HSet(ctx, k[2], "dead", "9")
+	release("dead", 0)
+	only("after dead's release", 0)
+	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "dead"})
+	rdb.HSet(ctx, k[2], "dead", "9")
+	luaWant(t, "read R2", l.read("R2", 60000, 3000, "c"), []int64{1, 14})
+	reader("after R2's read", "R2", 14, 60000)
+	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "dead"})
+	rdb.HSet(ctx, k[2], "dead", "9")
+	release("R2", 1)
+	only("after R2's release", 0)
+
+	// Two readers: the release of one keeps the other.
+	l.read("R3", 60000, 3000, "c")
+	l.read("R4", 30000, 3000, "c")
+	release("R3", 1)
+	reader("after R3's release", "R4", 16, 30000)
+	release("R4", 1)
+	only("after R4's release", 0)
+
+	// The only reader, with a writer announced: its release grants it.
+	l.read("R5", 60000, 3000, "c")
+	l.write("W6", 60000, 3000, "c")
+	release("R5", 1)
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W6 18 7"}) {
+		t.Fatalf("messages %q", got)
+	}
+	st := l.snapshot()
+	if st.writer["tok"] != "W6" || st.writer["held"] != "1" || len(st.readers) != 0 {
+		t.Fatalf("after R5's release: %+v", st)
+	}
+	release("W6", 1)
+	only("after W6's release", 0)
+
+	// The writer, with a reader blocked: its release grants it; with a
+	// writer queued: its release grants it.
+	l.write("W7", 60000, 3000, "c")
+	if r := l.read("T", 60000, 0, "c"); r[0] != 0 {
+		t.Fatalf("try-read with a writer = %v", r)
+	}
+	writer("after the try-read", "W7", 19, 60000)
+	l.read("R6", 60000, 3000, "c")
+	release("W7", 1)
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"R6 20 7"}) {
+		t.Fatalf("messages %q", got)
+	}
+	st = l.snapshot()
+	st.check(t, true)
+	if _, ok := st.readers["R6"]; !ok || len(st.readers) != 1 || len(st.writer) != 0 {
+		t.Fatalf("after W7's release: %+v", st)
+	}
+	release("R6", 1)
+	l.write("W8", 60000, 3000, "c")
+	l.write("W9", 60000, 3000, "c")
+	release("W8", 1)
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W9 22 7"}) {
+		t.Fatalf("messages %q", got)
+	}
+	release("W9", 1)
+	only("at the end", 0)
+}

@@ -76,16 +76,22 @@ elseif op ~= 'release' and op ~= 'stat' then
 	error('rw.lua: unknown operation')
 end
 
--- readers and waiting say whether KEYS[2] existed, and whether KEYS[5] or
--- KEYS[6] did, when the call began: when they did not, there is nothing
--- in them to reclaim, look up or grant, and the call saves those commands
--- (the uncontended read or write and its release run about half the
--- commands they would otherwise). KEYS[7] and KEYS[8] go with KEYS[6]
--- and KEYS[5]: their members are added and removed together, and their
--- TTLs are set together.
-local f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
-local readers = redis.call('exists', KEYS[2]) == 1
-local waiting = redis.call('exists', KEYS[5], KEYS[6]) > 0
+-- present holds one bit for each of KEYS[2] (1), KEYS[3] (2) and KEYS[4]
+-- (4), and 8 for each of KEYS[5] and KEYS[6] that exists, from one
+-- EXISTS, which counts a key named twice twice. readers, fenced, writing
+-- and waiting say whether KEYS[2], KEYS[3], KEYS[4], and KEYS[5] or
+-- KEYS[6] existed when the call began: when one did not, there is nothing
+-- in it to reclaim, look up or grant, and the call saves those commands.
+-- KEYS[7] and KEYS[8] go with KEYS[6] and KEYS[5]: their members are
+-- added and removed together, and their TTLs are set together.
+local present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
+	KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5],
+	KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6])
+local readers, fenced, writing, waiting = present % 2 == 1, present % 4 >= 2, present % 8 >= 4, present >= 8
+local f = {}
+if writing then
+	f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
+end
 
 -- A token is a reader's or a writer's for good: a read with a writer's
 -- token, or a write with a reader's, is refused before anything changes.
@@ -111,8 +117,63 @@ local W
 if f[1] and tonumber(f[3]) then
 	W = {tok = f[1], held = f[2] == '1', dl = tonumber(f[3]), fence = tonumber(f[4]), stamp = f[5] or '0', chan = f[6] or ''}
 end
+
+-- lowest is the earliest deadline in KEYS[2], when a fast path read it:
+-- if it is later than now, no reader's lease has ended, and reclaim
+-- looks for none.
+local lowest
+
+-- Fast paths, with nobody waiting: what the full path below does then
+-- comes down to these few commands.
+if not waiting then
+	-- Read or write with no reader and no writer: nothing to reclaim or
+	-- move on; the fences of readers gone go, and the caller holds.
+	if (op == 'read' or op == 'write') and not readers and not writing then
+		if fenced then
+			redis.call('del', KEYS[3])
+		end
+		local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+		local dl = now + ttl
+		local ms = math.max(dl - now, 1)
+		if op == 'read' then
+			redis.call('zadd', KEYS[2], dl, tok)
+			redis.call('hset', KEYS[3], tok, string.format('%d', fence))
+			redis.call('pexpire', KEYS[2], ms)
+			redis.call('pexpire', KEYS[3], ms + 1000)
+		else
+			redis.call('hset', KEYS[4], 'tok', tok, 'held', '1', 'dl', string.format('%d', dl),
+				'stamp', stamp, 'chan', channel, 'fence', string.format('%d', fence))
+			redis.call('pexpire', KEYS[4], ms + 1000)
+		end
+		return {1, fence}
+	end
+	-- Release of the only reader, with no writer: reclaim drops it if its
+	-- lease has ended (and the release returns 0), and no reader is left.
+	if op == 'release' and readers and not writing then
+		local first = redis.call('zrange', KEYS[2], 0, 1, 'withscores')
+		lowest = tonumber(first[2])
+		if #first == 2 and first[1] == tok then
+			redis.call('del', KEYS[2], KEYS[3])
+			if lowest > now then
+				return 1
+			end
+			return 0
+		end
+	end
+	-- Release of the writer, with no reader: reclaim drops it if its lease
+	-- has ended, and the release returns 1 only if it held; either way its
+	-- phase ends, and the fences of readers gone go.
+	if op == 'release' and W and W.tok == tok and not readers then
+		redis.call('del', KEYS[4], KEYS[3])
+		if W.held and W.dl > now then
+			return 1
+		end
+		return 0
+	end
+end
+
 local readers_changed, writer_changed, waiters_changed = false, false, false
-if not readers then
+if not readers and fenced then
 	-- The readers' key expired with the last reader's lease: their fences
 	-- (which live a second longer) go too.
 	redis.call('del', KEYS[3])
@@ -164,7 +225,7 @@ end
 -- waiters whose entry has died, except the caller as a waiter (self_r,
 -- self_w): a waiter that calls is alive, and keeps its place.
 local function reclaim()
-	if readers then
+	if readers and not (lowest and lowest > now) then
 		local dead = redis.call('zrangebyscore', KEYS[2], '-inf', now)
 		if #dead > 0 then
 			for _, r in ipairs(dead) do
