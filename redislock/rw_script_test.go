@@ -657,19 +657,39 @@ func (m *rwModel) downgrade(tok string) int64 {
 // TestRWScriptModel runs random operations one at a time and compares
 // every reply and the whole state with rwModel.
 func TestRWScriptModel(t *testing.T) {
-	rdb := luaServer(t)
-	l := newLuaRW(t, rdb, "model")
-	m := &rwModel{readers: map[string]int64{}, blocked: map[string]bool{}}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for i := 0; i < 2000; i++ {
-		tok := string(rune('A' + rng.IntN(10)))
+	rwScriptModel(t, luaServer(t), 2000, rng.IntN)
+}
+
+// FuzzRWScript is TestRWScriptModel with the operations drawn from the
+// fuzzer's bytes (3 bytes an operation at most), on a fresh lock each
+// run.
+func FuzzRWScript(f *testing.F) {
+	rdb := luaServer(f)
+	addSeeds(f, 7)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 600 {
+			data = data[:600]
+		}
+		d := &byteDrawer{data: data}
+		rwScriptModel(t, rdb, (len(data)+2)/3, d.IntN)
+	})
+}
+
+// rwScriptModel runs ops operations drawn by draw on a fresh lock and
+// compares every reply and the whole state with rwModel.
+func rwScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int) {
+	l := newLuaRW(t, rdb, "model"+strconv.FormatInt(modelRuns.Add(1), 10))
+	m := &rwModel{readers: map[string]int64{}, blocked: map[string]bool{}}
+	for i := range ops {
+		tok := string(rune('A' + draw(10)))
 		isWriter := m.w == tok || slices.Contains(m.queue, tok)
 		isReader := m.readers[tok] != 0 || m.blocked[tok]
 		m.order = l.snapshot().blocked
 		var what string
-		switch op := rng.IntN(10); {
+		switch op := draw(10); {
 		case op < 3 && !isWriter:
-			wait := rng.IntN(4) != 0
+			wait := draw(4) != 0
 			what = fmt.Sprintf("read(%s, wait %v)", tok, wait)
 			got, want := l.read(tok, 60000, map[bool]int64{true: 60000}[wait], ""), m.read(tok, wait)
 			if got[0] == 0 {
@@ -677,7 +697,7 @@ func TestRWScriptModel(t *testing.T) {
 			}
 			luaWant(t, what, got, want)
 		case op < 6 && !isReader:
-			wait := rng.IntN(4) != 0
+			wait := draw(4) != 0
 			what = fmt.Sprintf("write(%s, wait %v)", tok, wait)
 			got, want := l.write(tok, 60000, map[bool]int64{true: 60000}[wait], ""), m.write(tok, wait)
 			if got[0] == 0 {

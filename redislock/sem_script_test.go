@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -710,21 +711,72 @@ func (m *semModel) resize(size int64) {
 	m.pump("")
 }
 
+// A byteDrawer draws the operations of a model test from a fuzzer's
+// bytes, one byte a draw (0 once they are used up), as a seeded
+// generator's IntN does.
+type byteDrawer struct{ data []byte }
+
+func (d *byteDrawer) IntN(n int) int {
+	if len(d.data) == 0 {
+		return 0
+	}
+	b := d.data[0]
+	d.data = d.data[1:]
+	return int(b) % n
+}
+
+// addSeeds adds to f inputs of 0, 8, 64 and 300 bytes drawn by a
+// generator seeded with seed.
+func addSeeds(f *testing.F, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for _, n := range []int{0, 8, 64, 300} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		f.Add(b)
+	}
+}
+
+// modelRuns numbers the objects of model runs, so that each run of a fuzz
+// target starts on keys of its own.
+var modelRuns atomic.Int64
+
 // TestSemScriptModel runs random operations one at a time and compares
 // every reply and the whole state with semModel: FIFO order,
 // head-of-line blocking, handoff to every waiter that fits, resize.
 func TestSemScriptModel(t *testing.T) {
-	rdb := luaServer(t)
-	s := newLuaSem(t, rdb, "model", 4)
-	m := &semModel{size: 4, holders: map[string][2]int64{}, wants: map[string]int64{}}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 1500 {
-		tok := "T" + strconv.Itoa(rng.IntN(12))
+	semScriptModel(t, luaServer(t), 1500, rng.IntN)
+}
+
+// FuzzSemScript is TestSemScriptModel with the operations drawn from the
+// fuzzer's bytes (3 bytes an operation at most), on a fresh semaphore
+// each run.
+func FuzzSemScript(f *testing.F) {
+	rdb := luaServer(f)
+	addSeeds(f, 5)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 600 {
+			data = data[:600]
+		}
+		d := &byteDrawer{data: data}
+		semScriptModel(t, rdb, (len(data)+2)/3, d.IntN)
+	})
+}
+
+// semScriptModel runs ops operations drawn by draw on a fresh semaphore
+// of size 4 and compares every reply and the whole state with semModel.
+func semScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int) {
+	s := newLuaSem(t, rdb, "model"+strconv.FormatInt(modelRuns.Add(1), 10), 4)
+	m := &semModel{size: 4, holders: map[string][2]int64{}, wants: map[string]int64{}}
+	for i := range ops {
+		tok := "T" + strconv.Itoa(draw(12))
 		var what string
-		switch op := rng.IntN(20); {
+		switch op := draw(20); {
 		case op < 10:
-			n := int64(1 + rng.IntN(5))
-			wait := rng.IntN(4) != 0
+			n := int64(1 + draw(5))
+			wait := draw(4) != 0
 			what = fmt.Sprintf("acquire(%s, %d, wait %v)", tok, n, wait)
 			entry := int64(0)
 			if wait {
@@ -741,7 +793,7 @@ func TestSemScriptModel(t *testing.T) {
 				t.Fatalf("op %d: %s = %d, want %d", i, what, got, want)
 			}
 		default:
-			size := int64(rng.IntN(7))
+			size := int64(draw(7))
 			what = fmt.Sprintf("resize(%d)", size)
 			s.resize(size)
 			m.resize(size)
