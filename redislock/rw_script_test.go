@@ -542,7 +542,17 @@ type rwModel struct {
 	wFence  int64
 	blocked map[string]bool
 	queue   []string
-	order   []string // the server's order of blocked readers
+	order   []string        // the server's order of blocked readers
+	ended   map[string]bool // readers whose lease the test ended
+}
+
+// reclaim drops the readers whose lease ended, as every call of the
+// script does first.
+func (m *rwModel) reclaim() {
+	for r := range m.ended {
+		delete(m.readers, r)
+	}
+	clear(m.ended)
 }
 
 func (m *rwModel) advance(selfR, selfW string) (mine int64) {
@@ -573,6 +583,7 @@ func (m *rwModel) advance(selfR, selfW string) (mine int64) {
 }
 
 func (m *rwModel) read(tok string, wait bool) []int64 {
+	m.reclaim()
 	if f := m.advance(tok, ""); f != 0 {
 		return []int64{1, f}
 	}
@@ -594,6 +605,7 @@ func (m *rwModel) read(tok string, wait bool) []int64 {
 }
 
 func (m *rwModel) write(tok string, wait bool) []int64 {
+	m.reclaim()
 	if f := m.advance("", tok); f != 0 {
 		return []int64{1, f}
 	}
@@ -624,6 +636,7 @@ func (m *rwModel) write(tok string, wait bool) []int64 {
 }
 
 func (m *rwModel) release(tok string) int64 {
+	m.reclaim()
 	r := int64(0)
 	switch {
 	case m.readers[tok] != 0:
@@ -644,6 +657,7 @@ func (m *rwModel) release(tok string) int64 {
 }
 
 func (m *rwModel) downgrade(tok string) int64 {
+	m.reclaim()
 	r := int64(0)
 	if m.w == tok && m.wHeld {
 		m.readers[tok] = m.wFence
@@ -655,7 +669,8 @@ func (m *rwModel) downgrade(tok string) int64 {
 }
 
 // TestRWScriptModel runs random operations one at a time and compares
-// every reply and the whole state with rwModel.
+// every reply and the whole state with rwModel, with readers' leases that
+// end.
 func TestRWScriptModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	rwScriptModel(t, luaServer(t), 2000, rng.IntN)
@@ -680,14 +695,14 @@ func FuzzRWScript(f *testing.F) {
 // compares every reply and the whole state with rwModel.
 func rwScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int) {
 	l := newLuaRW(t, rdb, "model"+strconv.FormatInt(modelRuns.Add(1), 10))
-	m := &rwModel{readers: map[string]int64{}, blocked: map[string]bool{}}
+	m := &rwModel{readers: map[string]int64{}, blocked: map[string]bool{}, ended: map[string]bool{}}
 	for i := range ops {
 		tok := string(rune('A' + draw(10)))
 		isWriter := m.w == tok || slices.Contains(m.queue, tok)
 		isReader := m.readers[tok] != 0 || m.blocked[tok]
 		m.order = l.snapshot().blocked
 		var what string
-		switch op := draw(10); {
+		switch op := draw(11); {
 		case op < 3 && !isWriter:
 			wait := draw(4) != 0
 			what = fmt.Sprintf("read(%s, wait %v)", tok, wait)
@@ -709,10 +724,20 @@ func rwScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n
 			if got, want := l.release(tok), m.release(tok); got != want {
 				t.Fatalf("op %d: %s = %d, want %d", i, what, got, want)
 			}
-		default:
+		case op < 10:
 			what = fmt.Sprintf("downgrade(%s)", tok)
 			if got, want := l.downgrade(tok, 60000), m.downgrade(tok); got != want {
 				t.Fatalf("op %d: %s = %d, want %d", i, what, got, want)
+			}
+		default:
+			// The lease of a reader ends (its deadline is in the past):
+			// the next call drops it.
+			what = fmt.Sprintf("end(%s)", tok)
+			if m.readers[tok] != 0 {
+				if err := rdb.ZAddXX(context.Background(), l.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
+					t.Fatal(err)
+				}
+				m.ended[tok] = true
 			}
 		}
 		st := l.snapshot()

@@ -629,6 +629,16 @@ type semModel struct {
 	holders     map[string][2]int64 // weight, fence
 	queue       []string
 	wants       map[string]int64
+	ended       map[string]bool // holders whose lease the test ended
+}
+
+// reclaim drops the holders whose lease ended, as every call of the
+// script does first.
+func (m *semModel) reclaim() {
+	for h := range m.ended {
+		delete(m.holders, h)
+	}
+	clear(m.ended)
 }
 
 func (m *semModel) held() (sum int64) {
@@ -665,6 +675,7 @@ func (m *semModel) pump(self string) (mine int64) {
 }
 
 func (m *semModel) acquire(tok string, n int64, wait bool) []int64 {
+	m.reclaim()
 	if f := m.pump(tok); f != 0 {
 		return []int64{1, f}
 	}
@@ -690,6 +701,7 @@ func (m *semModel) acquire(tok string, n int64, wait bool) []int64 {
 }
 
 func (m *semModel) release(tok string) int64 {
+	m.reclaim()
 	r := int64(0)
 	if _, ok := m.holders[tok]; ok {
 		delete(m.holders, tok)
@@ -702,6 +714,7 @@ func (m *semModel) release(tok string) int64 {
 }
 
 func (m *semModel) resize(size int64) {
+	m.reclaim()
 	m.size = size
 	for _, w := range slices.Clone(m.queue) {
 		if m.wants[w] > size {
@@ -744,7 +757,8 @@ var modelRuns atomic.Int64
 
 // TestSemScriptModel runs random operations one at a time and compares
 // every reply and the whole state with semModel: FIFO order,
-// head-of-line blocking, handoff to every waiter that fits, resize.
+// head-of-line blocking, handoff to every waiter that fits, resize, and
+// the weight of leases that ended reclaimed.
 func TestSemScriptModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	semScriptModel(t, luaServer(t), 1500, rng.IntN)
@@ -769,7 +783,8 @@ func FuzzSemScript(f *testing.F) {
 // of size 4 and compares every reply and the whole state with semModel.
 func semScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int) {
 	s := newLuaSem(t, rdb, "model"+strconv.FormatInt(modelRuns.Add(1), 10), 4)
-	m := &semModel{size: 4, holders: map[string][2]int64{}, wants: map[string]int64{}}
+	m := &semModel{size: 4, holders: map[string][2]int64{}, wants: map[string]int64{}, ended: map[string]bool{}}
+	s.stat() // stores the size
 	for i := range ops {
 		tok := "T" + strconv.Itoa(draw(12))
 		var what string
@@ -787,16 +802,26 @@ func semScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(
 				got = got[:1]
 			}
 			luaWant(t, what, got, want)
-		case op < 18:
+		case op < 17:
 			what = fmt.Sprintf("release(%s)", tok)
 			if got, want := s.release(tok), m.release(tok); got != want {
 				t.Fatalf("op %d: %s = %d, want %d", i, what, got, want)
 			}
-		default:
+		case op < 19:
 			size := int64(draw(7))
 			what = fmt.Sprintf("resize(%d)", size)
 			s.resize(size)
 			m.resize(size)
+		default:
+			// The lease of a holder ends (its deadline is in the past):
+			// the next call reclaims its weight.
+			what = fmt.Sprintf("end(%s)", tok)
+			if _, ok := m.holders[tok]; ok {
+				if err := rdb.ZAddXX(context.Background(), s.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
+					t.Fatal(err)
+				}
+				m.ended[tok] = true
+			}
 		}
 		st := s.snapshot()
 		st.check(t, m.held() > m.size) // after a shrink
