@@ -544,15 +544,20 @@ type rwModel struct {
 	queue   []string
 	order   []string        // the server's order of blocked readers
 	ended   map[string]bool // readers whose lease the test ended
+	wEnded  bool            // the test ended the writer's lease or entry
 }
 
-// reclaim drops the readers whose lease ended, as every call of the
-// script does first.
-func (m *rwModel) reclaim() {
+// reclaim drops the readers whose lease ended, and the writer whose lease
+// or entry ended unless it is selfW waiting for its turn (a writer that
+// calls is alive), as every call of the script does first.
+func (m *rwModel) reclaim(selfW string) {
 	for r := range m.ended {
 		delete(m.readers, r)
 	}
 	clear(m.ended)
+	if m.wEnded && (m.wHeld || m.w != selfW) {
+		m.w, m.wHeld, m.wEnded = "", false, false
+	}
 }
 
 func (m *rwModel) advance(selfR, selfW string) (mine int64) {
@@ -574,7 +579,7 @@ func (m *rwModel) advance(selfR, selfW string) (mine int64) {
 	}
 	if !m.wHeld && len(m.readers) == 0 {
 		m.fence++
-		m.wHeld, m.wFence = true, m.fence
+		m.wHeld, m.wFence, m.wEnded = true, m.fence, false
 		if m.w == selfW {
 			mine = m.fence
 		}
@@ -583,7 +588,7 @@ func (m *rwModel) advance(selfR, selfW string) (mine int64) {
 }
 
 func (m *rwModel) read(tok string, wait bool) []int64 {
-	m.reclaim()
+	m.reclaim("")
 	if f := m.advance(tok, ""); f != 0 {
 		return []int64{1, f}
 	}
@@ -605,13 +610,16 @@ func (m *rwModel) read(tok string, wait bool) []int64 {
 }
 
 func (m *rwModel) write(tok string, wait bool) []int64 {
-	m.reclaim()
+	m.reclaim(tok)
 	if f := m.advance("", tok); f != 0 {
 		return []int64{1, f}
 	}
 	if m.w == tok {
 		if m.wHeld {
 			return []int64{1, m.wFence}
+		}
+		if wait { // its entry is refreshed
+			m.wEnded = false
 		}
 		return []int64{0}
 	}
@@ -636,7 +644,7 @@ func (m *rwModel) write(tok string, wait bool) []int64 {
 }
 
 func (m *rwModel) release(tok string) int64 {
-	m.reclaim()
+	m.reclaim("")
 	r := int64(0)
 	switch {
 	case m.readers[tok] != 0:
@@ -646,7 +654,7 @@ func (m *rwModel) release(tok string) int64 {
 		if m.wHeld {
 			r = 1
 		}
-		m.w = ""
+		m.w, m.wEnded = "", false
 	case m.blocked[tok]:
 		delete(m.blocked, tok)
 	default:
@@ -657,11 +665,11 @@ func (m *rwModel) release(tok string) int64 {
 }
 
 func (m *rwModel) downgrade(tok string) int64 {
-	m.reclaim()
+	m.reclaim("")
 	r := int64(0)
 	if m.w == tok && m.wHeld {
 		m.readers[tok] = m.wFence
-		m.w = ""
+		m.w, m.wEnded = "", false
 		r = 1
 	}
 	m.advance("", "")
@@ -669,8 +677,8 @@ func (m *rwModel) downgrade(tok string) int64 {
 }
 
 // TestRWScriptModel runs random operations one at a time and compares
-// every reply and the whole state with rwModel, with readers' leases that
-// end.
+// every reply and the whole state with rwModel, with readers' and
+// writers' leases that end.
 func TestRWScriptModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	rwScriptModel(t, luaServer(t), 2000, rng.IntN)
@@ -730,14 +738,29 @@ func rwScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n
 				t.Fatalf("op %d: %s = %d, want %d", i, what, got, want)
 			}
 		default:
-			// The lease of a reader ends (its deadline is in the past):
-			// the next call drops it.
+			// The lease of a reader, or the lease or entry of the writer
+			// whose turn it is, ends (its deadline is in the past): the
+			// next call drops it.
+			holders := slices.Sorted(maps.Keys(m.readers))
+			if m.w != "" {
+				holders = append(holders, m.w)
+			}
+			if len(holders) == 0 {
+				continue
+			}
+			tok = holders[draw(len(holders))]
 			what = fmt.Sprintf("end(%s)", tok)
-			if m.readers[tok] != 0 {
+			switch {
+			case m.readers[tok] != 0:
 				if err := rdb.ZAddXX(context.Background(), l.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
 					t.Fatal(err)
 				}
 				m.ended[tok] = true
+			case m.w == tok:
+				if err := rdb.HSet(context.Background(), l.keys[3], "dl", "1").Err(); err != nil {
+					t.Fatal(err)
+				}
+				m.wEnded = true
 			}
 		}
 		st := l.snapshot()

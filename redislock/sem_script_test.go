@@ -815,13 +815,16 @@ func semScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(
 		default:
 			// The lease of a holder ends (its deadline is in the past):
 			// the next call reclaims its weight.
-			what = fmt.Sprintf("end(%s)", tok)
-			if _, ok := m.holders[tok]; ok {
-				if err := rdb.ZAddXX(context.Background(), s.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
-					t.Fatal(err)
-				}
-				m.ended[tok] = true
+			holders := slices.Sorted(maps.Keys(m.holders))
+			if len(holders) == 0 {
+				continue
 			}
+			tok = holders[draw(len(holders))]
+			what = fmt.Sprintf("end(%s)", tok)
+			if err := rdb.ZAddXX(context.Background(), s.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
+				t.Fatal(err)
+			}
+			m.ended[tok] = true
 		}
 		st := s.snapshot()
 		st.check(t, m.held() > m.size) // after a shrink
