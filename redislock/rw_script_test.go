@@ -687,17 +687,7 @@ func TestRWScriptModel(t *testing.T) {
 // FuzzRWScript is TestRWScriptModel with the operations drawn from the
 // fuzzer's bytes (3 bytes an operation at most), on a fresh lock each
 // run.
-func FuzzRWScript(f *testing.F) {
-	rdb := luaServer(f)
-	addSeeds(f, 7)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 600 {
-			data = data[:600]
-		}
-		d := &byteDrawer{data: data}
-		rwScriptModel(t, rdb, (len(data)+2)/3, d.IntN)
-	})
-}
+func FuzzRWScript(f *testing.F) { fuzzScriptModel(f, 7, rwScriptModel) }
 
 // rwScriptModel runs ops operations drawn by draw on a fresh lock and
 // compares every reply and the whole state with rwModel.

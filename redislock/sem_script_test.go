@@ -738,9 +738,12 @@ func (d *byteDrawer) IntN(n int) int {
 	return int(b) % n
 }
 
-// addSeeds adds to f inputs of 0, 8, 64 and 300 bytes drawn by a
+// fuzzScriptModel fuzzes run, a script model test, on one redis-server,
+// with the operations drawn from the fuzzer's first 600 bytes (3 bytes an
+// operation at most), and seeds of 0, 8, 64 and 300 bytes drawn by a
 // generator seeded with seed.
-func addSeeds(f *testing.F, seed uint64) {
+func fuzzScriptModel(f *testing.F, seed uint64, run func(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int)) {
+	rdb := luaServer(f)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	for _, n := range []int{0, 8, 64, 300} {
 		b := make([]byte, n)
@@ -749,6 +752,10 @@ func addSeeds(f *testing.F, seed uint64) {
 		}
 		f.Add(b)
 	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := &byteDrawer{data: data[:min(len(data), 600)]}
+		run(t, rdb, (len(d.data)+2)/3, d.IntN)
+	})
 }
 
 // modelRuns numbers the objects of model runs, so that each run of a fuzz
@@ -767,17 +774,7 @@ func TestSemScriptModel(t *testing.T) {
 // FuzzSemScript is TestSemScriptModel with the operations drawn from the
 // fuzzer's bytes (3 bytes an operation at most), on a fresh semaphore
 // each run.
-func FuzzSemScript(f *testing.F) {
-	rdb := luaServer(f)
-	addSeeds(f, 5)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 600 {
-			data = data[:600]
-		}
-		d := &byteDrawer{data: data}
-		semScriptModel(t, rdb, (len(data)+2)/3, d.IntN)
-	})
-}
+func FuzzSemScript(f *testing.F) { fuzzScriptModel(f, 5, semScriptModel) }
 
 // semScriptModel runs ops operations drawn by draw on a fresh semaphore
 // of size 4 and compares every reply and the whole state with semModel.
