@@ -685,7 +685,7 @@ func TestRWScriptModel(t *testing.T) {
 }
 
 // FuzzRWScript is TestRWScriptModel with the operations drawn from the
-// fuzzer's bytes (3 bytes an operation at most), on a fresh lock each
+// fuzzer's bytes (see fuzzScriptModel), on a fresh lock each
 // run.
 func FuzzRWScript(f *testing.F) { fuzzScriptModel(f, 7, rwScriptModel) }
 

@@ -739,8 +739,9 @@ func (d *byteDrawer) IntN(n int) int {
 }
 
 // fuzzScriptModel fuzzes run, a script model test, on one redis-server,
-// with the operations drawn from the fuzzer's first 600 bytes (3 bytes an
-// operation at most), and seeds of 0, 8, 64 and 300 bytes drawn by a
+// with the operations drawn from the fuzzer's first 600 bytes: one
+// operation for every 3 bytes, each drawing 2 to 4 of them (draws past the
+// end give 0), and seeds of 0, 8, 64 and 300 bytes drawn by a
 // generator seeded with seed.
 func fuzzScriptModel(f *testing.F, seed uint64, run func(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n int) int)) {
 	rdb := luaServer(f)
@@ -772,7 +773,7 @@ func TestSemScriptModel(t *testing.T) {
 }
 
 // FuzzSemScript is TestSemScriptModel with the operations drawn from the
-// fuzzer's bytes (3 bytes an operation at most), on a fresh semaphore
+// fuzzer's bytes (see fuzzScriptModel), on a fresh semaphore
 // each run.
 func FuzzSemScript(f *testing.F) { fuzzScriptModel(f, 5, semScriptModel) }
 
