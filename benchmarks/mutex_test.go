@@ -52,7 +52,20 @@ func BenchmarkMutexUncontended(b *testing.B) {
 // BenchmarkMutexContended: 4×GOMAXPROCS goroutines hammer one lock around a
 // tiny critical section.
 func BenchmarkMutexContended(b *testing.B) {
-	ctx := context.Background()
+	mutexContended(b, context.Background())
+}
+
+// BenchmarkMutexContendedCancellable is BenchmarkMutexContended with a
+// context that can be cancelled (and never is), as a request's context
+// would be: a blocked Lock then selects on its Done channel too, which
+// every waiter shares.
+func BenchmarkMutexContendedCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mutexContended(b, ctx)
+}
+
+func mutexContended(b *testing.B, ctx context.Context) {
 	for _, impl := range mutexImpls {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			mu := impl.new()

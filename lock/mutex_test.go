@@ -329,3 +329,158 @@ func TestSetMaxWaitersConcurrent(t *testing.T) {
 		t.Fatal("mutex left locked or waited for")
 	}
 }
+
+// TestPickedWaiterCancelled: a waiter whose ctx ends just as Unlock picks
+// it takes the mutex that is on its way to it and hands it on, to the next
+// waiter if there is one, else freeing it; one that was not picked leaves
+// the mutex to those who were.
+func TestPickedWaiterCancelled(t *testing.T) {
+	for _, others := range []int{0, 1} {
+		synctest.Test(t, func(t *testing.T) {
+			var mu lock.Mutex
+			mu.Lock(context.Background())
+			ctx, cancel := context.WithCancel(context.Background())
+			res := make(chan error, 1)
+			go func() { res <- mu.Lock(ctx) }()
+			synctest.Wait()
+			held := make(chan struct{})
+			for range others {
+				go func() {
+					mu.Lock(context.Background())
+					close(held)
+				}()
+				synctest.Wait()
+			}
+			cancel()    // wakes the first waiter, which has not run yet,
+			mu.Unlock() // so the mutex goes to the next one, or is in flight to it
+			synctest.Wait()
+			if err := <-res; !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled waiter: %v", err)
+			}
+			if mu.Waiters() != 0 {
+				t.Fatalf("waiters %d after the run", mu.Waiters())
+			}
+			if others == 0 {
+				if mu.Locked() || !mu.TryLock() {
+					t.Fatal("the mutex handed back by the cancelled waiter is not free")
+				}
+			} else {
+				select {
+				case <-held:
+				default:
+					t.Fatal("the waiter behind the cancelled one does not hold the mutex")
+				}
+			}
+			mu.Unlock()
+		})
+	}
+}
+
+// TestCancelStorm: goroutines lock with deadlines of a few microseconds,
+// so grants race cancellations at every point of a wait. Nil must mean
+// held alone, an error nothing held, and at the end the mutex is free with
+// nobody queued.
+func TestCancelStorm(t *testing.T) {
+	var mu lock.Mutex
+	var held atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range 1500 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*time.Microsecond)
+				err := mu.Lock(ctx)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				if h := held.Add(1); h != 1 {
+					t.Errorf("%d goroutines hold the mutex", h)
+				}
+				held.Add(-1)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if mu.Locked() || mu.Waiters() != 0 {
+		t.Fatalf("locked %v, waiters %d after the run", mu.Locked(), mu.Waiters())
+	}
+}
+
+// TestWaitsAllocateNothing: a Lock that waits allocates nothing, also when
+// every wait begins a new queue and ends it.
+func TestWaitsAllocateNothing(t *testing.T) {
+	var mu lock.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		for range start {
+			mu.Lock(ctx) // waits for the Unlock below
+			mu.Unlock()
+			done <- struct{}{}
+		}
+	}()
+	mu.Lock(ctx)
+	allocs := testing.AllocsPerRun(200, func() {
+		start <- struct{}{}
+		for mu.Waiters() == 0 {
+			runtime.Gosched()
+		}
+		mu.Unlock()
+		<-done
+		mu.Lock(ctx)
+	})
+	close(start)
+	mu.Unlock()
+	if allocs != 0 {
+		t.Fatalf("%v allocations per wait, want 0", allocs)
+	}
+}
+
+// TestAcrossBubbles contends one Mutex inside a testing/synctest bubble,
+// then outside any, then in a second bubble. Each queue's channel belongs
+// to where its first waiter ran: a channel kept from the first bubble
+// would be a fatal error outside it, and one from outside would not count
+// as durably blocking in the second, so synctest.Wait would hang.
+func TestAcrossBubbles(t *testing.T) {
+	var mu lock.Mutex
+	inBubble := func() {
+		synctest.Test(t, func(t *testing.T) {
+			mu.Lock(context.Background())
+			done := make(chan struct{})
+			go func() {
+				mu.Lock(context.Background())
+				mu.Unlock()
+				close(done)
+			}()
+			synctest.Wait() // the waiter must be durably blocked
+			if mu.Waiters() != 1 {
+				t.Fatalf("waiters %d, want 1", mu.Waiters())
+			}
+			mu.Unlock()
+			<-done
+		})
+	}
+	inBubble()
+	mu.Lock(context.Background())
+	done := make(chan struct{})
+	go func() {
+		mu.Lock(context.Background())
+		mu.Unlock()
+		close(done)
+	}()
+	for mu.Waiters() == 0 {
+		runtime.Gosched()
+	}
+	mu.Unlock()
+	<-done
+	inBubble()
+	if mu.Locked() {
+		t.Fatal("mutex left locked")
+	}
+}

@@ -7,11 +7,13 @@ import (
 )
 
 // A Waiter is what one blocked call parks on: its channel receives exactly
-// one value per wait, sent by whoever grants or fails the call. Waiters
-// are reused across waits, so that a contended wait allocates nothing. A
-// Waiter must be freed only after its value was received, or once it is
-// certain that none will be sent (the waiter was withdrawn before anyone
-// could pick it), so a stale value never reaches its next user.
+// one value per wait, sent by whoever grants or fails the call. (lock.Mutex
+// parks a whole queue of calls on one Waiter, one value per handover.)
+// Waiters are reused across waits, so that a contended wait allocates
+// nothing. A Waiter must be freed only after its values were received, or
+// once it is certain that none will be sent (the waiter was withdrawn
+// before anyone could pick it), so a stale value never reaches its next
+// user.
 //
 // Prev and Next are for the owner to keep waiters in an intrusive list;
 // they are nil in a new Waiter, and Free clears them.

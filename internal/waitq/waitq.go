@@ -1,5 +1,6 @@
-// Package waitq is the FIFO waiter queue behind lock.Mutex, sem.Weighted,
-// rw.RWMutex and the in-process side of filelock.
+// Package waitq is the FIFO waiter queue behind sem.Weighted and the
+// in-process side of filelock, and the pooled waiters that lock.Mutex and
+// rw.RWMutex park on.
 //
 // A Queue hands out tokens from a capacity. A mutex is a Queue of capacity 1;
 // a reader/writer lock is one where a reader takes one token and a writer
