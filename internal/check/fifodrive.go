@@ -33,9 +33,10 @@ type FIFOTarget struct {
 // newTarget and against a [FIFO] model, inside a testing/synctest bubble,
 // and fails t at the first difference. Each byte is an operation (low 3
 // bits) and its argument (high 5 bits): an acquire in a goroutine of its
-// own, a TryAcquire, cancelling a queued waiter, releasing or downgrading a
-// hold, an acquire with a context already done, Resize (alone, or racing
-// the cancellation of a queued waiter), or Close. After each
+// own, a TryAcquire, cancelling a queued waiter (alone, or followed by a
+// release before it has run), releasing or downgrading a hold, an acquire
+// with a context already done, Resize (alone, or racing the cancellation
+// of a queued waiter), or Close. After each
 // operation every goroutine is left to settle, then the result of every
 // acquire (still waiting, granted, or failed and why) and the number of
 // waiters must match the model.
@@ -92,6 +93,15 @@ func (d *fifoDriver) step(op byte) {
 			id := q[arg%len(q)]
 			d.waiters[id].cancel()
 			d.m.Cancel(id)
+			if arg >= 16 && len(d.holds) > 0 {
+				// Release before the cancelled waiter has run: the
+				// release may still pick it, and then it must hand
+				// on what it gets and fail.
+				n := d.holds[0]
+				d.holds = d.holds[1:]
+				d.tg.Release(n)
+				d.m.Release(n)
+			}
 		}
 	case 4:
 		if len(d.holds) > 0 {
