@@ -33,8 +33,12 @@ var waiters = sync.Pool{New: func() any { return &Waiter{C: make(chan uint8, 1),
 // (the runtime treats that as a fatal error). So in a bubble, and only
 // there, every wait gets a fresh Waiter that is never pooled. Only test
 // binaries look for bubbles.
-func NewWaiter() *Waiter {
-	if inBubble() {
+func NewWaiter() *Waiter { return newWaiter(inBubble()) }
+
+// newWaiter is NewWaiter for a caller that knows whether it runs in a
+// bubble.
+func newWaiter(bubbled bool) *Waiter {
+	if bubbled {
 		return &Waiter{C: make(chan uint8, 1)}
 	}
 	return waiters.Get().(*Waiter)

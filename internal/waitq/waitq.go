@@ -74,6 +74,12 @@ type Queue struct {
 	front      uint64  // ticket of ring[head]; tickets grow by one per enqueue
 	live       int     // waiters in ring that are not tombstones
 	maxWaiters int     // see SetMaxWaiters; ≤ 0 means no bound
+	// bubbled records whether the waiter that set waitingBit last ran in
+	// a testing/synctest bubble. Those who queue behind it are taken to
+	// run where it does (a queue that goroutines in and out of a bubble
+	// share is outside what synctest supports), so the bubble check of
+	// NewWaiter runs once per queue instead of once per wait.
+	bubbled bool
 }
 
 type entry struct {
@@ -137,6 +143,7 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 			continue
 		}
 		if q.cas(s, s|waitingBit) {
+			q.bubbled = inBubble()
 			break
 		}
 	}
@@ -146,7 +153,7 @@ func (q *Queue) acquireSlow(ctx context.Context, n, base int64) error {
 		q.mu.Unlock()
 		return ErrTooManyWaiters
 	}
-	w := NewWaiter()
+	w := newWaiter(q.bubbled)
 	ticket := q.push(entry{n: n, w: w})
 	q.mu.Unlock()
 

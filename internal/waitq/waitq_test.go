@@ -620,3 +620,47 @@ func TestBound(t *testing.T) {
 		t.Fatalf("a freed slot or no bound refused a caller: count %d", b.Count())
 	}
 }
+
+// TestAcrossBubbles contends one Queue inside a testing/synctest bubble,
+// then outside any, then in a second bubble. The bubble check runs once
+// per queue: a waiter taken from the pool inside a bubble would not count
+// as durably blocked, so synctest.Wait would hang, and one made in the
+// first bubble and pooled would be a fatal error outside it.
+func TestAcrossBubbles(t *testing.T) {
+	q := newQueue(1)
+	contend := func(settle func()) {
+		q.Acquire(context.Background(), 1, 0)
+		done := make(chan struct{})
+		for range 2 {
+			go func() {
+				q.Acquire(context.Background(), 1, 0)
+				q.Release(1, 0)
+				done <- struct{}{}
+			}()
+		}
+		settle()
+		q.Release(1, 0)
+		<-done
+		<-done
+	}
+	inBubble := func() {
+		synctest.Test(t, func(t *testing.T) {
+			contend(func() {
+				synctest.Wait() // both waiters must be durably blocked
+				if q.Waiters() != 2 {
+					t.Fatalf("waiters %d, want 2", q.Waiters())
+				}
+			})
+		})
+	}
+	inBubble()
+	contend(func() {
+		for q.Waiters() < 2 {
+			runtime.Gosched()
+		}
+	})
+	inBubble()
+	if q.Used() != 0 {
+		t.Fatal("tokens left held")
+	}
+}
