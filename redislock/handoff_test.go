@@ -411,8 +411,11 @@ func TestRenewalsBatched(t *testing.T) {
 	}
 	// 5 intervals of 200ms: 100 renewals, in about 5 round trips (the
 	// leases were obtained a little apart, so one more may split off, and
-	// on a loaded machine a few); without batching, 100.
-	if renewals < 4*leases || renewals > 6*leases || pipes > 12 {
+	// on a loaded machine a few); without batching, 100. A second that
+	// overruns on a loaded machine can take in a sixth round and part of
+	// a seventh (CI once saw 123 renewals in 7 pipelines); renewing twice
+	// per interval would make 200.
+	if renewals < 4*leases || renewals > 7*leases || pipes > 12 {
 		t.Fatalf("%d renewals in %d pipelines in 1s, want 20 leases × 5 in about 5", renewals, pipes)
 	}
 	t.Logf("%d renewals in %d pipelines", renewals, pipes)
