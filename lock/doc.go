@@ -46,6 +46,22 @@
 //	filelock.Lock      names: filelock.MaxNameLen (128) bytes of [A-Za-z0-9._-]; waiters per process: WithMaxWaiters
 //	redislock.Client   TTL: at least 10ms; watchdog interval: 1ms to TTL/2; waiters per Client and name: WithMaxWaiters
 //
+// # Tests with testing/synctest
+//
+// The in-process locks (Mutex, sem.Weighted, rw.RWMutex, filelock's
+// in-process queue) park waiters on channels made or reused inside the
+// testing/synctest bubble of the waiters, or outside any (for Mutex and
+// sem.Weighted, where the first waiter of a queue runs), so a goroutine
+// waiting inside a bubble is durably blocked. While goroutines wait, a lock
+// thus belongs to their bubble, or to the outside. An Unlock from outside
+// the bubble of the waiters is then a fatal error of the runtime (as is any
+// use of a channel made in a bubble from outside it), and a goroutine of a
+// bubble that joins a queue begun outside it is not durably blocked, so
+// synctest.Wait waits for it, as for a sync.Mutex. Once a lock is free with
+// nobody waiting, it may move to another bubble or out of one: a
+// package-level lock may serve tests in bubbles one after another, but not a bubble
+// and a goroutine outside it at the same time.
+//
 // # Misuse
 //
 // Misuse of a lock held in this process is a bug in the caller and panics

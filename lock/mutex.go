@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -55,10 +56,19 @@ const (
 // receiver owns it. So a value is in flight (sent and not yet received)
 // only while the mutex is locked and nobody holds it, at most one at a
 // time, and the goroutines in the queue number waiters plus the values in
-// flight. A queue is given up only when that number is zero, so nobody is
-// left on its channel, and the next queue makes or reuses one in the
-// context of its first waiter, which keeps testing/synctest bubbles apart
-// (see waitq.NewWaiter).
+// flight. A value is not addressed to anyone: whoever receives it first
+// owns the mutex, and a waiter that leaves takes one off waiters whether
+// or not it was the one an Unlock counted off. A queue is given up only
+// when nobody is left in it, so nobody is left on its channel; the next
+// queue makes or reuses one in the context of its first waiter (see
+// waitq.NewWaiter and the package documentation on testing/synctest).
+//
+// The state word's atomics and the values on the queue's channel order
+// callers that the mutex does not order (a failed TryLock and the Unlock
+// it saw, a Lock that fails after it was handed the mutex), so the race
+// detector is told to ignore them, as package sync does; Lock and Unlock
+// state the real edge with internal/race. The queue's pointer, start and
+// pool stay visible: they only order goroutines that wait in one queue.
 
 // Lock locks m, waiting in FIFO order while it is held. It returns nil when
 // m is locked by the caller. If ctx is done first, including before the
@@ -66,7 +76,7 @@ const (
 // If it would have to wait behind as many waiters as SetMaxWaiters allows,
 // it fails at once with a *TooManyWaitersError and m is not locked.
 func (m *Mutex) Lock(ctx context.Context) error {
-	if m.state.Load() != 0 || ctx.Err() != nil || !m.state.CompareAndSwap(0, lockedBit) {
+	if m.load() != 0 || ctx.Err() != nil || !m.cas(0, lockedBit) {
 		if err := m.lockSlow(ctx); err != nil {
 			return err
 		}
@@ -82,10 +92,10 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		return err
 	}
 	for {
-		s := m.state.Load()
+		s := m.load()
 		switch {
 		case s&lockedBit == 0: // free, so no queue
-			if m.state.CompareAndSwap(s, lockedBit) {
+			if m.cas(s, lockedBit) {
 				return nil
 			}
 		case s&queueBit == 0:
@@ -96,7 +106,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			if max := m.maxWaiters.Load(); max > 0 && s>>waiterShift >= max {
 				return &TooManyWaitersError{Lock: "lock.Mutex", Max: int(max)}
 			}
-			if m.state.CompareAndSwap(s, s+oneWaiter) {
+			if m.cas(s, s+oneWaiter) {
 				return m.wait(ctx, m.queue.Load())
 			}
 		}
@@ -109,7 +119,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 func (m *Mutex) startQueue() *waitq.Waiter {
 	m.start.Lock()
 	defer m.start.Unlock()
-	s := m.state.Load()
+	s := m.load()
 	if s&lockedBit == 0 || s&queueBit != 0 {
 		return nil
 	}
@@ -117,7 +127,7 @@ func (m *Mutex) startQueue() *waitq.Waiter {
 	// now: waiters need a queue, and queues are started under start.
 	w := waitq.NewWaiter()
 	m.queue.Store(w)
-	if !m.state.CompareAndSwap(s, s|queueBit+oneWaiter) {
+	if !m.cas(s, s|queueBit+oneWaiter) {
 		w.Free()
 		return nil
 	}
@@ -128,40 +138,93 @@ func (m *Mutex) startQueue() *waitq.Waiter {
 // joined, or withdraws once ctx is done.
 func (m *Mutex) wait(ctx context.Context, w *waitq.Waiter) error {
 	done := ctx.Done()
-	if done == nil { // a ctx that is never done
-		<-w.C
-		return nil
-	}
-	select {
-	case <-w.C:
+	if receive(w, done) {
 		// A ctx that ended meanwhile still fails the call (the
 		// pre-check's promise holds for the whole wait), so the mutex
 		// goes on to the next waiter.
 		select {
 		case <-done:
-			m.Unlock()
+			m.unlock()
 			return ctxerr.From(ctx)
 		default:
 			return nil
 		}
-	case <-done:
 	}
 	for {
-		s := m.state.Load()
-		if s>>waiterShift == 0 {
-			break
+		// Leaving takes one waiter off the count; whoever is left
+		// receives what is in flight.
+		if s := m.load(); s>>waiterShift > 0 {
+			if m.cas(s, s-oneWaiter) {
+				return ctxerr.From(ctx)
+			}
+			continue
 		}
-		// Leaving takes one unpicked waiter off the count; whichever
-		// goroutines are left receive what is in flight.
-		if m.state.CompareAndSwap(s, s-oneWaiter) {
+		// Nobody in the queue is left uncounted, the caller included, so
+		// a value is in flight to it: take it and hand it on. Until it
+		// has arrived (the Unlock that sends it has counted off, and
+		// sends next), a newcomer may count itself in and take it; the
+		// caller then leaves in the newcomer's place.
+		if testHookPicked != nil {
+			testHookPicked()
+		}
+		if tryReceive(w) {
+			m.unlock()
 			return ctxerr.From(ctx)
 		}
+		runtime.Gosched()
 	}
-	// Every goroutine left in the queue has been picked, the caller
-	// included: a value is on its way to it. Take it and hand it on.
-	<-w.C
-	m.Unlock()
-	return ctxerr.From(ctx)
+}
+
+// testHookPicked, if set by a test, runs when a Lock whose ctx has ended
+// finds every goroutine in its queue counted off.
+var testHookPicked func()
+
+// receive, tryReceive and trySend are the queue channel's operations,
+// hidden from the race detector; see the comment above Lock.
+
+// receive receives from w and reports true, or reports false once done
+// is closed. A nil done is never closed.
+func receive(w *waitq.Waiter, done <-chan struct{}) bool {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	if done == nil {
+		<-w.C
+		return true
+	}
+	select {
+	case <-w.C:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+func tryReceive(w *waitq.Waiter) bool {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	select {
+	case <-w.C:
+		return true
+	default:
+		return false
+	}
+}
+
+func trySend(w *waitq.Waiter) bool {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	select {
+	case w.C <- 1:
+		return true
+	default:
+		return false
+	}
 }
 
 // SetMaxWaiters bounds the goroutines waiting in Lock: a Lock that would
@@ -181,7 +244,7 @@ func (m *Mutex) SetMaxWaiters(n int) {
 // TryLock locks m if it is free and no goroutine is waiting for it, and
 // reports whether it did. It never waits and never takes m from a waiter.
 func (m *Mutex) TryLock() bool {
-	ok := m.state.CompareAndSwap(0, lockedBit)
+	ok := m.cas(0, lockedBit)
 	if race.Enabled && ok {
 		race.Acquire(unsafe.Pointer(m))
 	}
@@ -196,30 +259,32 @@ func (m *Mutex) Unlock() {
 	}
 	// Loading first keeps a contended Unlock from paying for a failed
 	// compare-and-swap on top of the one that counts.
-	if m.state.Load() != lockedBit || !m.state.CompareAndSwap(lockedBit, 0) {
-		m.unlockSlow()
+	if m.load() != lockedBit || !m.cas(lockedBit, 0) {
+		m.unlock()
 	}
 }
 
-func (m *Mutex) unlockSlow() {
+// unlock is the slow path of Unlock, without its edge for the race
+// detector; a Lock that fails with the mutex in hand hands it on with it.
+func (m *Mutex) unlock() {
 	for {
-		s := m.state.Load()
+		s := m.load()
 		switch {
 		case s&lockedBit == 0:
 			panic("lock: Unlock of unlocked Mutex")
 		case s>>waiterShift == 0: // a queue with nobody in it: end it
 			w := m.queue.Load()
-			if m.state.CompareAndSwap(s, 0) {
+			if m.cas(s, 0) {
 				w.Free()
 				return
 			}
 		default:
-			if m.state.CompareAndSwap(s, s-oneWaiter) {
-				select {
-				case m.queue.Load().C <- 1:
-				default:
+			if m.cas(s, s-oneWaiter) {
+				if !trySend(m.queue.Load()) {
 					// Only a second Unlock can find a value in
-					// flight already.
+					// flight already. Nothing was sent, so the
+					// count goes back.
+					m.add(oneWaiter)
 					panic("lock: Unlock of unlocked Mutex")
 				}
 				return
@@ -231,10 +296,37 @@ func (m *Mutex) unlockSlow() {
 // Locked reports whether m is locked at the moment of the call. It is meant
 // for tests and introspection; the answer may be stale by the time it is
 // used.
-func (m *Mutex) Locked() bool { return m.state.Load()&lockedBit != 0 }
+func (m *Mutex) Locked() bool { return m.load()&lockedBit != 0 }
 
 // Waiters returns the number of goroutines waiting in Lock.
-func (m *Mutex) Waiters() int { return int(m.state.Load() >> waiterShift) }
+func (m *Mutex) Waiters() int { return int(m.load() >> waiterShift) }
+
+// load, cas and add are the state word's atomics, hidden from the race
+// detector; see the comment above Lock.
+
+func (m *Mutex) load() int64 {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	return m.state.Load()
+}
+
+func (m *Mutex) cas(old, new int64) bool {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	return m.state.CompareAndSwap(old, new)
+}
+
+func (m *Mutex) add(delta int64) {
+	if race.Enabled {
+		race.Disable()
+		defer race.Enable()
+	}
+	m.state.Add(delta)
+}
 
 // noCopy lets go vet's copylocks check report copies of a lock.
 type noCopy struct{}

@@ -484,3 +484,37 @@ func TestAcrossBubbles(t *testing.T) {
 		t.Fatal("mutex left locked")
 	}
 }
+
+// TestSecondUnlockChangesNothing: a second Unlock that finds the mutex
+// already handed over, its value still in flight, panics and leaves the
+// count of waiters as it was, so every cancelled Lock still returns.
+func TestSecondUnlockChangesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu lock.Mutex
+		mu.Lock(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		res := make(chan error, 2)
+		for range 2 {
+			go func() { res <- mu.Lock(ctx) }()
+			synctest.Wait()
+		}
+		cancel()    // wakes both waiters, which have not run yet,
+		mu.Unlock() // so the value waits in the channel's buffer
+		before := mu.Waiters()
+		if !panics(mu.Unlock) {
+			t.Fatal("a second Unlock did not panic")
+		}
+		if after := mu.Waiters(); after != before {
+			t.Fatalf("the panicking Unlock changed Waiters from %d to %d", before, after)
+		}
+		synctest.Wait()
+		for range 2 {
+			if err := <-res; !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled Lock: %v", err)
+			}
+		}
+		if mu.Locked() || mu.Waiters() != 0 {
+			t.Fatalf("locked %v, waiters %d after the run", mu.Locked(), mu.Waiters())
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/rw"
 	"github.com/codomyrmex/concurrency/sem"
 	"go.uber.org/goleak"
@@ -75,6 +76,33 @@ func TestRaceSemaphoreHolders(t *testing.T) {
 	})
 	if out != nil && !bytes.Contains(out, []byte("DATA RACE")) {
 		t.Fatalf("race between two semaphore holders not reported:\n%s", out)
+	}
+}
+
+// TestRaceFailedTryLock: a goroutine writes a variable, then locks the
+// mutex; another, whose TryLock then fails, reads it. Failing, the TryLock
+// (like Locked and Waiters) does not synchronize with the Lock it saw,
+// though both touched the mutex's state word after the write, so the
+// write and the read race.
+func TestRaceFailedTryLock(t *testing.T) {
+	out := child(t, func() {
+		var mu lock.Mutex
+		x := 0
+		go func() {
+			x++
+			mu.Lock(context.Background())
+			time.Sleep(100 * time.Millisecond) // not synchronization
+			mu.Unlock()
+		}()
+		time.Sleep(50 * time.Millisecond)
+		if mu.TryLock() || !mu.Locked() || mu.Waiters() != 0 {
+			panic("the mutex is not held by the other goroutine")
+		}
+		_ = x
+		time.Sleep(100 * time.Millisecond)
+	})
+	if out != nil && !bytes.Contains(out, []byte("DATA RACE")) {
+		t.Fatalf("race after a failed TryLock not reported:\n%s", out)
 	}
 }
 
