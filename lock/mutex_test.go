@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -517,4 +518,108 @@ func TestSecondUnlockChangesNothing(t *testing.T) {
 			t.Fatalf("locked %v, waiters %d after the run", mu.Locked(), mu.Waiters())
 		}
 	})
+}
+
+// TestMixedStress mixes, from 12 goroutines, Locks with deadlines of a few
+// microseconds, Locks cancelled by a timer (racing the Unlock that picks
+// them), Locks with a done context, TryLock, SetMaxWaiters changes, and
+// Unlocks by another goroutine than the holder, while a monitor reads
+// Waiters. There must never be two holders, Waiters stays within bounds,
+// and at the end the mutex is free with nobody waiting.
+func TestMixedStress(t *testing.T) {
+	const goroutines = 12
+	var mu lock.Mutex
+	var held atomic.Int64
+	deadline := time.Now().Add(5 * time.Second)
+	unlocks := make(chan struct{}, 1)
+	var helpers sync.WaitGroup
+	helpers.Go(func() { // unlocks on the holders' behalf
+		for range unlocks {
+			if h := held.Add(-1); h != 0 {
+				t.Errorf("%d holders at an Unlock", h+1)
+			}
+			mu.Unlock()
+		}
+	})
+	stop := make(chan struct{})
+	helpers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if w := mu.Waiters(); w < 0 || w > goroutines {
+				t.Errorf("Waiters() = %d", w)
+				return
+			}
+			time.Sleep(time.Microsecond)
+		}
+	})
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(1, uint64(g)))
+			for i := 0; i < 30000 && time.Now().Before(deadline); i++ {
+				var err error
+				switch k := r.IntN(10); {
+				case k == 0:
+					if !mu.TryLock() {
+						continue
+					}
+				case k == 1:
+					mu.SetMaxWaiters(r.IntN(4) - 1)
+					continue
+				case k == 2:
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel()
+					if err := mu.Lock(ctx); !errors.Is(err, context.Canceled) {
+						t.Errorf("Lock with a done context: %v", err)
+						return
+					}
+					continue
+				case k <= 5:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.IntN(30))*time.Microsecond)
+					err = mu.Lock(ctx)
+					cancel()
+				case k <= 7:
+					ctx, cancel := context.WithCancel(context.Background())
+					timer := time.AfterFunc(time.Duration(r.IntN(20))*time.Microsecond, cancel)
+					err = mu.Lock(ctx)
+					timer.Stop()
+					cancel()
+				default:
+					err = mu.Lock(context.Background())
+				}
+				if err != nil {
+					if !errors.Is(err, lock.ErrTooManyWaiters) && !errors.Is(err, context.Canceled) &&
+						!errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("Lock: %v", err)
+						return
+					}
+					continue
+				}
+				if h := held.Add(1); h != 1 {
+					t.Errorf("%d holders", h)
+				}
+				if !mu.Locked() || mu.TryLock() {
+					t.Error("held, yet Locked() is false or TryLock succeeds")
+				}
+				if r.IntN(3) == 0 {
+					unlocks <- struct{}{}
+				} else {
+					held.Add(-1)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(unlocks)
+	close(stop)
+	helpers.Wait()
+	if mu.Locked() || mu.Waiters() != 0 || !mu.TryLock() {
+		t.Fatalf("after the run: locked %v, waiters %d", mu.Locked(), mu.Waiters())
+	}
+	mu.Unlock()
 }
