@@ -336,6 +336,9 @@ func TestSetMaxWaitersConcurrent(t *testing.T) {
 // waiter if there is one, else freeing it; one that was not picked leaves
 // the mutex to those who were.
 func TestPickedWaiterCancelled(t *testing.T) {
+	// On one P, the cancelled waiter runs only once the test goroutine
+	// blocks, so the Unlock picks it while it is off the channel.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, others := range []int{0, 1} {
 		synctest.Test(t, func(t *testing.T) {
 			var mu lock.Mutex
@@ -490,6 +493,9 @@ func TestAcrossBubbles(t *testing.T) {
 // already handed over, its value still in flight, panics and leaves the
 // count of waiters as it was, so every cancelled Lock still returns.
 func TestSecondUnlockChangesNothing(t *testing.T) {
+	// On one P, the cancelled waiters run only once the test goroutine
+	// blocks, so they cannot change the count between the two Unlocks.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	synctest.Test(t, func(t *testing.T) {
 		var mu lock.Mutex
 		mu.Lock(context.Background())
