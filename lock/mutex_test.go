@@ -453,36 +453,34 @@ func TestWaitsAllocateNothing(t *testing.T) {
 // as durably blocking in the second, so synctest.Wait would hang.
 func TestAcrossBubbles(t *testing.T) {
 	var mu lock.Mutex
+	contend := func(settle func()) {
+		mu.Lock(context.Background())
+		done := make(chan struct{})
+		go func() {
+			mu.Lock(context.Background())
+			mu.Unlock()
+			close(done)
+		}()
+		settle()
+		mu.Unlock()
+		<-done
+	}
 	inBubble := func() {
 		synctest.Test(t, func(t *testing.T) {
-			mu.Lock(context.Background())
-			done := make(chan struct{})
-			go func() {
-				mu.Lock(context.Background())
-				mu.Unlock()
-				close(done)
-			}()
-			synctest.Wait() // the waiter must be durably blocked
-			if mu.Waiters() != 1 {
-				t.Fatalf("waiters %d, want 1", mu.Waiters())
-			}
-			mu.Unlock()
-			<-done
+			contend(func() {
+				synctest.Wait() // the waiter must be durably blocked
+				if mu.Waiters() != 1 {
+					t.Fatalf("waiters %d, want 1", mu.Waiters())
+				}
+			})
 		})
 	}
 	inBubble()
-	mu.Lock(context.Background())
-	done := make(chan struct{})
-	go func() {
-		mu.Lock(context.Background())
-		mu.Unlock()
-		close(done)
-	}()
-	for mu.Waiters() == 0 {
-		runtime.Gosched()
-	}
-	mu.Unlock()
-	<-done
+	contend(func() {
+		for mu.Waiters() == 0 {
+			runtime.Gosched()
+		}
+	})
 	inBubble()
 	if mu.Locked() {
 		t.Fatal("mutex left locked")
