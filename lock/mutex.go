@@ -17,8 +17,9 @@ import (
 // after first use.
 //
 // An uncontended Lock and Unlock are one compare-and-swap each. Once a
-// goroutine has had to wait, the mutex is handed over in FIFO order: later
-// callers queue behind the waiters instead of barging, so no waiter starves.
+// goroutine has had to wait, the mutex is handed over in FIFO order, that
+// in which the waiters reached its queue: later callers queue behind them
+// instead of barging, so no waiter starves.
 //
 // As with sync.Mutex, a locked Mutex is not associated with a goroutine: one
 // goroutine may Lock it and another Unlock it. In the terminology of the Go
