@@ -25,18 +25,18 @@ type Waiter struct {
 
 var waiters = sync.Pool{New: func() any { return &Waiter{C: make(chan uint8, 1), pooled: true} }}
 
-// NewWaiter returns a Waiter for one wait.
+// NewWaiter returns a Waiter for one wait (or, for lock.Mutex, one queue).
 //
 // A channel made outside a testing/synctest bubble must not be used inside
 // one (a goroutine of a bubble blocked on it is not durably blocked, so
 // synctest.Wait would hang), and one made inside must not be used outside
 // (the runtime treats that as a fatal error). So in a bubble, and only
-// there, every wait gets a fresh Waiter that is never pooled. Only test
+// there, NewWaiter returns a fresh Waiter that is never pooled. Only test
 // binaries look for bubbles.
 func NewWaiter() *Waiter { return newWaiter(inBubble()) }
 
-// newWaiter is NewWaiter for a caller that knows whether it runs in a
-// bubble.
+// newWaiter is NewWaiter for a caller that knows whether its waiters run
+// in a bubble: a Queue asks once per queue (see Queue.bubbled).
 func newWaiter(bubbled bool) *Waiter {
 	if bubbled {
 		return &Waiter{C: make(chan uint8, 1)}
