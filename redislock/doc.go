@@ -91,7 +91,11 @@
 // sem, so a large request is never starved by small ones behind it. A
 // grant is a handoff, as a mutex's: the script makes the waiter a holder
 // until its entry's deadline, bumps the fence and publishes "token fence
-// stamp" to its Client. A try ([Semaphore.TryAcquire]) never overtakes a
+// stamp" to its Client. The holder of an idle semaphore (nobody else holds
+// or waits) is kept in a key of its own, prefix:{name}:sem:solo, whose TTL
+// is its lease, so that an uncontended acquire and release cost the
+// server as many commands as a mutex's; the next call that finds it
+// moves it among the others. A try ([Semaphore.TryAcquire]) never overtakes a
 // waiter. Each waiting call queues on its own, even among goroutines of
 // one Client, so a semaphore costs the server one entry refresh a second
 // per waiting call. Weights and sizes go up to [MaxSemaphoreSize].
@@ -128,7 +132,9 @@
 // the next writer's turn comes. A reader waits for at most one write
 // phase; neither side starves. Every grant bumps the fence, so a reader's
 // and a writer's fences are ordered as their grants were. A write lease
-// can be turned into a read lease in place ([Lease.Downgrade]). On a
+// can be turned into a read lease in place ([Lease.Downgrade]). The only
+// holder of an idle lock, reader or writer, is kept in a key of its own,
+// prefix:{name}:rw:solo, as a semaphore's is. On a
 // Redlock a lease needs a majority, as a mutex's: every conflict involves
 // a writer, and two majorities share a server.
 //

@@ -139,7 +139,7 @@ func luaInt(s string) int64 {
 // the default prefix.
 func luaSemKeys(name string) []string {
 	r := "lock:{" + name + "}:sem"
-	return []string{r, r + ":holders", r + ":weights", r + ":queue", r + ":deadlines", r + ":wants", r + ":entries"}
+	return []string{r, r + ":holders", r + ":weights", r + ":queue", r + ":deadlines", r + ":wants", r + ":entries", r + ":solo"}
 }
 
 // A luaSem calls lua/sem.lua on one semaphore as a Client would.
@@ -201,9 +201,13 @@ return {t[1] * 1000 + math.floor(t[2] / 1000),
 	redis.call('zrange', KEYS[4], 0, -1, 'withscores'),
 	redis.call('zrange', KEYS[5], 0, -1, 'withscores'),
 	redis.call('zrange', KEYS[6], 0, -1, 'withscores'),
-	redis.call('hgetall', KEYS[7])}`)
+	redis.call('hgetall', KEYS[7]),
+	redis.call('get', KEYS[8]) or '',
+	redis.call('pttl', KEYS[8]),
+	redis.call('exists', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])}`)
 
-// A semState is a semaphore's keys at one moment.
+// A semState is a semaphore's keys at one moment. A solo holder (KEYS[8])
+// is in holders and weights as if it were in KEYS[2] and KEYS[3].
 type semState struct {
 	now       int64
 	size      int64
@@ -214,6 +218,8 @@ type semState struct {
 	deadlines map[string]int64
 	wants     map[string]int64
 	entries   map[string]string
+	solo      string // the solo holder's token, "" if none
+	others    int64  // how many of KEYS[2] to KEYS[7] exist
 }
 
 func (s *luaSem) snapshot() semState {
@@ -238,7 +244,43 @@ func (s *luaSem) snapshot() semState {
 	for k, v := range luaPairs(a[6]) {
 		st.wants[k] = luaInt(v)
 	}
+	st.others = a[10].(int64)
+	if f := strings.Fields(a[8].(string)); len(f) == 3 {
+		st.solo = f[0]
+		st.holders[f[0]] = st.now + a[9].(int64)
+		st.weights[f[0]] = f[1] + " " + f[2]
+		st.weights[""] = f[1]
+	}
 	return st
+}
+
+// luaSemEndSolo moves the solo holder KEYS[8], if its token is ARGV[1],
+// into KEYS[2] and KEYS[3] as lua/sem.lua does, but with a lease that has
+// ended (deadline 1), for a test that ends leases.
+var luaSemEndSolo = redis.NewScript(`
+local v = redis.call('get', KEYS[8])
+local h, w, fence = string.match(v or '', '^(%S+) (%d+) (%d+)$')
+if h ~= ARGV[1] then
+	return 0
+end
+redis.call('del', KEYS[8])
+redis.call('zadd', KEYS[2], 1, h)
+redis.call('hset', KEYS[3], h, w .. ' ' .. fence, '', w)
+redis.call('pexpire', KEYS[2], 60000)
+redis.call('pexpire', KEYS[3], 61000)
+return 1`)
+
+// end ends the lease of holder tok: its deadline is in the past, and the
+// next call reclaims its weight.
+func (s *luaSem) end(tok string) {
+	s.t.Helper()
+	ctx := context.Background()
+	if err := luaSemEndSolo.Run(ctx, s.rdb, s.keys, tok).Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.rdb.ZAddXX(ctx, s.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // weight returns the weight and fence of holder h.
@@ -819,9 +861,7 @@ func semScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(
 			}
 			tok = holders[draw(len(holders))]
 			what = fmt.Sprintf("end(%s)", tok)
-			if err := rdb.ZAddXX(context.Background(), s.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
-				t.Fatal(err)
-			}
+			s.end(tok)
 			m.ended[tok] = true
 		}
 		st := s.snapshot()
@@ -921,11 +961,58 @@ func TestSemScriptConcurrent(t *testing.T) {
 	}
 }
 
-// TestSemScriptFastPaths: the shortcuts of an uncontended acquire (no
-// holder, weights or queue) and release (the only holder, no queue) end
-// in the state and reply of the full path, and the full path is taken
-// when stale weights, an ended lease, another holder or a queue call for
-// it.
+// luaCalls runs f and returns the commands that were called meanwhile on
+// rdb's server, by name, other than INFO and the scripts' EVAL and
+// EVALSHA: the commands the scripts called.
+func luaCalls(t testing.TB, rdb redis.UniversalClient, f func()) map[string]int64 {
+	t.Helper()
+	stats := func() map[string]int64 {
+		info, err := rdb.Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int64{}
+		for line := range strings.SplitSeq(info, "\n") {
+			name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+			name, found := strings.CutPrefix(name, "cmdstat_")
+			if !ok || !found || name == "info" || name == "eval" || name == "evalsha" {
+				continue
+			}
+			calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+			m[name] = luaInt(calls)
+		}
+		return m
+	}
+	before := stats()
+	f()
+	d := map[string]int64{}
+	for name, n := range stats() {
+		if n > before[name] {
+			d[name] = n - before[name]
+		}
+	}
+	return d
+}
+
+// luaWantCalls fails the test unless got has exactly the commands of want
+// ("get del", a name per call).
+func luaWantCalls(t testing.TB, what string, got map[string]int64, want string) {
+	t.Helper()
+	w := map[string]int64{}
+	for c := range strings.FieldsSeq(want) {
+		w[c]++
+	}
+	if !maps.Equal(got, w) {
+		t.Fatalf("%s called %v, want %v", what, got, w)
+	}
+}
+
+// TestSemScriptFastPaths: an acquire of an idle semaphore makes the
+// caller its solo holder, whose release and renewal are two commands; any
+// other call first moves the solo holder among the others, and the
+// shortcut of a release by the only holder in KEYS[2] with no queue ends
+// in the state and reply of the full path, which is taken when stale
+// weights, an ended lease, another holder or a queue call for it.
 func TestSemScriptFastPaths(t *testing.T) {
 	rdb := luaServer(t)
 	ctx := context.Background()
@@ -941,30 +1028,87 @@ func TestSemScriptFastPaths(t *testing.T) {
 	// A weight above the size is refused, and nothing but the size stored.
 	luaWant(t, "too big", s.acquire("X", 4, 60000, 0, ""), []int64{-1, 3})
 	only("too big")
-	// Uncontended: a grant with the full TTL, the weights a second longer.
-	luaWant(t, "A", s.acquire("A", 2, 60000, 0, ""), []int64{1, 1})
+	// Uncontended: the solo holder, with the full TTL; as many commands
+	// as a mutex's acquire and release.
+	luaWantCalls(t, "acquire(A)", luaCalls(t, rdb, func() {
+		luaWant(t, "A", s.acquire("A", 2, 60000, 0, ""), []int64{1, 1})
+	}), "exists hget hincrby set")
 	st := s.snapshot()
 	st.check(t, false)
-	if w, f := st.weight("A"); w != 2 || f != 1 || st.weights[""] != "2" || st.size != 3 || len(st.weights) != 2 {
+	if w, f := st.weight("A"); w != 2 || f != 1 || st.weights[""] != "2" || st.size != 3 || st.solo != "A" || st.others != 0 {
 		t.Fatalf("after A: %+v", st)
 	}
-	ph, pw := rdb.PTTL(ctx, k[1]).Val(), rdb.PTTL(ctx, k[2]).Val()
-	if ph < 59*time.Second || pw-ph < 900*time.Millisecond || pw-ph > 1100*time.Millisecond {
-		t.Fatalf("TTLs: holders %v, weights %v", ph, pw)
+	if d := st.holders["A"] - st.now; d < 59000 || d > 60000 {
+		t.Fatalf("A's lease ends in %dms", d)
 	}
+	luaWantCalls(t, "renew(A)", luaCalls(t, rdb, func() {
+		if r := s.renew("A", 90000); r != 1 {
+			t.Fatalf("renew(A) = %d", r)
+		}
+	}), "get pexpire")
+	if p := rdb.PTTL(ctx, k[7]).Val(); p < 89*time.Second {
+		t.Fatalf("after the renewal, the solo key's TTL is %v", p)
+	}
+	// A release or renewal by another token finds the solo holder, moves
+	// it among the others, and changes nothing else.
 	if r := s.release("B"); r != 0 {
 		t.Fatalf("release of a non-holder = %d", r)
 	}
-	if r := s.release("A"); r != 1 {
-		t.Fatalf("release(A) = %d", r)
+	if r := s.renew("B", 1000); r != 0 {
+		t.Fatalf("renew of a non-holder = %d", r)
 	}
+	st = s.snapshot()
+	st.check(t, false)
+	if w, f := st.weight("A"); w != 2 || f != 1 || st.solo != "" || st.holders["A"]-st.now < 89000 {
+		t.Fatalf("A after B's release: %+v", st)
+	}
+	ph, pw := rdb.PTTL(ctx, k[1]).Val(), rdb.PTTL(ctx, k[2]).Val()
+	if ph < 89*time.Second || pw-ph < 900*time.Millisecond || pw-ph > 1100*time.Millisecond {
+		t.Fatalf("TTLs: holders %v, weights %v", ph, pw)
+	}
+	luaWantCalls(t, "release(A) from KEYS[2]", luaCalls(t, rdb, func() {
+		if r := s.release("A"); r != 1 {
+			t.Fatalf("release(A) = %d", r)
+		}
+	}), "get exists time zrange del")
 	only("after A's release")
 	if r := s.release("A"); r != 0 {
 		t.Fatalf("second release(A) = %d", r)
 	}
+	luaWantCalls(t, "a solo pair", luaCalls(t, rdb, func() {
+		luaWant(t, "A again", s.acquire("A", 1, 60000, 0, ""), []int64{1, 2})
+		if r := s.release("A"); r != 1 {
+			t.Fatalf("release(A) = %d", r)
+		}
+	}), "exists hget hincrby set get del")
+	only("after the solo pair")
 
-	// The only holder, whose lease has ended while its key lives on: 0,
-	// and nothing left.
+	// A retried acquire by the solo holder gets the fence of its grant
+	// and a full TTL.
+	luaWant(t, "G", s.acquire("G", 1, 1000, 0, ""), []int64{1, 3})
+	luaWant(t, "G again", s.acquire("G", 1, 60000, 0, ""), []int64{1, 3})
+	st = s.snapshot()
+	st.check(t, false)
+	if st.solo != "" || st.holders["G"]-st.now < 59000 || st.fence != 3 {
+		t.Fatalf("after G's retry: %+v", st)
+	}
+	s.release("G")
+	only("after G")
+
+	// The solo holder's lease ends with its key: the weight is free.
+	luaWant(t, "H", s.acquire("H", 3, 30, 0, ""), []int64{1, 4})
+	time.Sleep(60 * time.Millisecond)
+	luaWant(t, "I after H's lease", s.acquire("I", 3, 60000, 0, ""), []int64{1, 5})
+	if r := s.release("H"); r != 0 {
+		t.Fatalf("release of an ended solo lease = %d", r)
+	}
+	if r := s.release("I"); r != 1 {
+		t.Fatalf("release(I) = %d", r)
+	}
+	only("after I")
+
+	// The only holder in KEYS[2], whose lease has ended while its key
+	// lives on: 0, and nothing left.
 	now := s.snapshot().now
 	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "old"})
 	rdb.HSet(ctx, k[2], "old", "1 9", "", "1")
@@ -973,17 +1117,18 @@ func TestSemScriptFastPaths(t *testing.T) {
 	}
 	only("after the ended lease's release")
 
-	// Stale weights (the holders' key expired): the full path deletes them.
+	// Stale weights (the holders' key expired): the acquire deletes them.
 	rdb.HSet(ctx, k[2], "stale", "1 9", "", "1")
-	luaWant(t, "C", s.acquire("C", 1, 60000, 0, ""), []int64{1, 2})
+	luaWant(t, "C", s.acquire("C", 1, 60000, 0, ""), []int64{1, 6})
 	st = s.snapshot()
 	st.check(t, false)
-	if _, ok := st.weights["stale"]; ok || st.weights[""] != "1" {
+	if _, ok := st.weights["stale"]; ok || st.weights[""] != "1" || st.solo != "C" || st.others != 0 {
 		t.Fatalf("stale weights kept: %+v", st)
 	}
 
 	// Another holder whose lease has ended comes first: the release
 	// reclaims it too.
+	s.stat() // moves C into KEYS[2]
 	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(s.snapshot().now - 10), Member: "dead"})
 	rdb.HSet(ctx, k[2], "dead", "1 9", "", "2")
 	if r := s.release("C"); r != 1 {
@@ -997,7 +1142,7 @@ func TestSemScriptFastPaths(t *testing.T) {
 	s.release("D")
 	st = s.snapshot()
 	st.check(t, false)
-	if len(st.holders) != 1 || st.weights[""] != "2" {
+	if len(st.holders) != 1 || st.weights[""] != "2" || st.solo != "" {
 		t.Fatalf("after D's release: %+v", st)
 	}
 
@@ -1006,7 +1151,7 @@ func TestSemScriptFastPaths(t *testing.T) {
 	s.release("E")
 	st = s.snapshot()
 	st.check(t, false)
-	if w, f := st.weight("F"); w != 3 || f != 5 || len(st.queue) != 0 {
+	if w, f := st.weight("F"); w != 3 || f != 9 || len(st.queue) != 0 {
 		t.Fatalf("F not granted at E's release: %+v", st)
 	}
 	s.release("F")

@@ -22,12 +22,12 @@ type semTarget struct {
 // lua/sem.lua: prefix:{name}:sem (size and fencing counter, no TTL) and
 // the keys that begin with it.
 type semKeys struct {
-	sem, holders, weights, queue, deadlines, wants, entries string
+	sem, holders, weights, queue, deadlines, wants, entries, solo string
 }
 
 func newSemKeys(base string) semKeys {
 	return semKeys{sem: base, holders: base + ":holders", weights: base + ":weights", queue: base + ":queue",
-		deadlines: base + ":deadlines", wants: base + ":wants", entries: base + ":entries"}
+		deadlines: base + ":deadlines", wants: base + ":wants", entries: base + ":entries", solo: base + ":solo"}
 }
 
 // A sizeArg is a size and the same boxed once, for the scripts.
@@ -43,7 +43,7 @@ func (t *semTarget) sizeOf() int64 { return t.size.Load().n }
 
 func (t *semTarget) acquire(ctx context.Context, rdb redis.UniversalClient, c acquireCall) (int64, error) {
 	k := &t.k
-	r, err := semScript.evalInts(ctx, rdb, 7, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries,
+	r, err := semScript.evalInts(ctx, rdb, 8, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries, &k.solo,
 		opAcquire, c.token, c.probe, t.size.Load().arg, c.ttl.arg, c.weight, c.entry.arg, c.channel, c.stamp)
 	if err != nil {
 		return 0, err
@@ -63,13 +63,13 @@ func (t *semTarget) acquire(ctx context.Context, rdb redis.UniversalClient, c ac
 
 func (t *semTarget) release(ctx context.Context, rdb redis.UniversalClient, c releaseCall) (int64, error) {
 	k := &t.k
-	return semScript.eval(ctx, rdb, 7, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries,
+	return semScript.eval(ctx, rdb, 8, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries, &k.solo,
 		opRelease, c.token, c.probe, t.size.Load().arg)
 }
 
 func (t *semTarget) renew(ctx context.Context, c extendCall) *redis.Cmd {
 	k := &t.k
-	return semScript.cmd(ctx, 7, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries,
+	return semScript.cmd(ctx, 8, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries, &k.solo,
 		opRenew, c.token, c.probe, t.size.Load().arg, c.ttl.arg)
 }
 
@@ -99,7 +99,7 @@ func (c queryCall) run(ctx context.Context, rdb redis.UniversalClient) ([]int64,
 	if size == nil {
 		size = c.t.size.Load().arg
 	}
-	r, err := semScript.evalInts(ctx, rdb, 7, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries,
+	r, err := semScript.evalInts(ctx, rdb, 8, &k.sem, &k.holders, &k.weights, &k.queue, &k.deadlines, &k.wants, &k.entries, &k.solo,
 		c.op, noToken, c.probe, size)
 	if err == nil && len(r) != 4 {
 		err = fmt.Errorf("redislock: semaphore %q replied %v", c.t.name, r)

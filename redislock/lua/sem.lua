@@ -15,6 +15,9 @@
 --          (ms) at which each entry dies unless refreshed
 -- KEYS[6]  ...:sem:wants: the same tokens, scored by the weight each waits for
 -- KEYS[7]  ...:sem:entries: each waiting token's 'stamp channel'
+-- KEYS[8]  ...:sem:solo: the only holder, 'token weight fence', with the
+--          TTL of its lease, while nobody else holds or waits: then
+--          KEYS[2] to KEYS[7] do not exist
 -- ARGV[1]  'acquire', 'release', 'renew', 'resize' or 'stat'
 -- ARGV[2]  the token ('' for resize and stat)
 -- ARGV[3]  '1' if a PUBLISH that reached no subscriber means that the
@@ -42,6 +45,12 @@
 -- A waiter whose weight exceeds the size (after a resize) leaves the queue
 -- and is sent 'token -1 size'. The work of a call is O(log n) for each
 -- holder or waiter it reclaims, grants or refuses, plus O(log n).
+--
+-- An acquire of an idle semaphore (no holder, no waiter) makes the caller
+-- the solo holder, KEYS[8], whose lease is the key's TTL: a release or
+-- renewal of it is then a GET and a DEL or PEXPIRE, as a mutex's. Every
+-- other call that finds the solo holder first moves it into KEYS[2] and
+-- KEYS[3] (its deadline from the key's TTL) and then runs as described.
 local op, tok, probe = ARGV[1], ARGV[2], ARGV[3] == '1'
 
 local function int(i, min)
@@ -72,27 +81,92 @@ elseif op ~= 'release' and op ~= 'resize' and op ~= 'stat' then
 	error('sem.lua: unknown operation')
 end
 
+-- The solo holder's record, 'token weight fence', once read.
+local solo
+-- Fast paths of release and renew: the token is the solo holder, so
+-- nobody else holds or waits, and there is nobody to grant.
+if op ~= 'acquire' then
+	solo = redis.call('get', KEYS[8])
+	if solo and string.match(solo, '^%S+') == tok then
+		if op == 'release' then
+			redis.call('del', KEYS[8])
+		else
+			redis.call('pexpire', KEYS[8], ttl)
+		end
+		return 1
+	end
+end
+
+-- present holds one bit for each of KEYS[2] (1), KEYS[3] (2), KEYS[4] (4)
+-- and, for acquire, KEYS[8] (8), from one EXISTS, which counts a key named
+-- twice twice. holding and queued say whether KEYS[2] and KEYS[4] existed
+-- when the call began: when one did not, there is nothing in it to
+-- reclaim, look up or grant, and the call saves those commands.
+local present
+if op == 'acquire' then
+	present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
+		KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8])
+	if present >= 8 then
+		present = present - 8
+		solo = redis.call('get', KEYS[8])
+	end
+else
+	present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4])
+end
+local holding, weighing, queued = present % 2 == 1, present % 4 >= 2, present >= 4
+
+local size
+local function load_size()
+	size = tonumber(redis.call('hget', KEYS[1], 'size'))
+	if op == 'resize' or not size then
+		size = arg_size
+		redis.call('hset', KEYS[1], 'size', string.format('%d', size))
+	end
+end
+
+-- Fast path of acquire: an idle semaphore (the weights of holders gone
+-- may linger, see held). The caller becomes its solo holder.
+if op == 'acquire' and not (holding or queued or solo) then
+	load_size()
+	if want > size then
+		return {-1, size}
+	end
+	if weighing then
+		redis.call('del', KEYS[3])
+	end
+	local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+	redis.call('set', KEYS[8], string.format('%s %d %d', tok, want, fence), 'PX', ttl)
+	return {1, fence}
+end
+
 local t = redis.call('time')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
--- present holds one bit for each of KEYS[2] (1), KEYS[3] (2) and KEYS[4]
--- (4), from one EXISTS, which counts a key named twice twice. holding and
--- queued say whether KEYS[2] and KEYS[4] existed when the call began: when
--- one did not, there is nothing in it to reclaim, look up or grant, and
--- the call saves those commands.
-local present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4])
-local holding, weighing, queued = present % 2 == 1, present % 4 >= 2, present >= 4
+-- The solo holder moves into KEYS[2] and KEYS[3], which do not exist
+-- while it does, with the deadline its key's TTL gives.
+if solo then
+	local h, w, fence = string.match(solo, '^(%S+) (%d+) (%d+)$')
+	local ms = redis.call('pttl', KEYS[8])
+	redis.call('del', KEYS[8])
+	if h and ms > 0 then
+		redis.call('zadd', KEYS[2], now + ms, h)
+		redis.call('hset', KEYS[3], h, w .. ' ' .. fence, '', w)
+		redis.call('pexpire', KEYS[2], ms)
+		redis.call('pexpire', KEYS[3], ms + 1000)
+		holding, weighing = true, true
+	end
+end
 
 -- lowest is the earliest deadline in KEYS[2], when a fast path read it: if
 -- it is later than now, no lease has ended, and reclaim looks for none.
 local lowest
 
--- Fast path of release: the token is the only holder and nobody waits.
--- What the full path does then comes down to deleting KEYS[2] and KEYS[3]
--- (reclaim drops the token if its lease has ended, and release then
--- returns 0; commit deletes the weights of a semaphore with no holder
--- left); KEYS[1] is left as it is (release reads the size only to grant
--- waiters).
+-- Fast path of release: the token is the only holder in KEYS[2] and
+-- nobody waits. What the full path does then comes down to deleting
+-- KEYS[2] and KEYS[3] (reclaim drops the token if its lease has ended,
+-- and release then returns 0; commit deletes the weights of a semaphore
+-- with no holder left); KEYS[1] is left as it is (release reads the size
+-- only to grant waiters).
 if op == 'release' and holding and not queued then
 	local first = redis.call('zrange', KEYS[2], 0, 1, 'withscores')
 	lowest = tonumber(first[2])
@@ -105,25 +179,7 @@ if op == 'release' and holding and not queued then
 	end
 end
 
-local size = tonumber(redis.call('hget', KEYS[1], 'size'))
-if op == 'resize' or not size then
-	size = arg_size
-	redis.call('hset', KEYS[1], 'size', string.format('%d', size))
-end
-
--- Fast path of acquire: no holder, no stale weights and no queue, so
--- nothing to reclaim, pump or clean; what the full path does then.
-if op == 'acquire' and present == 0 then
-	if want > size then
-		return {-1, size}
-	end
-	local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
-	redis.call('zadd', KEYS[2], now + ttl, tok)
-	redis.call('hset', KEYS[3], tok, string.format('%d %d', want, fence), '', string.format('%d', want))
-	redis.call('pexpire', KEYS[2], ttl)
-	redis.call('pexpire', KEYS[3], ttl + 1000)
-	return {1, fence}
-end
+load_size()
 
 -- held is the sum of the weights of the tokens in KEYS[2]. The weights
 -- outlive the holders (their TTL is a second longer), so the sum is
