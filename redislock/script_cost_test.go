@@ -13,20 +13,16 @@ import (
 // acquire and release (its fast paths) and nothing else: no argument
 // checks, none of the rest of the script.
 var semCommandsOnly = redis.NewScript(`
-local t = redis.call('time')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4])
 if ARGV[1] == 'release' then
-	redis.call('zrange', KEYS[2], 0, 1, 'withscores')
-	redis.call('del', KEYS[2], KEYS[3])
+	redis.call('get', KEYS[8])
+	redis.call('del', KEYS[8])
 	return 1
 end
+redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
+	KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8], KEYS[8])
 redis.call('hget', KEYS[1], 'size')
 local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
-redis.call('zadd', KEYS[2], now + ARGV[5], ARGV[2])
-redis.call('hset', KEYS[3], ARGV[2], '1 ' .. fence, '', '1')
-redis.call('pexpire', KEYS[2], ARGV[5])
-redis.call('pexpire', KEYS[3], ARGV[5] + 1000)
+redis.call('set', KEYS[8], ARGV[2] .. ' 1 ' .. fence, 'PX', ARGV[5])
 return {1, fence}
 `)
 
