@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,8 @@ var luaRWScript = redis.NewScript(rwSrc)
 // default prefix.
 func luaRWKeys(name string) []string {
 	r := "lock:{" + name + "}:rw"
-	return []string{r, r + ":readers", r + ":fences", r + ":writer", r + ":blocked", r + ":queue", r + ":deadlines", r + ":entries"}
+	return []string{r, r + ":readers", r + ":fences", r + ":writer", r + ":blocked", r + ":queue", r + ":deadlines", r + ":entries",
+		r + ":solo"}
 }
 
 // A luaRW calls lua/rw.lua on one lock as a Client would.
@@ -90,9 +92,14 @@ return {t[1] * 1000 + math.floor(t[2] / 1000),
 	redis.call('zrange', KEYS[5], 0, -1, 'withscores'),
 	redis.call('zrange', KEYS[6], 0, -1, 'withscores'),
 	redis.call('zrange', KEYS[7], 0, -1, 'withscores'),
-	redis.call('hgetall', KEYS[8])}`)
+	redis.call('hgetall', KEYS[8]),
+	redis.call('get', KEYS[9]) or '',
+	redis.call('pexpiretime', KEYS[9]),
+	redis.call('exists', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])}`)
 
-// An rwState is a lock's keys at one moment.
+// An rwState is a lock's keys at one moment, with the solo holder
+// (KEYS[9]) shown as the full representation would show it: a reader in
+// readers and fences, or a writer with the fields that its spill writes.
 type rwState struct {
 	now       int64
 	fence     int64
@@ -104,6 +111,9 @@ type rwState struct {
 	queue     []string
 	deadlines map[string]int64
 	entries   map[string]string
+	solo      string // KEYS[9], "" if it did not exist
+	soloAt    int64  // its PEXPIRETIME (-1: no TTL), if it existed
+	others    int64  // how many of KEYS[2] to KEYS[8] existed
 }
 
 func (l *luaRW) snapshot() rwState {
@@ -118,6 +128,7 @@ func (l *luaRW) snapshot() rwState {
 		readers: map[string]int64{}, fences: luaPairs(a[3]), writer: luaPairs(a[4]),
 		blocked: luaMembers(a[5]), blockedDL: map[string]int64{}, queue: luaMembers(a[6]),
 		deadlines: map[string]int64{}, entries: luaPairs(a[8]),
+		solo: a[9].(string), others: a[11].(int64),
 	}
 	for k, v := range luaPairs(a[2]) {
 		st.readers[k] = luaInt(v)
@@ -128,6 +139,23 @@ func (l *luaRW) snapshot() rwState {
 	for k, v := range luaPairs(a[7]) {
 		st.deadlines[k] = luaInt(v)
 	}
+	if st.solo != "" {
+		f := strings.Fields(st.solo)
+		if len(f) != 3 {
+			l.t.Fatalf("solo key %q", st.solo)
+		}
+		st.soloAt = a[10].(int64)
+		dl := st.soloAt
+		switch f[1] {
+		case "r":
+			st.readers[f[0]], st.fences[f[0]] = dl, f[2]
+		case "w":
+			st.writer = map[string]string{"tok": f[0], "held": "1", "dl": strconv.FormatInt(dl, 10), "fence": f[2],
+				"stamp": "0", "chan": ""}
+		default:
+			l.t.Fatalf("solo key %q", st.solo)
+		}
+	}
 	return st
 }
 
@@ -137,6 +165,9 @@ func (l *luaRW) snapshot() rwState {
 // wait only in a writer's phase and writers only behind a writer's turn.
 func (st rwState) check(t testing.TB, settled bool) {
 	t.Helper()
+	if st.solo != "" && (st.others != 0 || st.soloAt < 0) {
+		t.Fatalf("solo key %q (expiring at %d) with %d of the other keys", st.solo, st.soloAt, st.others)
+	}
 	if st.writer["held"] == "1" && len(st.readers) > 0 {
 		t.Fatalf("writer %s holds with readers %v", st.writer["tok"], st.readers)
 	}
@@ -532,6 +563,27 @@ func TestRWScriptBadInput(t *testing.T) {
 	}
 }
 
+// luaRWSpillEnded spills the solo holder (KEYS[9]) if its token is
+// ARGV[1], as lua/rw.lua does, but with a deadline of 1 (its lease has
+// ended), so that the model test can end it as it ends the others.
+var luaRWSpillEnded = redis.NewScript(`
+local tok, mode, fence = string.match(redis.call('get', KEYS[9]) or '', '^(%S+) ([rw]) (%d+)$')
+if tok ~= ARGV[1] then
+	return 0
+end
+local ms = redis.call('pttl', KEYS[9])
+if mode == 'r' then
+	redis.call('zadd', KEYS[2], 1, tok)
+	redis.call('hset', KEYS[3], tok, fence)
+	redis.call('pexpire', KEYS[2], ms)
+	redis.call('pexpire', KEYS[3], ms + 1000)
+else
+	redis.call('hset', KEYS[4], 'tok', tok, 'held', '1', 'dl', '1', 'fence', fence, 'stamp', '0', 'chan', '')
+	redis.call('pexpire', KEYS[4], ms + 1000)
+end
+redis.call('del', KEYS[9])
+return 1`)
+
 // An rwModel is what lua/rw.lua does when no lease or entry ends and
 // every grant stands (no channel): the reference of TestRWScriptModel.
 type rwModel struct {
@@ -740,6 +792,9 @@ func rwScriptModel(t *testing.T, rdb redis.UniversalClient, ops int, draw func(n
 			}
 			tok = holders[draw(len(holders))]
 			what = fmt.Sprintf("end(%s)", tok)
+			if err := luaRWSpillEnded.Run(context.Background(), rdb, l.keys, tok).Err(); err != nil {
+				t.Fatal(err)
+			}
 			switch {
 			case m.readers[tok] != 0:
 				if err := rdb.ZAddXX(context.Background(), l.keys[1], redis.Z{Score: 1, Member: tok}).Err(); err != nil {
@@ -875,12 +930,15 @@ func TestRWScriptConcurrent(t *testing.T) {
 }
 
 // TestRWScriptFastPaths: the shortcuts of an uncontended read or write
-// (no readers, writer or waiters), of the release of the only reader (no
-// writer, no waiters) and of the writer's release (no readers, no
-// waiters) end in the state and reply of the full path, with the stale
-// keys that ended leases leave behind (a reader's fences, a writer's
-// hash, a reader whose key outlives its lease), and the full path is
-// taken when another reader, a writer or a waiter calls for it.
+// (nobody holds or waits: the solo key) and of its release and renewal,
+// of the release of the only reader (no writer, no waiters) and of the
+// writer's release (no readers, no waiters) end in the state and reply of
+// the full path, with the stale keys that ended leases leave behind (a
+// reader's fences, a writer's hash, a reader whose key outlives its
+// lease), and the full path is taken, the solo holder spilled, when
+// another reader, a writer or a waiter calls for it. An uncontended read
+// or write and its release run 5 commands, none of them TIME, and a
+// renewal 2.
 func TestRWScriptFastPaths(t *testing.T) {
 	rdb := luaServer(t)
 	ctx := context.Background()
@@ -901,9 +959,22 @@ func TestRWScriptFastPaths(t *testing.T) {
 			t.Fatalf("%s: keys %q, want %q", what, got, want)
 		}
 	}
+	// solo checks that tok is the solo holder in mode ("r" or "w"), with
+	// fence and a lease of about ttl ms, and that nothing else is left.
+	solo := func(what, tok, mode string, fence, ttl int64) {
+		t.Helper()
+		st := l.snapshot()
+		st.check(t, true)
+		left := st.soloAt - st.now
+		if want := fmt.Sprintf("%s %s %d", tok, mode, fence); st.solo != want || left <= ttl-1000 || left > ttl {
+			t.Fatalf("%s: solo %q, expiring in %dms; want %q, %dms", what, st.solo, left, want, ttl)
+		}
+		only(what, 0, 8)
+	}
 	// reader checks that tok is the only reader, with fence and a lease of
-	// about ttl ms, and the keys' TTLs: the readers' the lease's, the
-	// fences' a second longer; and that no writer or waiter is left.
+	// about ttl ms, in KEYS[2] and KEYS[3], and the keys' TTLs: the
+	// readers' the lease's, the fences' a second longer; and that no
+	// writer or waiter is left.
 	reader := func(what, tok string, fence, ttl int64) {
 		t.Helper()
 		st := l.snapshot()
@@ -920,16 +991,18 @@ func TestRWScriptFastPaths(t *testing.T) {
 			t.Fatalf("%s: TTLs: readers %v, fences %v", what, pr, pf)
 		}
 	}
-	// writer checks that tok holds for writing with fence and a lease of
-	// about ttl ms, its hash living a second longer, and nobody else.
-	writer := func(what, tok string, fence, ttl int64) {
+	// writer checks that tok holds for writing in KEYS[4] with fence,
+	// entry ("stamp channel": of its grant, or "0 " if it was spilled)
+	// and a lease of about ttl ms, its hash living a second longer, and
+	// nobody else.
+	writer := func(what, tok string, fence int64, entry string, ttl int64) {
 		t.Helper()
 		st := l.snapshot()
 		st.check(t, true)
 		w := st.writer
 		left := luaInt(w["dl"]) - st.now
 		if len(w) != 6 || w["tok"] != tok || w["held"] != "1" || w["fence"] != strconv.FormatInt(fence, 10) ||
-			w["stamp"] != "7" || w["chan"] != "c" || left <= ttl-1000 || left > ttl {
+			w["stamp"]+" "+w["chan"] != entry || left <= ttl-1000 || left > ttl {
 			t.Fatalf("%s: %+v", what, st)
 		}
 		only(what, 0, 3)
@@ -956,83 +1029,124 @@ func TestRWScriptFastPaths(t *testing.T) {
 			t.Fatalf("%s changed %+v into %+v", what, before, after)
 		}
 	}
-
-	// Uncontended read and its release.
-	luaWant(t, "read A", l.read("A", 60000, 3000, "c"), []int64{1, 1})
-	reader("after A's read", "A", 1, 60000)
+	// Uncontended read, its renewal and its release.
+	luaWantCalls(t, "the read pair", luaCalls(t, rdb, func() {
+		luaWant(t, "read A", l.read("A", 60000, 3000, "c"), []int64{1, 1})
+		release("A", 1)
+	}), "exists hincrby set get del")
+	luaWant(t, "read A", l.read("A", 60000, 3000, "c"), []int64{1, 2})
+	solo("after A's read", "A", "r", 2, 60000)
 	refused("write with A's token", "write", "A", l.probe, 60000, 3000, "c", "7")
-	release("B", 0)
-	reader("after B's release", "A", 1, 60000)
-	if l.renew("A", 60000) != 1 {
-		t.Fatal("renew(A)")
+	solo("after the refused write", "A", "r", 2, 60000)
+	if err := rdb.PExpire(ctx, k[8], 10*time.Second).Err(); err != nil {
+		t.Fatal(err)
 	}
+	luaWantCalls(t, "the renewal", luaCalls(t, rdb, func() {
+		if l.renew("A", 60000) != 1 {
+			t.Fatal("renew(A)")
+		}
+	}), "get pexpire")
+	solo("after A's renewal", "A", "r", 2, 60000)
 	release("A", 1)
 	only("after A's release", 0)
 	release("A", 0)
 	only("after A's second release", 0)
 
-	// Uncontended write and its release.
-	luaWant(t, "write W", l.write("W", 60000, 3000, "c"), []int64{1, 2})
-	writer("after W's write", "W", 2, 60000)
-	refused("read with W's token", "read", "W", l.probe, 60000, 3000, "c", "7")
+	// Another token's release spills the solo reader: it holds on, in
+	// KEYS[2] and KEYS[3], with the rest of its lease.
+	l.read("A2", 30000, 3000, "c")
 	release("B", 0)
-	writer("after B's release", "W", 2, 60000)
+	reader("after B's release", "A2", 3, 30000)
+	release("A2", 1)
+	only("after A2's release", 0)
+
+	// Uncontended write, its renewal and its release.
+	luaWantCalls(t, "the write pair", luaCalls(t, rdb, func() {
+		luaWant(t, "write W", l.write("W", 60000, 3000, "c"), []int64{1, 4})
+		release("W", 1)
+	}), "exists hincrby set get del")
+	luaWant(t, "write W", l.write("W", 60000, 3000, "c"), []int64{1, 5})
+	solo("after W's write", "W", "w", 5, 60000)
+	refused("read with W's token", "read", "W", l.probe, 60000, 3000, "c", "7")
+	if err := rdb.PExpire(ctx, k[8], 10*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if l.renew("W", 60000) != 1 {
+		t.Fatal("renew(W)")
+	}
+	solo("after W's renewal", "W", "w", 5, 60000)
 	release("W", 1)
 	only("after W's release", 0)
 	release("W", 0)
 
-	// A write downgraded, then released as a read.
-	luaWant(t, "write D", l.write("D", 60000, 3000, "c"), []int64{1, 3})
+	// Another token's release spills the solo writer.
+	l.write("W1", 30000, 3000, "c")
+	release("B", 0)
+	writer("after B's release", "W1", 6, "0 ", 30000)
+	release("W1", 1)
+	only("after W1's release", 0)
+
+	// A write downgraded (spilled first), then released as a read.
+	luaWant(t, "write D", l.write("D", 60000, 3000, "c"), []int64{1, 7})
 	if l.downgrade("D", 30000) != 1 {
 		t.Fatal("downgrade(D)")
 	}
-	reader("after D's downgrade", "D", 3, 30000)
+	reader("after D's downgrade", "D", 7, 30000)
 	release("D", 1)
 	only("after D's release", 0)
 
-	// A reader's lease ended and its key expired, its fences not: a read
-	// or a write drops them.
-	luaWant(t, "read old", l.read("old", 50, 3000, "c"), []int64{1, 4})
+	// Readers' leases ended and their key expired, their fences not: a
+	// read or a write drops them.
+	l.read("old", 50, 3000, "c")
+	l.read("old1", 50, 3000, "c")
 	time.Sleep(100 * time.Millisecond)
-	only("after old's lease", 0, 2)
-	luaWant(t, "read X", l.read("X", 60000, 3000, "c"), []int64{1, 5})
-	reader("after X's read", "X", 5, 60000)
+	only("after old's and old1's leases", 0, 2)
+	luaWant(t, "read X", l.read("X", 60000, 3000, "c"), []int64{1, 10})
+	solo("after X's read", "X", "r", 10, 60000)
 	release("X", 1)
 	only("after X's release", 0)
-	luaWant(t, "read old2", l.read("old2", 50, 3000, "c"), []int64{1, 6})
+	l.read("old2", 50, 3000, "c")
+	l.read("old3", 50, 3000, "c")
 	time.Sleep(100 * time.Millisecond)
-	luaWant(t, "write Y", l.write("Y", 60000, 3000, "c"), []int64{1, 7})
-	writer("after Y's write", "Y", 7, 60000)
+	luaWant(t, "write Y", l.write("Y", 60000, 3000, "c"), []int64{1, 13})
+	solo("after Y's write", "Y", "w", 13, 60000)
 	release("old2", 0)
+	writer("after old2's release", "Y", 13, "0 ", 60000)
 	release("Y", 1)
 	only("after Y's release", 0)
 
-	// A writer's lease ended, its hash not (it lives a second longer): its
-	// release returns 0 and leaves nothing; its token still cannot read;
-	// another reader or writer gets the lock.
-	luaWant(t, "write W2", l.write("W2", 50, 3000, "c"), []int64{1, 8})
+	// A spilled writer's lease ended, its hash not (it lives a second
+	// longer): its release returns 0 and leaves nothing; its token still
+	// cannot read; another reader or writer gets the lock. (A try-read
+	// spills it, and changes nothing else.)
+	luaWant(t, "write W2", l.write("W2", 50, 3000, "c"), []int64{1, 14})
+	if r := l.read("T", 60000, 0, "c"); r[0] != 0 {
+		t.Fatalf("try-read with a writer = %v", r)
+	}
 	time.Sleep(100 * time.Millisecond)
 	only("after W2's lease", 0, 3)
 	release("W2", 0)
 	only("after W2's release", 0)
-	luaWant(t, "write W3", l.write("W3", 50, 3000, "c"), []int64{1, 9})
+	luaWant(t, "write W3", l.write("W3", 50, 3000, "c"), []int64{1, 15})
+	l.read("T", 60000, 0, "c")
 	time.Sleep(100 * time.Millisecond)
 	refused("read with W3's token", "read", "W3", l.probe, 60000, 3000, "c", "7")
-	luaWant(t, "read R", l.read("R", 60000, 3000, "c"), []int64{1, 10})
-	reader("after R's read", "R", 10, 60000)
+	luaWant(t, "read R", l.read("R", 60000, 3000, "c"), []int64{1, 16})
+	reader("after R's read", "R", 16, 60000)
 	release("R", 1)
-	luaWant(t, "write W4", l.write("W4", 50, 3000, "c"), []int64{1, 11})
+	luaWant(t, "write W4", l.write("W4", 50, 3000, "c"), []int64{1, 17})
+	l.read("T", 60000, 0, "c")
 	time.Sleep(100 * time.Millisecond)
-	luaWant(t, "write W5", l.write("W5", 60000, 3000, "c"), []int64{1, 12})
-	writer("after W5's write", "W5", 12, 60000)
+	luaWant(t, "write W5", l.write("W5", 60000, 3000, "c"), []int64{1, 18})
+	writer("after W5's write", "W5", 18, "7 c", 60000)
 	release("W4", 0)
-	writer("after W4's release", "W5", 12, 60000)
+	writer("after W4's release", "W5", 18, "7 c", 60000)
 	release("W5", 1)
 	only("after W5's release", 0)
 
 	// An announced writer whose readers' leases ended: its release
 	// returns 0 and leaves nothing (the fences go too).
-	luaWant(t, "read r", l.read("r", 50, 3000, "c"), []int64{1, 13})
+	luaWant(t, "read r", l.read("r", 50, 3000, "c"), []int64{1, 19})
 	if r := l.write("w", 60000, 3000, "c"); r[0] != 0 || r[1] > 50 {
 		t.Fatalf("w = %v, want announced", r)
 	}
@@ -1051,8 +1165,8 @@ func TestRWScriptFastPaths(t *testing.T) {
 	only("after dead's release", 0)
 	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "dead"})
 	rdb.HSet(ctx, k[2], "dead", "9")
-	luaWant(t, "read R2", l.read("R2", 60000, 3000, "c"), []int64{1, 14})
-	reader("after R2's read", "R2", 14, 60000)
+	luaWant(t, "read R2", l.read("R2", 60000, 3000, "c"), []int64{1, 20})
+	reader("after R2's read", "R2", 20, 60000)
 	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(now - 10), Member: "dead"})
 	rdb.HSet(ctx, k[2], "dead", "9")
 	release("R2", 1)
@@ -1062,7 +1176,7 @@ func TestRWScriptFastPaths(t *testing.T) {
 	l.read("R3", 60000, 3000, "c")
 	l.read("R4", 30000, 3000, "c")
 	release("R3", 1)
-	reader("after R3's release", "R4", 16, 30000)
+	reader("after R3's release", "R4", 22, 30000)
 	release("R4", 1)
 	only("after R4's release", 0)
 
@@ -1070,7 +1184,7 @@ func TestRWScriptFastPaths(t *testing.T) {
 	l.read("R5", 60000, 3000, "c")
 	l.write("W6", 60000, 3000, "c")
 	release("R5", 1)
-	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W6 18 7"}) {
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W6 24 7"}) {
 		t.Fatalf("messages %q", got)
 	}
 	st := l.snapshot()
@@ -1086,10 +1200,10 @@ func TestRWScriptFastPaths(t *testing.T) {
 	if r := l.read("T", 60000, 0, "c"); r[0] != 0 {
 		t.Fatalf("try-read with a writer = %v", r)
 	}
-	writer("after the try-read", "W7", 19, 60000)
+	writer("after the try-read", "W7", 25, "0 ", 60000)
 	l.read("R6", 60000, 3000, "c")
 	release("W7", 1)
-	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"R6 20 7"}) {
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"R6 26 7"}) {
 		t.Fatalf("messages %q", got)
 	}
 	st = l.snapshot()
@@ -1101,7 +1215,7 @@ func TestRWScriptFastPaths(t *testing.T) {
 	l.write("W8", 60000, 3000, "c")
 	l.write("W9", 60000, 3000, "c")
 	release("W8", 1)
-	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W9 22 7"}) {
+	if got := luaMessages(t, ps, 1); !slices.Equal(got, []string{"W9 28 7"}) {
 		t.Fatalf("messages %q", got)
 	}
 	release("W9", 1)

@@ -11,14 +11,15 @@ import (
 
 // rwKeys are the Redis names of one reader/writer lock, in the order of
 // KEYS in lua/rw.lua: prefix:{name}:rw (the fencing counter, no TTL) and
-// the keys that begin with it.
+// the keys that begin with it, solo (the only holder, uncontended) last.
 type rwKeys struct {
-	rw, readers, fences, writer, blocked, queue, deadlines, entries string
+	rw, readers, fences, writer, blocked, queue, deadlines, entries, solo string
 }
 
 func newRWKeys(base string) rwKeys {
 	return rwKeys{rw: base, readers: base + ":readers", fences: base + ":fences", writer: base + ":writer",
-		blocked: base + ":blocked", queue: base + ":queue", deadlines: base + ":deadlines", entries: base + ":entries"}
+		blocked: base + ":blocked", queue: base + ":queue", deadlines: base + ":deadlines", entries: base + ":entries",
+		solo: base + ":solo"}
 }
 
 // An rwSide is one side of a reader/writer lock as lua/rw.lua sees it:
@@ -32,7 +33,7 @@ type rwSide struct {
 
 func (s *rwSide) acquire(ctx context.Context, rdb redis.UniversalClient, c acquireCall) (int64, error) {
 	k := s.k
-	r, err := rwScript.evalInts(ctx, rdb, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+	r, err := rwScript.evalInts(ctx, rdb, 9, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries, &k.solo,
 		s.op, c.token, c.probe, c.ttl.arg, c.entry.arg, c.channel, c.stamp)
 	if err != nil {
 		return 0, err
@@ -48,7 +49,7 @@ func (s *rwSide) acquire(ctx context.Context, rdb redis.UniversalClient, c acqui
 
 func (s *rwSide) release(ctx context.Context, rdb redis.UniversalClient, c releaseCall) (int64, error) {
 	k := s.k
-	return rwScript.eval(ctx, rdb, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+	return rwScript.eval(ctx, rdb, 9, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries, &k.solo,
 		opRelease, c.token, c.probe)
 }
 
@@ -58,7 +59,7 @@ func (s *rwSide) renew(ctx context.Context, c extendCall) *redis.Cmd {
 	if op == nil {
 		op = opRenew
 	}
-	return rwScript.cmd(ctx, 8, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries,
+	return rwScript.cmd(ctx, 9, &k.rw, &k.readers, &k.fences, &k.writer, &k.blocked, &k.queue, &k.deadlines, &k.entries, &k.solo,
 		op, c.token, c.probe, c.ttl.arg)
 }
 

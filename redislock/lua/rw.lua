@@ -20,6 +20,11 @@
 -- KEYS[7]  ...:rw:deadlines: the same writers, scored by their entries'
 --          deadlines
 -- KEYS[8]  ...:rw:entries: each token of KEYS[5] and KEYS[6]: 'stamp channel'
+-- KEYS[9]  ...:rw:solo: the only holder, when nobody else holds or
+--          waits: 'token mode fence' (mode 'r' or 'w'), whose TTL is the
+--          holder's lease. While KEYS[9] exists, KEYS[2] to KEYS[8] do not
+--          (KEYS[1] does): its lease ends when it expires, with nothing to
+--          reclaim.
 -- ARGV[1]  'read', 'write', 'release', 'renew', 'downgrade' or 'stat'
 -- ARGV[2]  the token ('' for stat)
 -- ARGV[3]  '1' if a PUBLISH that reached no subscriber means that the
@@ -49,6 +54,15 @@
 -- nobody and ARGV[3] is '1', its Client is gone: the grant is undone (a
 -- writer's phase ends). The work of a call is O(log n) for each holder or
 -- waiter it drops or grants, plus O(log n).
+--
+-- Uncontended, a holder is its solo key (KEYS[9]) and nothing else: a
+-- read or write that finds none of KEYS[2] to KEYS[9] (stale fences
+-- aside, which it deletes) bumps the fence and sets KEYS[9], without
+-- reading the clock; a release or renewal by the solo holder deletes or
+-- extends it. Any other call that finds KEYS[9] first spills it: it
+-- writes the holder into KEYS[2] and KEYS[3] (a reader) or KEYS[4] (a
+-- writer) with the deadline that KEYS[9]'s TTL gave it, deletes KEYS[9],
+-- and goes on as if the holder had always been there.
 local op, tok, probe = ARGV[1], ARGV[2], ARGV[3] == '1'
 
 local function int(i, min)
@@ -76,17 +90,66 @@ elseif op ~= 'release' and op ~= 'stat' then
 	error('rw.lua: unknown operation')
 end
 
+-- The solo holder (KEYS[9]), once a call has read it: its token, mode
+-- ('r' or 'w') and fence (digits); nil if KEYS[9] does not exist.
+local solo_tok, solo_mode, solo_fence
+local function get_solo()
+	solo_tok, solo_mode, solo_fence = string.match(redis.call('get', KEYS[9]) or '', '^(%S+) ([rw]) (%d+)$')
+end
+
+-- exists counts KEYS[2] once, KEYS[3] twice, KEYS[4] 4 times, KEYS[5] and
+-- KEYS[6] 8 times each, and the keys given, in one EXISTS (which counts a
+-- key named twice twice).
+local function exists(...)
+	return redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
+		KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5],
+		KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], ...)
+end
+
 -- present holds one bit for each of KEYS[2] (1), KEYS[3] (2) and KEYS[4]
--- (4), and 8 for each of KEYS[5] and KEYS[6] that exists, from one
--- EXISTS, which counts a key named twice twice. readers, fenced, writing
--- and waiting say whether KEYS[2], KEYS[3], KEYS[4], and KEYS[5] or
--- KEYS[6] existed when the call began: when one did not, there is nothing
--- in it to reclaim, look up or grant, and the call saves those commands.
--- KEYS[7] and KEYS[8] go with KEYS[6] and KEYS[5]: their members are
--- added and removed together, and their TTLs are set together.
-local present = redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
-	KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5],
-	KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6])
+-- (4), and 8 for each of KEYS[5] and KEYS[6] that exists (at most 23).
+-- readers, fenced, writing and waiting say whether KEYS[2], KEYS[3],
+-- KEYS[4], and KEYS[5] or KEYS[6] existed when the call began: when one
+-- did not, there is nothing in it to reclaim, look up or grant, and the
+-- call saves those commands. KEYS[7] and KEYS[8] go with KEYS[6] and
+-- KEYS[5]: their members are added and removed together, and their TTLs
+-- are set together. A read or write names KEYS[9] in the same EXISTS 24
+-- times, one more than the rest can count, so that present >= 24 says
+-- that it exists; every other call reads it with a GET, and counts the
+-- rest only if it does not exist (none of them does if it does).
+local present = 0
+if op == 'read' or op == 'write' then
+	local s = KEYS[9]
+	present = exists(s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s)
+	if present >= 24 then
+		present = present - 24
+		get_solo()
+	elseif present == 0 or present == 2 then
+		-- Nobody holds or waits: the fences of readers gone go, and the
+		-- caller is the solo holder.
+		if present == 2 then
+			redis.call('del', KEYS[3])
+		end
+		local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
+		redis.call('set', KEYS[9], string.format('%s %s %d', tok, string.sub(op, 1, 1), fence), 'px', ttl)
+		return {1, fence}
+	end
+else
+	get_solo()
+	if solo_tok == tok then
+		-- The solo holder releases or renews: nobody else holds or waits.
+		if op == 'release' then
+			redis.call('del', KEYS[9])
+			return 1
+		elseif op == 'renew' then
+			redis.call('pexpire', KEYS[9], ttl)
+			return 1
+		end
+	end
+	if not solo_tok then
+		present = exists()
+	end
+end
 local readers, fenced, writing, waiting = present % 2 == 1, present % 4 >= 2, present % 8 >= 4, present >= 8
 local f = {}
 if writing then
@@ -95,10 +158,11 @@ end
 
 -- A token is a reader's or a writer's for good: a read with a writer's
 -- token, or a write with a reader's, is refused before anything changes.
-if op == 'read' and (f[1] == tok or waiting and redis.call('zscore', KEYS[6], tok)) then
+if op == 'read' and (f[1] == tok or solo_tok == tok and solo_mode == 'w' or waiting and redis.call('zscore', KEYS[6], tok)) then
 	error('rw.lua: read with a writer\'s token')
 end
-if op == 'write' and (readers and redis.call('zscore', KEYS[2], tok) or waiting and redis.call('zscore', KEYS[5], tok)) then
+if op == 'write' and (solo_tok == tok and solo_mode == 'r' or readers and redis.call('zscore', KEYS[2], tok) or
+		waiting and redis.call('zscore', KEYS[5], tok)) then
 	error('rw.lua: write with a reader\'s token')
 end
 -- The caller as a waiter: a reader that may be waiting, or a writer.
@@ -111,6 +175,31 @@ end
 
 local t = redis.call('time')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+-- The solo holder spills: it becomes the reader in KEYS[2] and KEYS[3],
+-- or the writer in KEYS[4] (and f), that it would be had the full path
+-- granted it, with the deadline its TTL gives; if its TTL is spent, it is
+-- gone. Either way KEYS[9] goes. Of the flags, only readers is read from
+-- here on in a way that the spill changes (fenced only without readers,
+-- writing only with them; the writer is read from f).
+if solo_tok then
+	local ms = redis.call('pttl', KEYS[9])
+	if ms > 0 then
+		local dl = string.format('%d', now + ms)
+		if solo_mode == 'r' then
+			redis.call('zadd', KEYS[2], dl, solo_tok)
+			redis.call('hset', KEYS[3], solo_tok, solo_fence)
+			redis.call('pexpire', KEYS[2], ms)
+			redis.call('pexpire', KEYS[3], ms + 1000)
+			readers = true
+		else
+			f = {solo_tok, '1', dl, solo_fence, '0', ''}
+			redis.call('hset', KEYS[4], 'tok', f[1], 'held', f[2], 'dl', f[3], 'fence', f[4], 'stamp', f[5], 'chan', f[6])
+			redis.call('pexpire', KEYS[4], ms + 1000)
+		end
+	end
+	redis.call('del', KEYS[9])
+end
 
 -- W is the writer whose turn it is, or nil.
 local W
@@ -126,27 +215,6 @@ local lowest
 -- Fast paths, with nobody waiting: what the full path below does then
 -- comes down to these few commands.
 if not waiting then
-	-- Read or write with no reader and no writer: nothing to reclaim or
-	-- move on; the fences of readers gone go, and the caller holds.
-	if (op == 'read' or op == 'write') and not readers and not writing then
-		if fenced then
-			redis.call('del', KEYS[3])
-		end
-		local fence = redis.call('hincrby', KEYS[1], 'fence', 1)
-		local dl = now + ttl
-		local ms = math.max(dl - now, 1)
-		if op == 'read' then
-			redis.call('zadd', KEYS[2], dl, tok)
-			redis.call('hset', KEYS[3], tok, string.format('%d', fence))
-			redis.call('pexpire', KEYS[2], ms)
-			redis.call('pexpire', KEYS[3], ms + 1000)
-		else
-			redis.call('hset', KEYS[4], 'tok', tok, 'held', '1', 'dl', string.format('%d', dl),
-				'stamp', stamp, 'chan', channel, 'fence', string.format('%d', fence))
-			redis.call('pexpire', KEYS[4], ms + 1000)
-		end
-		return {1, fence}
-	end
 	-- Release of the only reader, with no writer: reclaim drops it if its
 	-- lease has ended (and the release returns 0), and no reader is left.
 	if op == 'release' and readers and not writing then
