@@ -120,45 +120,10 @@ func BenchmarkRedisUncontended(b *testing.B) {
 	b.Cleanup(srv.Stop)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	b.Cleanup(func() { admin.Close() })
-	obtainers := []struct {
-		impl   string
-		obtain func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error)
-	}{
-		{"redislock.Mutex", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
-			return func(ctx context.Context) (*redislock.Lease, error) { return c.Obtain(ctx, key) }
-		}},
-		{"redislock.Semaphore", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
-			s := c.NewSemaphore(key, 4)
-			return func(ctx context.Context) (*redislock.Lease, error) { return s.Acquire(ctx, 1) }
-		}},
-		{"redislock.RWMutex-read", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
-			return c.NewRWMutex(key).ObtainRead
-		}},
-		{"redislock.RWMutex-write", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
-			return c.NewRWMutex(key).ObtainWrite
-		}},
-	}
-	for _, o := range obtainers {
+	for _, o := range uncontended {
 		b.Run("impl="+o.impl, func(b *testing.B) {
-			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 2, ContextTimeoutEnabled: true,
-				ReadTimeout: time.Second, WriteTimeout: time.Second})
-			defer rdb.Close()
-			c, err := redislock.New(rdb)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			once := uncontendedPair(b, srv.Addr, o.obtain)
 			ctx := context.Background()
-			obtain := o.obtain(c, "bench-once-"+strconv.FormatInt(hotKeyRun.Add(1), 10))
-			once := func() {
-				l, err := obtain(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := l.Release(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
 			once() // loads the script and connects
 			cmds0, err := redisproc.CountCommands(ctx, admin)
 			if err != nil {
@@ -176,6 +141,95 @@ func BenchmarkRedisUncontended(b *testing.B) {
 			}
 			b.ReportMetric(float64(cmds1-cmds0)/float64(n), "cmds/acq")
 		})
+	}
+}
+
+// BenchmarkRedisUncontendedPaired is BenchmarkRedisUncontended with the
+// Mutex's pair and another implementation's in turn, in one process and
+// on one server: each op runs both, first one then the other, so that
+// both see the machine in the same state (see BenchmarkRedisUncontended
+// for how much that state varies between processes). It reports the
+// time of each pair (ns/pair and mutex-ns/pair) and their ratio
+// (x-mutex), the figure of the uncontended target.
+func BenchmarkRedisUncontendedPaired(b *testing.B) {
+	srv, err := redisproc.Start(context.Background())
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(srv.Stop)
+	for _, o := range uncontended[1:] {
+		b.Run("impl="+o.impl, func(b *testing.B) {
+			mutex := uncontendedPair(b, srv.Addr, uncontended[0].obtain)
+			other := uncontendedPair(b, srv.Addr, o.obtain)
+			mutex() // each loads its script and connects
+			other()
+			var tm, to time.Duration
+			timed := func(f func(), d *time.Duration) {
+				t0 := time.Now()
+				f()
+				*d += time.Since(t0)
+			}
+			n := 0
+			for b.Loop() {
+				if n%2 == 0 {
+					timed(mutex, &tm)
+					timed(other, &to)
+				} else {
+					timed(other, &to)
+					timed(mutex, &tm)
+				}
+				n++
+			}
+			b.ReportMetric(float64(to.Nanoseconds())/float64(n), "ns/pair")
+			b.ReportMetric(float64(tm.Nanoseconds())/float64(n), "mutex-ns/pair")
+			b.ReportMetric(float64(to)/float64(tm), "x-mutex")
+		})
+	}
+}
+
+// uncontended are the acquisitions of BenchmarkRedisUncontended, the
+// Mutex's first.
+var uncontended = []struct {
+	impl   string
+	obtain func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error)
+}{
+	{"redislock.Mutex", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+		return func(ctx context.Context) (*redislock.Lease, error) { return c.Obtain(ctx, key) }
+	}},
+	{"redislock.Semaphore", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+		s := c.NewSemaphore(key, 4)
+		return func(ctx context.Context) (*redislock.Lease, error) { return s.Acquire(ctx, 1) }
+	}},
+	{"redislock.RWMutex-read", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+		return c.NewRWMutex(key).ObtainRead
+	}},
+	{"redislock.RWMutex-write", func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error) {
+		return c.NewRWMutex(key).ObtainWrite
+	}},
+}
+
+// uncontendedPair returns one acquisition and release by obtain on a key
+// of its own, through a Client of its own on the server at addr, closed
+// at the end of b.
+func uncontendedPair(b *testing.B, addr string, obtain func(c *redislock.Client, key string) func(context.Context) (*redislock.Lease, error)) func() {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ContextTimeoutEnabled: true,
+		ReadTimeout: time.Second, WriteTimeout: time.Second})
+	b.Cleanup(func() { rdb.Close() })
+	c, err := redislock.New(rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	acquire := obtain(c, "bench-once-"+strconv.FormatInt(hotKeyRun.Add(1), 10))
+	return func() {
+		l, err := acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -98,31 +98,32 @@ local function get_solo()
 end
 
 -- exists counts KEYS[2] once, KEYS[3] twice, KEYS[4] 4 times, KEYS[5] and
--- KEYS[6] 8 times each, and the keys given, in one EXISTS (which counts a
+-- KEYS[6] 9 times each, and the keys given, in one EXISTS (which counts a
 -- key named twice twice).
 local function exists(...)
 	return redis.call('exists', KEYS[2], KEYS[3], KEYS[3], KEYS[4], KEYS[4], KEYS[4], KEYS[4],
-		KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5],
-		KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], ...)
+		KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5], KEYS[5],
+		KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], KEYS[6], ...)
 end
 
 -- present holds one bit for each of KEYS[2] (1), KEYS[3] (2) and KEYS[4]
--- (4), and 8 for each of KEYS[5] and KEYS[6] that exists (at most 23).
--- readers, fenced, writing and waiting say whether KEYS[2], KEYS[3],
--- KEYS[4], and KEYS[5] or KEYS[6] existed when the call began: when one
--- did not, there is nothing in it to reclaim, look up or grant, and the
--- call saves those commands. KEYS[7] and KEYS[8] go with KEYS[6] and
--- KEYS[5]: their members are added and removed together, and their TTLs
--- are set together. A read or write names KEYS[9] in the same EXISTS 24
--- times, one more than the rest can count, so that present >= 24 says
--- that it exists; every other call reads it with a GET, and counts the
--- rest only if it does not exist (none of them does if it does).
+-- (4), plus 9 for each of KEYS[5] and KEYS[6] that exists: one of 0 to 7,
+-- 9 to 16 and 18 to 25, and the bits are present % 9. readers, fenced,
+-- writing and waiting say whether KEYS[2], KEYS[3], KEYS[4], and KEYS[5]
+-- or KEYS[6] existed when the call began: when one did not, there is
+-- nothing in it to reclaim, look up or grant, and the call saves those
+-- commands. KEYS[7] and KEYS[8] go with KEYS[6] and KEYS[5]: their
+-- members are added and removed together, and their TTLs are set
+-- together. A read or write names KEYS[9] in the same EXISTS 8 times:
+-- none of the others exists while it does, so it does exactly when the
+-- count is 8, which the others cannot make. Every other call reads it
+-- with a GET, and counts the rest only if it does not exist.
 local present = 0
 if op == 'read' or op == 'write' then
 	local s = KEYS[9]
-	present = exists(s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s)
-	if present >= 24 then
-		present = present - 24
+	present = exists(s, s, s, s, s, s, s, s)
+	if present == 8 then
+		present = 0
 		get_solo()
 	elseif present == 0 or present == 2 then
 		-- Nobody holds or waits: the fences of readers gone go, and the
@@ -150,7 +151,7 @@ else
 		present = exists()
 	end
 end
-local readers, fenced, writing, waiting = present % 2 == 1, present % 4 >= 2, present % 8 >= 4, present >= 8
+local readers, fenced, writing, waiting = present % 9 % 2 == 1, present % 9 % 4 >= 2, present % 9 >= 4, present >= 9
 local f = {}
 if writing then
 	f = redis.call('hmget', KEYS[4], 'tok', 'held', 'dl', 'fence', 'stamp', 'chan')
