@@ -95,7 +95,9 @@
 // or waits) is kept in a key of its own, prefix:{name}:sem:solo, whose TTL
 // is its lease, so that an uncontended acquire and release cost the
 // server as many commands as a mutex's; the next call that finds it
-// moves it among the others. A try ([Semaphore.TryAcquire]) never overtakes a
+// moves it among the others. Processes that share a semaphore or an RW
+// lock must run the same version of this package: the layout of its keys
+// is not stable across versions. A try ([Semaphore.TryAcquire]) never overtakes a
 // waiter. Each waiting call queues on its own, even among goroutines of
 // one Client, so a semaphore costs the server one entry refresh a second
 // per waiting call. Weights and sizes go up to [MaxSemaphoreSize].
