@@ -1099,6 +1099,9 @@ func TestSemScriptFastPaths(t *testing.T) {
 	luaWant(t, "H", s.acquire("H", 3, 30, 0, ""), []int64{1, 4})
 	time.Sleep(60 * time.Millisecond)
 	luaWant(t, "I after H's lease", s.acquire("I", 3, 60000, 0, ""), []int64{1, 5})
+	if r := s.renew("H", 60000); r != 0 {
+		t.Fatalf("renew of an ended solo lease = %d", r)
+	}
 	if r := s.release("H"); r != 0 {
 		t.Fatalf("release of an ended solo lease = %d", r)
 	}
@@ -1128,7 +1131,10 @@ func TestSemScriptFastPaths(t *testing.T) {
 
 	// Another holder whose lease has ended comes first: the release
 	// reclaims it too.
-	s.stat() // moves C into KEYS[2]
+	luaWant(t, "stat with C solo", s.stat(), []int64{3, 1, 0, 1}) // and moves C into KEYS[2]
+	if st := s.snapshot(); st.solo != "" || st.holders["C"]-st.now < 59000 {
+		t.Fatalf("C after stat: %+v", st)
+	}
 	rdb.ZAdd(ctx, k[1], redis.Z{Score: float64(s.snapshot().now - 10), Member: "dead"})
 	rdb.HSet(ctx, k[2], "dead", "1 9", "", "2")
 	if r := s.release("C"); r != 1 {

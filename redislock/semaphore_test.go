@@ -464,3 +464,30 @@ func TestSemaphoreRWMutexCancelledWait(t *testing.T) {
 		_ = w.Release(ctx)
 	})
 }
+
+// The lease of a semaphore's solo holder (an uncontended Acquire) is its
+// key: when the key goes (an eviction, a FLUSHALL), the next renewal
+// finds nothing, the lease is lost, and Release says so.
+func TestSemaphoreSoloLeaseLost(t *testing.T) {
+	_, rdb := real(t)
+	ctx := testCtx(t, 10*time.Second)
+	s := newClient(t, rdb).NewSemaphore("lost", 2, redislock.WithTTL(300*time.Millisecond))
+	l, err := s.Acquire(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Del(ctx, "lock:{lost}:sem:solo").Result(); err != nil || n != 1 {
+		t.Fatalf("DEL of the solo key = %d, %v", n, err)
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("the lease lives on without its key")
+	}
+	if err := l.Release(ctx); !errors.Is(err, lock.ErrNotHeld) {
+		t.Fatalf("Release of a lost lease = %v", err)
+	}
+	if st, err := s.Stat(ctx); err != nil || st.Held != 0 || st.Holders != 0 {
+		t.Fatalf("Stat after the loss = %+v, %v", st, err)
+	}
+}
