@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codomyrmex/concurrency/lock"
 	"github.com/codomyrmex/concurrency/sem"
 	"golang.org/x/sync/semaphore"
 )
@@ -17,10 +18,12 @@ type weighted interface {
 	Release(n int64)
 }
 
-var semImpls = []struct {
+type semImpl struct {
 	name string
 	new  func(n int64) weighted
-}{
+}
+
+var semImpls = []semImpl{
 	{"sem.Weighted", func(n int64) weighted { return sem.NewWeighted(n) }},
 	{"x-sync-semaphore", func(n int64) weighted { return semaphore.NewWeighted(n) }},
 }
@@ -46,11 +49,17 @@ func BenchmarkSemUncontended(b *testing.B) {
 }
 
 // BenchmarkSemContended: 4×GOMAXPROCS goroutines take one token each from a
-// semaphore of size 1 or 4 around a short section.
+// semaphore of size 1 or 4 around a short section. At size 1 it also runs
+// lock.Mutex as a semaphore (impl=lock.Mutex): the cheapest FIFO handover
+// in this module, a floor for any FIFO semaphore's.
 func BenchmarkSemContended(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range []int64{1, 4} {
-		for _, impl := range semImpls {
+		impls := semImpls
+		if size == 1 {
+			impls = append(impls[:len(impls):len(impls)], semImpl{"lock.Mutex", func(int64) weighted { return new(mutexSem) }})
+		}
+		for _, impl := range impls {
 			b.Run(fmt.Sprintf("size=%d/impl=%s", size, impl.name), func(b *testing.B) {
 				s := impl.new(size)
 				b.ReportAllocs()
@@ -66,6 +75,12 @@ func BenchmarkSemContended(b *testing.B) {
 		}
 	}
 }
+
+// A mutexSem is a lock.Mutex as a semaphore of size 1 (weights ignored).
+type mutexSem struct{ m lock.Mutex }
+
+func (s *mutexSem) Acquire(ctx context.Context, _ int64) error { return s.m.Lock(ctx) }
+func (s *mutexSem) Release(int64)                              { s.m.Unlock() }
 
 // BenchmarkSemBigWaiter: a request for the whole semaphore (size 8), with a
 // 50 ms budget, while 6 goroutines churn single tokens without yielding.
