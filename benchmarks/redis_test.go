@@ -145,12 +145,14 @@ func BenchmarkRedisUncontended(b *testing.B) {
 }
 
 // BenchmarkRedisUncontendedPaired is BenchmarkRedisUncontended with the
-// Mutex's pair and another implementation's in turn, in one process and
-// on one server: each op runs both, first one then the other, so that
-// both see the machine in the same state (see BenchmarkRedisUncontended
-// for how much that state varies between processes). It reports the
-// time of each pair (ns/pair and mutex-ns/pair) and their ratio
-// (x-mutex), the figure of the uncontended target.
+// Mutex's pair and another's in turn, in one process and on one server:
+// each op runs both, first one then the other, so that both see the
+// machine in the same state (see BenchmarkRedisUncontended for how much
+// that state varies between processes). The others are the Semaphore's
+// and RWMutex's pairs and, as impl=setnx-floor, the floor of issue 14: a
+// bare SET NX PX and DEL. It reports the time of each pair (ns/pair and
+// mutex-ns/pair) and their ratio (x-mutex), the figure of the uncontended
+// targets (for the floor, the Mutex's ratio to it is 1/x-mutex).
 func BenchmarkRedisUncontendedPaired(b *testing.B) {
 	srv, err := redisproc.Start(context.Background())
 	if err != nil {
@@ -159,32 +161,51 @@ func BenchmarkRedisUncontendedPaired(b *testing.B) {
 	b.Cleanup(srv.Stop)
 	for _, o := range uncontended[1:] {
 		b.Run("impl="+o.impl, func(b *testing.B) {
-			mutex := uncontendedPair(b, srv.Addr, uncontended[0].obtain)
-			other := uncontendedPair(b, srv.Addr, o.obtain)
-			mutex() // each loads its script and connects
-			other()
-			var tm, to time.Duration
-			timed := func(f func(), d *time.Duration) {
-				t0 := time.Now()
-				f()
-				*d += time.Since(t0)
-			}
-			n := 0
-			for b.Loop() {
-				if n%2 == 0 {
-					timed(mutex, &tm)
-					timed(other, &to)
-				} else {
-					timed(other, &to)
-					timed(mutex, &tm)
-				}
-				n++
-			}
-			b.ReportMetric(float64(to.Nanoseconds())/float64(n), "ns/pair")
-			b.ReportMetric(float64(tm.Nanoseconds())/float64(n), "mutex-ns/pair")
-			b.ReportMetric(float64(to)/float64(tm), "x-mutex")
+			paired(b, uncontendedPair(b, srv.Addr, uncontended[0].obtain), uncontendedPair(b, srv.Addr, o.obtain))
 		})
 	}
+	b.Run("impl=setnx-floor", func(b *testing.B) {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 2, ContextTimeoutEnabled: true,
+			ReadTimeout: time.Second, WriteTimeout: time.Second})
+		b.Cleanup(func() { rdb.Close() })
+		ctx := context.Background()
+		key := "bench-once-" + strconv.FormatInt(hotKeyRun.Add(1), 10)
+		paired(b, uncontendedPair(b, srv.Addr, uncontended[0].obtain), func() {
+			if ok, err := rdb.SetNX(ctx, key, "x", redislock.DefaultTTL).Result(); err != nil || !ok {
+				b.Fatalf("SET NX = %v, %v", ok, err)
+			}
+			if err := rdb.Del(ctx, key).Err(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// paired runs mutex and other in turn, each first in every other op, and
+// reports the time of each and their ratio.
+func paired(b *testing.B, mutex, other func()) {
+	mutex() // each loads its script and connects
+	other()
+	var tm, to time.Duration
+	timed := func(f func(), d *time.Duration) {
+		t0 := time.Now()
+		f()
+		*d += time.Since(t0)
+	}
+	n := 0
+	for b.Loop() {
+		if n%2 == 0 {
+			timed(mutex, &tm)
+			timed(other, &to)
+		} else {
+			timed(other, &to)
+			timed(mutex, &tm)
+		}
+		n++
+	}
+	b.ReportMetric(float64(to.Nanoseconds())/float64(n), "ns/pair")
+	b.ReportMetric(float64(tm.Nanoseconds())/float64(n), "mutex-ns/pair")
+	b.ReportMetric(float64(to)/float64(tm), "x-mutex")
 }
 
 // uncontended are the acquisitions of BenchmarkRedisUncontended, the
