@@ -62,6 +62,7 @@ func Drive(ctx context.Context, lockers []Locker, p Params) Sample {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0, cpuOK := processCPU()
 	t0 := time.Now()
 	timer := time.NewTimer(p.Duration)
 	close(start)
@@ -74,11 +75,16 @@ func Drive(ctx context.Context, lockers []Locker, p Params) Sample {
 	}
 	stop.Store(true)
 	window := time.Since(t0)
+	cpu1, cpuOK1 := processCPU()
+	cpu := cpu1 - cpu0
+	if !cpuOK || !cpuOK1 {
+		cpu = -1
+	}
 	cancel()
 	wg.Wait()
 	runtime.ReadMemStats(&after)
 
-	out := Sample{Window: window, Mallocs: after.Mallocs - before.Mallocs, Interrupted: interrupted}
+	out := Sample{Window: window, Mallocs: after.Mallocs - before.Mallocs, CPU: cpu, Interrupted: interrupted}
 	for i := range states {
 		s := &states[i]
 		s.Counts = []int64{s.Ops}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,11 @@ func TestDrive(t *testing.T) {
 	if thr := s.Throughput(); thr <= 0 || s.Jain() <= 0.25 || s.Interrupted || s.Errors != 0 {
 		t.Fatalf("throughput %v jain %v interrupted %v errors %d", thr, s.Jain(), s.Interrupted, s.Errors)
 	}
+	// Four busy workers for the window: CPU time no less than one CPU's
+	// worth of a fraction of it, and no more than all CPUs' for all of it.
+	if s.CPU < p.Duration/10 || s.CPU > time.Duration(runtime.NumCPU())*s.Window+100*time.Millisecond {
+		t.Fatalf("CPU %v in a window of %v", s.CPU, s.Window)
+	}
 	// A 1 µs section caps a worker at 1e6 acquisitions per second.
 	if max := int64(1.1 * p.Duration.Seconds() * 1e6); s.Ops > max {
 		t.Fatalf("%d ops in %v with a 1µs section", s.Ops, p.Duration)
@@ -136,7 +142,7 @@ func TestRunProcs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !readied || len(s.Counts) != 5 || s.Ops == 0 || s.Interrupted {
+	if !readied || len(s.Counts) != 5 || s.Ops == 0 || s.Interrupted || s.CPU <= 0 {
 		t.Fatalf("readied %v, sample %+v", readied, s)
 	}
 }
@@ -177,6 +183,22 @@ func TestServeChildProtocol(t *testing.T) {
 		if err := ServeChild(context.Background(), strings.NewReader(bad), io.Discard, testLookup); err == nil {
 			t.Errorf("ServeChild(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestMergeCPU: CPU times add up, and one process that could not measure
+// its own makes the total unknown.
+func TestMergeCPU(t *testing.T) {
+	var s Sample
+	s.Merge(&Sample{CPU: time.Second})
+	s.Merge(&Sample{CPU: 2 * time.Second})
+	if s.CPU != 3*time.Second {
+		t.Fatalf("CPU %v, want 3s", s.CPU)
+	}
+	s.Merge(&Sample{CPU: -1})
+	s.Merge(&Sample{CPU: time.Second})
+	if s.CPU >= 0 {
+		t.Fatalf("CPU %v after an unmeasured sample, want negative", s.CPU)
 	}
 }
 

@@ -21,6 +21,10 @@ type Sample struct {
 	Waits stats.Histogram `json:"waits"`
 	// Mallocs counts heap allocations during the window (runtime.MemStats).
 	Mallocs uint64 `json:"mallocs"`
+	// CPU is the CPU time, user and system, that the process used during
+	// the window (getrusage), all its threads together; negative where it
+	// could not be measured.
+	CPU time.Duration `json:"cpu_ns"`
 	// Errors counts failed Locks that were not caused by the window closing.
 	Errors int64 `json:"errors"`
 	// FirstError is the first of those errors.
@@ -36,6 +40,11 @@ func (s *Sample) Merge(o *Sample) {
 	s.Counts = append(s.Counts, o.Counts...)
 	s.Waits.Merge(&o.Waits)
 	s.Mallocs += o.Mallocs
+	if s.CPU < 0 || o.CPU < 0 {
+		s.CPU = -1
+	} else {
+		s.CPU += o.CPU
+	}
 	s.Errors += o.Errors
 	if s.FirstError == "" {
 		s.FirstError = o.FirstError

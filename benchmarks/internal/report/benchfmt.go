@@ -31,6 +31,9 @@ func (r *Report) WriteBenchfmt(w io.Writer) error {
 				float64(sm.Window.Nanoseconds())/float64(sm.Ops), sm.Throughput(),
 				sm.Waits.Quantile(50).Nanoseconds(), sm.Waits.Quantile(99).Nanoseconds(), sm.Waits.Max().Nanoseconds(),
 				sm.Jain(), sm.AllocsPerOp())
+			if sm.CPU >= 0 {
+				fmt.Fprintf(b, " %.0f cpu-ns/op", float64(sm.CPU.Nanoseconds())/float64(sm.Ops))
+			}
 			if run.Commands >= 0 {
 				fmt.Fprintf(b, " %.2f cmds/op", float64(run.Commands)/float64(sm.Ops))
 			}

@@ -35,6 +35,15 @@ func Dur(d time.Duration) string {
 	return strconv.FormatInt(int64(d), 10) + "ns"
 }
 
+// CPU formats a CPU time per operation, in nanoseconds, as Dur does, or
+// "-" when unknown.
+func CPU(m Maybe) string {
+	if !m.Known() {
+		return "-"
+	}
+	return Dur(time.Duration(math.Round(float64(m))))
+}
+
 // Ratio formats a ratio as "1.23×", or "-" when unknown.
 func Ratio(m Maybe) string {
 	if !m.Known() {

@@ -17,6 +17,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"rate":       Rate,
 	"ratio":      Ratio,
 	"count":      Count,
+	"cpu":        CPU,
 	"allocs":     func(x float64) string { return Count(Maybe(x)) },
 	"throughput": func(s Scenario) *chart { return throughputChart(&s) },
 	"waits":      func(s Scenario) *chart { return waitChart(&s) },

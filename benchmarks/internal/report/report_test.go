@@ -21,9 +21,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // sample returns a one-second sample of ops acquisitions split over
-// counts, every wait lasting wait.
+// counts, every wait lasting wait, each acquisition taking 2.5µs of CPU.
 func sample(ops int64, wait time.Duration, counts ...int64) harness.Sample {
-	s := harness.Sample{Ops: ops, Window: time.Second, Counts: counts, Mallocs: uint64(ops) * 2}
+	s := harness.Sample{Ops: ops, Window: time.Second, Counts: counts, Mallocs: uint64(ops) * 2, CPU: time.Duration(ops) * 2500}
 	for range ops {
 		s.Waits.Record(wait)
 	}
@@ -49,13 +49,21 @@ func testReport() *Report {
 		s.Runs = append(s.Runs,
 			Run{Workers: 1, Impl: "ours", Rep: rep, Sample: sample(3000, 40*time.Nanosecond, 3000), Commands: -1},
 			Run{Workers: 1, Impl: "base", Rep: rep, Sample: sample(1000+2000*int64(rep), 20*time.Nanosecond, 1000+2000*int64(rep)), Commands: -1},
-			Run{Workers: 4, Impl: "base", Rep: rep, Sample: sample(1000, 5*time.Microsecond, 1000, 0, 0, 0), Commands: 4000},
+			Run{Workers: 4, Impl: "base", Rep: rep, Sample: noCPU(rep, sample(1000, 5*time.Microsecond, 1000, 0, 0, 0)), Commands: 4000},
 			Run{Workers: 4, Impl: "ours", Rep: rep, Sample: sample(4000, 7*time.Microsecond, 1000, 1000, 1000, 1000), Commands: 12000},
 			Run{Workers: 4, Impl: "bad", Rep: rep, Error: "cannot\n  connect", Commands: -1},
 		)
 	}
 	r.Summarize()
 	return r
+}
+
+// noCPU returns s as measured without its CPU time in repetition 1.
+func noCPU(rep int, s harness.Sample) harness.Sample {
+	if rep == 1 {
+		s.CPU = -1
+	}
+	return s
 }
 
 func TestSummarize(t *testing.T) {
@@ -85,6 +93,9 @@ func TestSummarize(t *testing.T) {
 	if ours4.Max != 7*time.Microsecond || ours4.Waits.Count() != 8000 {
 		t.Errorf("max %v count %d", ours4.Max, ours4.Waits.Count())
 	}
+	if ours1.CPU != 2500 || ours4.CPU != 2500 || base4.CPU.Known() || bad.CPU.Known() {
+		t.Errorf("cpu %v %v %v %v (one repetition of base at 4 unmeasured)", ours1.CPU, ours4.CPU, base4.CPU, bad.CPU)
+	}
 	if ours4.Cmds != 3 || base4.Cmds != 4 || ours1.Cmds.Known() {
 		t.Errorf("cmds %v %v %v", ours4.Cmds, base4.Cmds, ours1.Cmds)
 	}
@@ -106,7 +117,7 @@ func TestTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{"== mutex: one mutex; critical section 1.00µs", "vs base", "ours", "1.50×", "4.00×",
-		"4.00k", "FAILED: cannot connect", "cmds/acq", "warning: network figures", "Redis: miniredis",
+		"4.00k", "FAILED: cannot connect", "cmds/acq", "cpu/acq", "2.50µs", "getrusage", "warning: network figures", "Redis: miniredis",
 		"base: the standard", "0.250", "Jain's index",
 		"→ at 4 workers: most acquisitions ours (4.00k/s), fairest ours (Jain 1.000), lowest max wait base (5.00µs)"} {
 		if !strings.Contains(out, want) {
@@ -154,7 +165,7 @@ func TestBenchfmt(t *testing.T) {
 	if bench != 8 {
 		t.Errorf("%d benchmark lines, want 8 (failed runs left out)", bench)
 	}
-	want := "BenchmarkContend/scenario=mutex/workers=4/impl=ours-2 4000 250000.0 ns/op 4000 acq/s 7000 p50-wait-ns 7000 p99-wait-ns 7000 max-wait-ns 1.0000 jain 2.00 allocs/op 3.00 cmds/op"
+	want := "BenchmarkContend/scenario=mutex/workers=4/impl=ours-2 4000 250000.0 ns/op 4000 acq/s 7000 p50-wait-ns 7000 p99-wait-ns 7000 max-wait-ns 1.0000 jain 2.00 allocs/op 2500 cpu-ns/op 3.00 cmds/op"
 	if !strings.Contains(b.String(), want+"\n") {
 		t.Errorf("no line %q in\n%s", want, b.String())
 	}
@@ -287,7 +298,7 @@ func TestHTML(t *testing.T) {
 	for _, td := range doc.all("td") {
 		cells[strings.TrimSpace(td.allText())] = true
 	}
-	for _, want := range []string{"ours", "base", "4.00k", "1.50×", "4.00×", "7.00µs", "0.250", "3", "failed: cannot\n  connect"} {
+	for _, want := range []string{"ours", "base", "4.00k", "1.50×", "4.00×", "7.00µs", "0.250", "3", "2.50µs", "-", "failed: cannot\n  connect"} {
 		if !cells[want] {
 			t.Errorf("no table cell %q", want)
 		}

@@ -26,6 +26,10 @@ type Row struct {
 	Max    time.Duration `json:"wait_max_ns"`
 	Jain   float64       `json:"jain"`
 	Allocs float64       `json:"allocs_per_op"`
+	// CPU is the CPU time of the processes that ran the workers (user and
+	// system, all threads, the critical sections included) per
+	// acquisition, in nanoseconds; unknown when not measured.
+	CPU Maybe `json:"cpu_ns_per_op"`
 	// Cmds is server requests (Redis commands, etcd gRPC messages) per
 	// acquisition; unknown when not counted.
 	Cmds    Maybe           `json:"cmds_per_op"`
@@ -52,7 +56,7 @@ func (s *Scenario) summarize() {
 	var thr [][]float64
 	var jains [][]float64
 	var cmds []int64
-	var ops, mallocs []float64
+	var ops, mallocs, cpu []float64
 	for _, run := range s.Runs {
 		k := key{run.Workers, run.Impl}
 		i, ok := index[k]
@@ -61,7 +65,7 @@ func (s *Scenario) summarize() {
 			index[k] = i
 			s.Summary = append(s.Summary, Row{Workers: run.Workers, Impl: run.Impl})
 			thr, jains = append(thr, nil), append(jains, nil)
-			cmds, ops, mallocs = append(cmds, 0), append(ops, 0), append(mallocs, 0)
+			cmds, ops, mallocs, cpu = append(cmds, 0), append(ops, 0), append(mallocs, 0), append(cpu, 0)
 		}
 		row := &s.Summary[i]
 		if run.Error != "" {
@@ -79,6 +83,11 @@ func (s *Scenario) summarize() {
 		}
 		ops[i] += float64(sm.Ops)
 		mallocs[i] += float64(sm.Mallocs)
+		if sm.CPU < 0 || cpu[i] < 0 {
+			cpu[i] = -1
+		} else {
+			cpu[i] += float64(sm.CPU)
+		}
 		if run.Commands < 0 || cmds[i] < 0 {
 			cmds[i] = -1
 		} else {
@@ -93,7 +102,10 @@ func (s *Scenario) summarize() {
 		}
 		row.Jain = mean(jains[i])
 		row.P50, row.P99, row.Max = row.Waits.Quantile(50), row.Waits.Quantile(99), row.Waits.Max()
-		row.Allocs, row.Cmds = ratio(mallocs[i], ops[i]), Maybe(math.NaN())
+		row.Allocs, row.Cmds, row.CPU = ratio(mallocs[i], ops[i]), Maybe(math.NaN()), Maybe(math.NaN())
+		if cpu[i] >= 0 && row.Reps > 0 {
+			row.CPU = Maybe(ratio(cpu[i], ops[i]))
+		}
 		if cmds[i] >= 0 && row.Reps > 0 && s.countsCommands() {
 			row.Cmds = Maybe(ratio(float64(cmds[i]), ops[i]))
 		}

@@ -64,7 +64,7 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 	for _, row := range s.Summary {
 		nameW = max(nameW, len(row.Impl))
 	}
-	fmt.Fprintf(tw, "workers\t  %-*s\tacq/s\t±\t%s\twait p50\tp99\tmax\tfairness\tallocs/acq\t", nameW, "implementation", base)
+	fmt.Fprintf(tw, "workers\t  %-*s\tacq/s\t±\t%s\twait p50\tp99\tmax\tfairness\tallocs/acq\tcpu/acq\t", nameW, "implementation", base)
 	if cmds {
 		fmt.Fprint(tw, "cmds/acq\t")
 	}
@@ -83,8 +83,8 @@ func (s *Scenario) writeTable(b *strings.Builder) {
 		if row.Reps > 1 {
 			spread = fmt.Sprintf("%.0f%%", 50*row.Spread)
 		}
-		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), spread,
-			Ratio(row.Ratio), Dur(row.P50), Dur(row.P99), Dur(row.Max), row.Jain, Count(Maybe(row.Allocs)))
+		fmt.Fprintf(tw, "%s\t  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t", workers, nameW, row.Impl, Rate(row.Throughput), spread,
+			Ratio(row.Ratio), Dur(row.P50), Dur(row.P99), Dur(row.Max), row.Jain, Count(Maybe(row.Allocs)), CPU(row.CPU))
 		if cmds {
 			fmt.Fprintf(tw, "%s\t", Count(row.Cmds))
 		}
@@ -122,6 +122,8 @@ vs X        acq/s as a multiple of the baseline implementation X at the same wor
 wait        time from asking for the lock to holding it: median, 99th percentile, maximum
 fairness    Jain's index over the workers' acquisitions: 1 = equal shares, 1/workers = one worker got all
 allocs/acq  heap allocations per acquisition (whole process, runtime.MemStats)
+cpu/acq     CPU time per acquisition of the processes that ran the workers (user + system, all threads, critical
+            section included; getrusage); a server's own CPU is not in it
 cmds/acq    server requests per acquisition, counted before and after each run: Redis commands (INFO commandstats),
             etcd gRPC messages received (/metrics: each request, each watch created, each keep-alive)
 `
