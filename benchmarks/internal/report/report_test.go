@@ -295,8 +295,19 @@ func TestHTML(t *testing.T) {
 		t.Errorf("%d markers, want 4", n)
 	}
 	cells := map[string]bool{}
+	spans := 0
 	for _, td := range doc.all("td") {
 		cells[strings.TrimSpace(td.allText())] = true
+		if c, ok := td.attrs["colspan"]; ok {
+			spans++
+			// A failed row's message spans every column after the name.
+			if want := strconv.Itoa(len(doc.all("th")) - 2); c != want {
+				t.Errorf("a failed row spans %s columns, want %s", c, want)
+			}
+		}
+	}
+	if spans == 0 {
+		t.Error("no failed row")
 	}
 	for _, want := range []string{"ours", "base", "4.00k", "1.50×", "4.00×", "7.00µs", "0.250", "3", "2.50µs", "-", "failed: cannot\n  connect"} {
 		if !cells[want] {
