@@ -428,17 +428,23 @@ local function commit()
 		end
 	end
 	if waiters_changed then
+		-- The waiters' keys expire together, when the last entry dies:
+		-- were KEYS[5] to expire before KEYS[8], with KEYS[6] alive, the
+		-- entries of its readers would stay in KEYS[8] for as long as
+		-- writers keep KEYS[8] alive, since reclaim finds the dead by
+		-- their deadlines in KEYS[5] and KEYS[7].
 		local b = tonumber(redis.call('zrange', KEYS[5], -1, -1, 'withscores')[2])
 		local q = tonumber(redis.call('zrange', KEYS[7], -1, -1, 'withscores')[2])
-		if b then
-			redis.call('pexpire', KEYS[5], math.max(b - now, 1))
-		end
-		if q then
-			redis.call('pexpire', KEYS[6], math.max(q - now, 1))
-			redis.call('pexpire', KEYS[7], math.max(q - now, 1))
-		end
 		if b or q then
-			redis.call('pexpire', KEYS[8], math.max(math.max(b or 0, q or 0) - now, 1))
+			local ms = math.max(math.max(b or 0, q or 0) - now, 1)
+			if b then
+				redis.call('pexpire', KEYS[5], ms)
+			end
+			if q then
+				redis.call('pexpire', KEYS[6], ms)
+				redis.call('pexpire', KEYS[7], ms)
+			end
+			redis.call('pexpire', KEYS[8], ms)
 		end
 	end
 end
