@@ -20,11 +20,12 @@ func TestDoReleasesOnPanic(t *testing.T) {
 	backends(t, func(t *testing.T, rdb *redis.Client) {
 		ctx := testCtx(t, 10*time.Second)
 		c, other := newClient(t, rdb), newClient(t, rdb)
-		warm, err := c.Obtain(ctx, "warm") // go-redis's connections, before the snapshot
+		// A lease held throughout keeps c's renewer goroutine running
+		// (it stops when no lease is left, at its next timer, or at once
+		// if it first runs after the last one went), so that the
+		// snapshot holds it; and it warms go-redis's connections.
+		keep, err := c.Obtain(ctx, "keep")
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := warm.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
 		before := goleak.IgnoreCurrent()
@@ -51,6 +52,9 @@ func TestDoReleasesOnPanic(t *testing.T) {
 			t.Fatal("the lease is still held after fn panicked")
 		}
 		goleak.VerifyNone(t, before)
+		if err := keep.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range []*redislock.Client{other, c} {
 			l, err := c.TryObtain(ctx, "p")
 			if err != nil {
