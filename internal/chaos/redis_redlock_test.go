@@ -583,64 +583,78 @@ func TestRedlockUnsafeRestart(t *testing.T) {
 	var doubles, refused int64
 	for round := range plan.Rounds(1) {
 		for _, delayed := range []bool{false, true} {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			nodes[3].srv.Kill()
-			nodes[4].srv.Kill()
-			lease, err := first.Obtain(ctx, lockName)
-			if err != nil {
-				cancel()
-				t.Fatalf("round %d: Obtain with 3 of 5 servers: %v", round, err)
-			}
-			sum.Acquisitions++
-			held := check.Interval{Owner: 1, Weight: 1, Start: check.Now()}
-			validUntil := time.Now().Add(lease.Validity())
-			nodes[3].srv.Restart()
-			nodes[4].srv.Restart()
-			nodes[2].srv.Kill()
-			killed := time.Now()
-			sum.Faults += 3
-			if delayed {
-				// The safe rule: server 2 stays down past the TTL. Until
-				// the first lease's validity has run out, nobody gets in.
-				for time.Now().Before(validUntil) {
-					if l, err := second.TryObtain(ctx, lockName); err == nil {
-						sum.Overlaps++
-						t.Errorf("round %d: second client acquired with server 2 down and the first lease valid for %v more", round, time.Until(validUntil))
-						_ = l.Release(ctx)
-					} else {
-						refused++
-					}
-					time.Sleep(100 * time.Millisecond)
+			for try := 1; ; try++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				nodes[3].srv.Kill()
+				nodes[4].srv.Kill()
+				lease, err := first.Obtain(ctx, lockName)
+				if err != nil {
+					cancel()
+					t.Fatalf("round %d: Obtain with 3 of 5 servers: %v", round, err)
 				}
-				time.Sleep(time.Until(killed.Add(ttl + 250*time.Millisecond)))
-			}
-			nodes[2].srv.Restart()
-			l, err := second.TryObtain(ctx, lockName)
-			now := check.Now()
-			firstValid := lease.Err() == nil && lease.Validity() > 0
-			switch {
-			case err != nil && delayed:
-				t.Errorf("round %d: no acquisition after a restart delayed beyond the TTL: %v", round, err)
-			case err != nil:
-				t.Errorf("round %d: hazard not shown: second client refused after an immediate restart: %v", round, err)
-			case !delayed && !firstValid:
-				t.Errorf("round %d: hazard not shown: the first lease had ended (%v) when the second was granted", round, lease.Err())
-			case !delayed:
-				// Both leases valid at once: overlapping holds.
-				held.End = check.Now()
-				got := check.Interval{Owner: 2, Weight: 1, Start: now, End: held.End}
-				if len(check.Overlaps([]check.Interval{held, got})) == 1 {
-					doubles++
-				}
-			case firstValid:
-				t.Errorf("round %d: the first lease is still valid (%v) after a delayed restart", round, lease.Validity())
-			}
-			if err == nil {
 				sum.Acquisitions++
-				_ = l.Release(ctx)
+				held := check.Interval{Owner: 1, Weight: 1, Start: check.Now()}
+				validUntil := time.Now().Add(lease.Validity())
+				nodes[3].srv.Restart()
+				nodes[4].srv.Restart()
+				// Obtain returned at a quorum, and its calls to 3 and 4
+				// carry on in the background (see NewRedlock): on a
+				// loaded machine one may run only now, and take the
+				// restarted server, so that the hazard cannot show. Then
+				// the scenario starts again.
+				if on := keysOn(t, nodes, lockName, 3, 4); len(on) > 0 && try < 3 {
+					t.Logf("round %d, try %d: the first lease's background call reached restarted server(s) %v; again", round, try, on)
+					_ = lease.Release(ctx)
+					cancel()
+					continue
+				}
+				nodes[2].srv.Kill()
+				killed := time.Now()
+				sum.Faults += 3
+				if delayed {
+					// The safe rule: server 2 stays down past the TTL. Until
+					// the first lease's validity has run out, nobody gets in.
+					for time.Now().Before(validUntil) {
+						if l, err := second.TryObtain(ctx, lockName); err == nil {
+							sum.Overlaps++
+							t.Errorf("round %d: second client acquired with server 2 down and the first lease valid for %v more", round, time.Until(validUntil))
+							_ = l.Release(ctx)
+						} else {
+							refused++
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+					time.Sleep(time.Until(killed.Add(ttl + 250*time.Millisecond)))
+				}
+				nodes[2].srv.Restart()
+				l, err := second.TryObtain(ctx, lockName)
+				now := check.Now()
+				firstValid := lease.Err() == nil && lease.Validity() > 0
+				switch {
+				case err != nil && delayed:
+					t.Errorf("round %d: no acquisition after a restart delayed beyond the TTL: %v", round, err)
+				case err != nil:
+					t.Errorf("round %d: hazard not shown: second client refused after an immediate restart: %v (the key on servers %v)", round, err, keysOn(t, nodes, lockName, 0, 1, 2, 3, 4))
+				case !delayed && !firstValid:
+					t.Errorf("round %d: hazard not shown: the first lease had ended (%v) when the second was granted", round, lease.Err())
+				case !delayed:
+					// Both leases valid at once: overlapping holds.
+					held.End = check.Now()
+					got := check.Interval{Owner: 2, Weight: 1, Start: now, End: held.End}
+					if len(check.Overlaps([]check.Interval{held, got})) == 1 {
+						doubles++
+					}
+				case firstValid:
+					t.Errorf("round %d: the first lease is still valid (%v) after a delayed restart", round, lease.Validity())
+				}
+				if err == nil {
+					sum.Acquisitions++
+					_ = l.Release(ctx)
+				}
+				_ = lease.Release(ctx)
+				cancel()
+				break
 			}
-			_ = lease.Release(ctx)
-			cancel()
 		}
 		if t.Failed() {
 			return
